@@ -1,0 +1,57 @@
+# The two commands of the README: `make run` and `make test`. Both set up everything they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck unit bench debs venv image image-test clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+# Debian packages the tests use: Chromium (browser tests), nginx (HLS benchmark reference),
+# promtool (metrics lint), systemd-analyze (units). Installed only when missing; needs root.
+DEBS := chromium nginx-light prometheus systemd
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: need root to install:$$missing" >&2; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/appliance run --sim
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check hal appliance firmware_sim tests || true
+
+typecheck: $(STAMP)
+	$(BIN)/mypy hal appliance
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: $(STAMP) debs
+	$(BIN)/ruff check .
+	$(BIN)/mypy hal appliance
+	$(BIN)/pytest -q -n 2 --dist loadgroup
+
+bench: $(STAMP) debs
+	$(BIN)/python -m tests.bench
+
+image: $(STAMP)
+	$(BIN)/python -m image.build
+
+image-test: $(STAMP)
+	$(BIN)/python -m image.boot_test
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .sim-state .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,84 @@
+"""The composition root: builds the components from the config in dependency order, starts them, stops them
+in reverse. Nothing else wires components together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.alarms import Alarms
+from appliance.appconfig import AppConfig
+from appliance.component import Component
+from appliance.metrics import Metrics
+from appliance.timebase import Clock, SystemClock
+
+log = logging.getLogger("appliance.daemon")
+
+
+@dataclass
+class Context:
+    """What every component may be given: config, time, metrics, alarms. Nothing else is global."""
+
+    config: AppConfig
+    config_path: Path | None
+    clock: Clock = field(default_factory=SystemClock)
+    metrics: Metrics = field(default_factory=Metrics)
+    alarms: Alarms | None = None
+    sim_endpoints: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.alarms is None:
+            self.alarms = Alarms(self.clock, self.metrics)
+
+
+def build_components(ctx: Context) -> list[Component]:
+    """Construct every component, in start order. Each later component may take earlier ones."""
+    components: list[Component] = []
+    return components
+
+
+class Daemon:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.components: list[Component] = []
+        self._started: list[Component] = []
+        self._stop = asyncio.Event()
+        self.exit_status = 0
+
+    def request_stop(self, reason: str = "requested") -> None:
+        if not self._stop.is_set():
+            log.info("stopping: %s", reason)
+            self._stop.set()
+
+    async def start(self) -> None:
+        self.components = build_components(self.ctx)
+        for component in self.components:
+            log.debug("starting %s", component.name)
+            await component.start()
+            self._started.append(component)
+
+    async def stop(self) -> None:
+        while self._started:
+            component = self._started.pop()
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("component %s failed to stop cleanly", component.name)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
+        try:
+            await self.start()
+            log.info("running: %d components", len(self.components))
+            await self._stop.wait()
+        finally:
+            await self.stop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+        return self.exit_status

@@ -1,0 +1,77 @@
+"""The daemon's Prometheus metrics: one registry (never the process-wide default), the contract's names.
+
+Components receive the `Metrics` object and update their own series; the maintenance listener exposes
+`registry`. Names are the contract's (shared/CONTRACT.md): add freely, rename nothing.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from appliance import __version__
+
+FLUSH_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.build_info = Info("appliance_build", "Build of the running daemon.", registry=r)
+        self.build_info.info({"version": __version__})
+
+        # avionics
+        self.avionics_frames = Counter(
+            "appliance_avionics_frames_total", "Adapter frames with a good CRC.", ["channel"], registry=r
+        )
+        self.avionics_words = Counter(
+            "appliance_avionics_words_total", "ARINC 429 words received.", ["channel"], registry=r
+        )
+        self.avionics_parity_errors = Counter(
+            "appliance_avionics_parity_errors_total", "Words with bad odd parity.", ["channel"], registry=r
+        )
+        self.avionics_crc_errors = Counter(
+            "appliance_avionics_crc_errors_total", "Adapter frames with a bad CRC.", ["channel"], registry=r
+        )
+        self.avionics_resyncs = Counter(
+            "appliance_avionics_resyncs_total", "Times the frame parser hunted for sync.", ["channel"], registry=r
+        )
+        self.avionics_parameter_age = Gauge(
+            "appliance_avionics_parameter_age_seconds", "Age of each flight parameter.", ["name"], registry=r
+        )
+
+        # discretes, alarms, power
+        self.discrete_state = Gauge(
+            "appliance_discrete_state", "Logical state of each discrete signal (1 active).", ["signal"], registry=r
+        )
+        self.alarm_active = Gauge("appliance_alarm_active", "1 while an alarm is active.", ["name"], registry=r)
+        self.power_fail_flush = Histogram(
+            "appliance_power_fail_flush_seconds",
+            "Time from the power-fail edge to the last fsync.",
+            buckets=FLUSH_BUCKETS,
+            registry=r,
+        )
+
+        # modem
+        self.modem_state = Gauge(
+            "appliance_modem_state", "Modem state as ModemManager's numeric MMModemState.", registry=r
+        )
+        self.modem_signal_dbm = Gauge("appliance_modem_signal_dbm", "Modem signal strength (dBm).", registry=r)
+        self.modem_roaming = Gauge("appliance_modem_roaming", "1 while registered roaming.", registry=r)
+
+        # outbox, portal
+        self.outbox_pending = Gauge(
+            "appliance_outbox_pending", "Orders waiting for the ground window.", ["kind"], registry=r
+        )
+        self.outbox_delivered = Counter(
+            "appliance_outbox_delivered_total", "Orders the ground station confirmed.", ["kind"], registry=r
+        )
+        self.sse_clients = Gauge("appliance_sse_clients", "Connected flight-stream clients.", registry=r)
+
+        # storage
+        self.storage_unsafe_shutdowns = Counter(
+            "appliance_storage_unsafe_shutdowns_total", "Boots that found no clean-shutdown marker.", registry=r
+        )
+        self.fsck_errors = Gauge(
+            "appliance_fsck_errors", "Content-store errors found by the last check.", ["kind"], registry=r
+        )

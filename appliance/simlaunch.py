@@ -1,0 +1,74 @@
+"""`appliance run --sim`: start the built-in simulator and turn what it prints into config defaults.
+
+The simulator runs as its own process (`python -m firmware_sim`), so its devices are reached through their
+real doors (ptys, sockets, HTTP) exactly as on the aircraft, and its load does not count as the daemon's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from appliance.config import dotted_to_tables, merge
+
+SIM_LISTEN_DEFAULTS = {
+    "portal": {"listen": "127.0.0.1:8080"},
+    "maintenance": {"listen": "127.0.0.1:9180"},
+}
+
+
+class SimulatorFailed(RuntimeError):
+    pass
+
+
+def start_simulator(control: str, scenario: str, speed: float, timeout: float = 30.0) -> tuple[
+    subprocess.Popen[bytes], dict[str, Any]
+]:
+    """Start `python -m firmware_sim` and return the process and the JSON line it printed."""
+    argv = [sys.executable, "-m", "firmware_sim", "--control", control, "--scenario", scenario, "--speed", str(speed)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = process.stdout.readline()
+    if not line or time.monotonic() > deadline:
+        process.kill()
+        raise SimulatorFailed(f"the simulator exited before saying where its devices are (status {process.poll()})")
+    try:
+        endpoints = json.loads(line)
+    except json.JSONDecodeError as error:
+        process.kill()
+        raise SimulatorFailed(f"the simulator printed {line[:200]!r}: {error}") from None
+    return process, endpoints
+
+
+def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
+    """Config defaults for a simulated run: the simulator's devices, a local state directory, local listeners."""
+    config_keys = {k: v for k, v in endpoints.items() if "." in k}
+    defaults = merge(SIM_LISTEN_DEFAULTS, dotted_to_tables(config_keys))
+    defaults = merge(
+        defaults,
+        {
+            "storage": {"dir": str(state_dir)},
+            "content": {"dir": str(state_dir / "content")},
+            "maintenance": {"token_file": str(state_dir / "maintenance.token")},
+        },
+    )
+    return defaults
+
+
+def ensure_token(path: Path) -> str:
+    """The maintenance token for a simulated run: made once, kept 0600."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token

@@ -1,0 +1,72 @@
+"""The simulator: the world (a flight scenario), the devices it drives, and the control listener."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from firmware_sim.device import SimDevice
+
+log = logging.getLogger("firmware_sim")
+
+
+def build_devices(scenario: str, speed: float) -> list[SimDevice]:
+    """Every simulated device, in start order."""
+    devices: list[SimDevice] = []
+    return devices
+
+
+class Simulator:
+    def __init__(self, scenario: str = "day", speed: float = 1.0, control: str = "127.0.0.1:9190") -> None:
+        self.scenario = scenario
+        self.speed = speed
+        self.control = control
+        self.devices = build_devices(scenario, speed)
+        self._runner: web.AppRunner | None = None
+        self.control_address = ""
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/state", self._get_state)
+        for device in self.devices:
+            device.add_routes(app)
+        return app
+
+    async def _get_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
+    def state(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "speed": self.speed} | {d.name: d.state() for d in self.devices}
+
+    async def start(self) -> None:
+        for device in self.devices:
+            await device.start()
+        host, _, port = self.control.rpartition(":")
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host or "127.0.0.1", int(port))
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        bound_port = sockets[0].getsockname()[1] if sockets else int(port)
+        self.control_address = f"{host or '127.0.0.1'}:{bound_port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for device in reversed(self.devices):
+            try:
+                await device.stop()
+            except Exception:
+                log.exception("simulated device %s failed to stop", device.name)
+
+    def endpoints(self) -> dict[str, Any]:
+        """The JSON line of `python -m firmware_sim`: config keys plus "control"."""
+        result: dict[str, Any] = {}
+        for device in self.devices:
+            result.update(device.endpoints())
+        result["control"] = self.control_address
+        result["sim.control"] = self.control_address
+        return result
