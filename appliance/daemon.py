@@ -4,8 +4,10 @@ in reverse. Nothing else wires components together."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,16 @@ from appliance.alarms import Alarms
 from appliance.appconfig import AppConfig
 from appliance.component import Component
 from appliance.metrics import Metrics
+from appliance.ports import (
+    ContentView,
+    DiscretesControl,
+    FlightView,
+    Flushable,
+    ModemPower,
+    ModemView,
+    Outbox,
+    TimeAnchor,
+)
 from appliance.timebase import Clock, SystemClock
 
 log = logging.getLogger("appliance.daemon")
@@ -29,16 +41,46 @@ class Context:
     metrics: Metrics = field(default_factory=Metrics)
     alarms: Alarms | None = None
     sim_endpoints: dict[str, Any] = field(default_factory=dict)
+    # Services that components offer each other (appliance/ports.py), filled in as they are built.
+    flight: FlightView | None = None
+    outbox: Outbox | None = None
+    flushables: list[Flushable] = field(default_factory=list)
+    time_anchor: TimeAnchor | None = None
+    content: ContentView | None = None
+    discretes: DiscretesControl | None = None
+    modem_power: ModemPower | None = None
+    modem: ModemView | None = None
+    components: list[Component] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.alarms is None:
             self.alarms = Alarms(self.clock, self.metrics)
 
 
+Builder = Callable[[Context], Component]
+
+# Start order. Each builder constructs its component from ctx.config, fills the ctx service slots it offers
+# and may use the slots of builders before it. Stop order is the reverse.
+BUILDERS: list[str] = [
+    # "appliance.storage.component:build",     storage, outbox, time keeper
+    # "appliance.content.component:build",     content store, boot-time check
+    # "appliance.discretes.component:build",   discretes, power fail, built-in test
+    # "appliance.sensors.component:build",
+    # "appliance.avionics.component:build",    reader + flight state
+    # "appliance.modem.component:build",
+    # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
+    # "appliance.portal.component:build",
+    # "appliance.maintenance.component:build",
+]
+
+
 def build_components(ctx: Context) -> list[Component]:
-    """Construct every component, in start order. Each later component may take earlier ones."""
-    components: list[Component] = []
-    return components
+    """Construct every component, in start order."""
+    for target in BUILDERS:
+        module_name, _, function_name = target.partition(":")
+        builder: Builder = getattr(importlib.import_module(module_name), function_name)
+        ctx.components.append(builder(ctx))
+    return list(ctx.components)
 
 
 class Daemon:

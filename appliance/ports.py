@@ -1,0 +1,167 @@
+"""The interfaces components offer each other.
+
+Implementations live in their component packages; the composition root (`appliance/daemon.py`) builds them
+and passes them in through `Context`. A component depends on these protocols, never on another component's
+module, so each can be built, tested and replaced on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+ParamStatus = Literal["normal", "no_computed_data", "functional_test", "failure_warning", "stale"]
+TimeQuality = Literal["rtc", "avionics", "network"]
+
+
+# --- avionics -> portal, ground link, clock -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reading:
+    """The latest value of one flight parameter. `value` is only to be shown when `status == "normal"`."""
+
+    name: str
+    value: float | str | dict[str, Any] | None
+    units: str
+    status: ParamStatus
+    age: float  # seconds since the last word for it arrived
+
+
+@dataclass(frozen=True)
+class FlightInfo:
+    flight_id: str | None = None  # labels 233-236
+    flight_number: str | None = None  # label 360 block (or 261 digits)
+    origin: str | None = None  # ICAO
+    destination: str | None = None  # ICAO
+
+
+class FlightView(Protocol):
+    def reading(self, name: str) -> Reading | None:
+        """None when the parameter was never received."""
+        ...
+
+    def usable(self, name: str) -> float | str | None:
+        """The value only when normal and fresh; None otherwise (failed, test, no data, stale, never)."""
+        ...
+
+    @property
+    def phase(self) -> str:
+        """gate, taxi, takeoff, climb, cruise, descent, approach, landed (or unknown)."""
+        ...
+
+    @property
+    def on_ground(self) -> bool | None: ...
+
+    def flight_info(self) -> FlightInfo: ...
+
+    def utc(self) -> datetime | None:
+        """Avionics UTC (labels 150 + 260) when both are normal and fresh, tz-aware."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready: {"parameters": {name: {"value", "units", "status", "age"}}, "phase", "on_ground",
+        "flight": {"flight_id", "flight_number", "origin", "destination"}}. Non-normal values are null."""
+        ...
+
+
+# --- storage -> portal, ground link, discretes ----------------------------------------------------------
+
+class StorageRefused(Exception):
+    """A write was refused and nothing was acknowledged: disk full, failed fsync, or frozen for a power fail."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: str  # also the Idempotency-Key: never changes across retries or reboots
+    seq: int
+    kind: str  # booking | offer | email | telemetry ...
+    payload: Mapping[str, Any]
+    created_wall: float
+    attempts: int = 0
+
+
+class OrderSink(Protocol):
+    async def append(self, kind: str, payload: Mapping[str, Any]) -> OutboxItem:
+        """Durable (journaled and fsynced) when it returns. Raises StorageRefused."""
+        ...
+
+
+class Outbox(OrderSink, Protocol):
+    def pending(self, kind: str | None = None) -> list[OutboxItem]:
+        """Not yet confirmed by the ground station, in sequence order (per kind when `kind` is given)."""
+        ...
+
+    async def mark_delivered(self, item_id: str, receipt: Mapping[str, Any]) -> None: ...
+
+    async def record_attempt(self, item_id: str, error: str) -> None: ...
+
+    async def dead_letter(self, item_id: str, reason: str) -> None: ...
+
+    def dead_letters(self) -> list[dict[str, Any]]: ...
+
+    def counts(self) -> dict[str, int]:
+        """Pending items per kind."""
+        ...
+
+
+class Flushable(Protocol):
+    """What the power-fail path drives: stop writes, make everything pending durable, later resume."""
+
+    async def emergency_flush(self) -> None: ...
+
+    def resume_writes(self) -> None: ...
+
+
+class TimeAnchor(Protocol):
+    def anchor(self, wall: float, quality: TimeQuality) -> None:
+        """A trusted time source says the wall clock is `wall` now."""
+        ...
+
+
+# --- content -> portal, ground link ---------------------------------------------------------------------
+
+class ContentView(Protocol):
+    def active_root(self) -> Path | None:
+        """The resolved directory of the active bundle (resolve once per request: old or new, never a mix)."""
+        ...
+
+    def active_id(self) -> str | None: ...
+
+
+# --- modem, discretes -> ground link, maintenance -------------------------------------------------------
+
+class ModemView(Protocol):
+    @property
+    def state(self) -> int:
+        """ModemManager's numeric MMModemState."""
+        ...
+
+    @property
+    def registered(self) -> bool: ...
+
+    @property
+    def roaming(self) -> bool: ...
+
+    @property
+    def operator(self) -> str | None:
+        """MCC+MNC, e.g. "26202"."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+class ModemPower(Protocol):
+    async def power_cycle(self, off_seconds: float) -> None: ...
+
+
+class DiscretesControl(Protocol):
+    def snapshot(self) -> dict[str, Any]:
+        """Every signal: state, direction, transitions, last change."""
+        ...
+
+    def set_output(self, name: str, value: bool, actor: str) -> None:
+        """Raises KeyError for an unknown signal, ValueError for an input."""
+        ...
