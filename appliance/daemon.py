@@ -42,6 +42,7 @@ class Context:
     alarms: Alarms | None = None
     sim_endpoints: dict[str, Any] = field(default_factory=dict)
     # Services that components offer each other (appliance/ports.py), filled in as they are built.
+    boot: BootInfo | None = None
     flight: FlightView | None = None
     outbox: Outbox | None = None
     flushables: list[Flushable] = field(default_factory=list)

@@ -165,3 +165,21 @@ class DiscretesControl(Protocol):
     def set_output(self, name: str, value: bool, actor: str) -> None:
         """Raises KeyError for an unknown signal, ValueError for an input."""
         ...
+
+
+# --- storage's boot bookkeeping -> content check, maintenance -------------------------------------------
+
+class BootInfo(Protocol):
+    @property
+    def boot_id(self) -> str: ...
+
+    @property
+    def previous_shutdown_clean(self) -> bool:
+        """False after a power cut or crash: the content check then re-hashes what was being written."""
+        ...
+
+    @property
+    def unsafe_shutdowns(self) -> int: ...
+
+    @property
+    def last_shutdown_reason(self) -> str: ...

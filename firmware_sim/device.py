@@ -1,10 +1,42 @@
-"""What every simulated device offers the simulator."""
+"""What every simulated device offers the simulator, and the world they all share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
+
+
+class World(Protocol):
+    """The simulated aircraft's truth over (compressed) scenario time, shared by every device.
+
+    The flight profile implements it (firmware_sim/flight/). Devices read it to script their behaviour:
+    the modem has coverage only on the ground, the power transfer follows the arrival at the gate, ...
+    """
+
+    speed: float
+
+    def now(self) -> float:
+        """Scenario seconds since the scenario started (already multiplied by `speed`)."""
+        ...
+
+    @property
+    def phase(self) -> str:
+        """gate, taxi, takeoff, climb, cruise, descent, approach, landed (taxi in and at the gate again: gate)."""
+        ...
+
+    @property
+    def on_ground(self) -> bool: ...
+
+    def truth(self) -> dict[str, Any]:
+        """Every parameter's true value now, by the appliance's parameter names (altitude, ground_speed, ...)."""
+        ...
+
+    def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        """`callback(event, detail)` on scenario events: ("phase", {"phase": "climb"}), ("arrived", {...}),
+        ("departing", {...}), ("scenario", {"name": ...})."""
+        ...
 
 
 class SimDevice(Protocol):

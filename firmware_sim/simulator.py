@@ -7,13 +7,18 @@ from typing import Any
 
 from aiohttp import web
 
-from firmware_sim.device import SimDevice
+from firmware_sim.device import SimDevice, World
 
 log = logging.getLogger("firmware_sim")
 
 
-def build_devices(scenario: str, speed: float) -> list[SimDevice]:
-    """Every simulated device, in start order."""
+def build_world(scenario: str, speed: float) -> World | None:
+    """The flight profile every device reads (firmware_sim/flight/)."""
+    return None
+
+
+def build_devices(world: World | None) -> list[SimDevice]:
+    """Every simulated device, in start order. Devices take the world they need."""
     devices: list[SimDevice] = []
     return devices
 
@@ -23,7 +28,8 @@ class Simulator:
         self.scenario = scenario
         self.speed = speed
         self.control = control
-        self.devices = build_devices(scenario, speed)
+        self.world = build_world(scenario, speed)
+        self.devices = build_devices(self.world)
         self._runner: web.AppRunner | None = None
         self.control_address = ""
 
