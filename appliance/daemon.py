@@ -17,6 +17,7 @@ from appliance.appconfig import AppConfig
 from appliance.component import Component
 from appliance.metrics import Metrics
 from appliance.ports import (
+    BootInfo,
     ContentView,
     DiscretesControl,
     FlightView,
