@@ -107,7 +107,8 @@ class FlightState:
         return self._reading_at(name, self._clock.monotonic())
 
     def usable(self, name: str) -> float | str | None:
-        return self._usable_at(name, self._clock.monotonic())
+        value = self._usable_at(name, self._clock.monotonic())
+        return value if isinstance(value, float | int | str) else None
 
     @property
     def phase(self) -> str:
