@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from firmware_sim.avionics import AvionicsDevice
 from firmware_sim.device import SimDevice, World
 from firmware_sim.flight import FlightWorld
 
@@ -23,6 +24,8 @@ def build_devices(world: World | None) -> list[SimDevice]:
     devices: list[SimDevice] = []
     if isinstance(world, FlightWorld):
         devices.append(world)  # its clock, events and the /scenario and /world/* routes
+    if world is not None:
+        devices.append(AvionicsDevice(world))
     return devices
 
 
