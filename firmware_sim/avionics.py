@@ -177,8 +177,8 @@ class AvionicsDevice:
         garbage, crc, parity = ("garbage" in self.faults), ("crc" in self.faults), ("parity" in self.faults)
         for channel, truth_word in frames:
             self._nth += 1
-            spoil = self._nth % EVERY_NTH == 0
-            word = truth_word ^ (1 << 31) if parity and spoil else truth_word
+            spoil = self._nth % EVERY_NTH == 0  # CRC errors on these; parity errors on the frames after them
+            word = truth_word ^ (1 << 31) if parity and self._nth % EVERY_NTH == 1 else truth_word
             self.counts["parity_corrupted"] += word != truth_word
             frame = encode_frame(channel, word, stamp, FLAG_HIGH_SPEED if channel == 0 else 0)
             if crc and spoil:

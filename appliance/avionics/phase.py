@@ -123,8 +123,8 @@ class PhaseTracker:
 
     def _air_phase(self, altitude: float, gs: float, vs: float | None) -> str:
         r, phase = self.rules, self.phase
-        if vs is None:
-            return phase if phase in AIR_PHASES else "cruise"
+        if vs is None:  # not a second of altitude history yet
+            return phase if phase in AIR_PHASES else "unknown"
         if vs > r.climb_fpm:
             return "climb"
         if phase == "approach" or (gs < r.approach_kt and altitude < r.approach_below_ft):

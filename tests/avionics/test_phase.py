@@ -67,6 +67,8 @@ def test_on_ground_and_lost_inputs() -> None:
     tracker = PhaseTracker()
     assert tracker.on_ground is None
     tracker.update(0.0, 35000.0, 450.0)
+    assert tracker.phase == "unknown"  # airborne, but climbing or not is not known yet
+    tracker.update(1.0, 35000.0, 450.0)
     assert tracker.phase == "cruise" and tracker.on_ground is False
     tracker.update(10.0, None, None)
     assert tracker.phase == "cruise"
