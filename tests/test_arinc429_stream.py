@@ -25,6 +25,7 @@ from hal.arinc429 import (
     heartbeat_frame,
     with_parity,
 )
+from hal.arinc429.stream import SMALL_CHUNK
 
 CODES = sorted({spec.code for spec in LABELS} | {0o001, 0o377})
 
@@ -103,8 +104,8 @@ def _reference(chunks: list[bytes]) -> dict[str, Any]:
     return {"counters": parser.counters, "words": words, "latest": latest, "infos": infos, "ids": last_id}
 
 
-def _bulk(chunks: list[bytes], keep_words: bool) -> dict[str, Any]:
-    stream = AdapterStream(keep_words=keep_words)
+def _bulk(chunks: list[bytes], keep_words: bool, small: int) -> dict[str, Any]:
+    stream = AdapterStream(keep_words=keep_words, small=small)
     words: list[DecodedWord] = []
     latest: dict[tuple[int, str, int], DecodedWord] = {}
     infos: list[FlightInformation] = []
@@ -124,12 +125,13 @@ def _bulk(chunks: list[bytes], keep_words: bool) -> dict[str, Any]:
 def test_bulk_path_equals_frame_by_frame(segments: list[bytes], cuts: list[int]) -> None:
     chunks = _chunks(b"".join(segments), cuts)
     reference = _reference(chunks)
-    every = _bulk(chunks, keep_words=True)
-    assert every == reference
-    fast = _bulk(chunks, keep_words=False)
-    assert fast["words"] == []
-    for key in ("counters", "latest", "infos", "ids"):
-        assert fast[key] == reference[key], key
+    for small in (0, 64, SMALL_CHUNK, 1 << 30):  # numpy always, mixed, default, frame by frame always
+        every = _bulk(chunks, keep_words=True, small=small)
+        assert every == reference
+        fast = _bulk(chunks, keep_words=False, small=small)
+        assert fast["words"] == []
+        for key in ("counters", "latest", "infos", "ids"):
+            assert fast[key] == reference[key], (key, small)
 
 
 def test_latest_per_channel_label_and_sdi() -> None:
@@ -140,7 +142,7 @@ def test_latest_per_channel_label_and_sdi() -> None:
         for sdi in (0, 2)
     )
     data += encode_frame(0, encode("altitude", 9999) ^ 1 << 12)  # bad parity: counted, not latest
-    batch = AdapterStream().feed(data)
+    batch = AdapterStream(small=0).feed(data)
     assert set(batch.latest) == {(0, "203", 0), (0, "203", 2), (1, "203", 0), (1, "203", 2)}
     assert all(word.value == 3000.0 for word in batch.latest.values())
     assert batch.counters[0].parity_errors == 1

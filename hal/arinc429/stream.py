@@ -28,6 +28,7 @@ from hal.arinc429.frame import (
     UNKNOWN_CHANNEL,
     ChannelCounters,
     Counters,
+    FrameParser,
     add_counters,
 )
 from hal.arinc429.labels import BY_CODE
@@ -57,6 +58,8 @@ _BODY_OFFSETS = np.arange(2, 12, dtype=np.int64)
 _WORD_OFFSETS = np.arange(8, 12, dtype=np.int64)
 _FLIGHT_ID_CODES = np.array(FLIGHT_ID_LABELS, dtype=np.int64)
 _NORMAL_SSM = 3  # 233-236 use the BNR status matrix
+#: Below this many bytes a read is parsed frame by frame: numpy's fixed cost per call outweighs its speed.
+SMALL_CHUNK = 1024
 
 
 def _crc16(bodies: U8) -> U32:
@@ -112,18 +115,17 @@ class AdapterStream:
     words replaced by one entry per completed block (name "flight_information", value a dict).
     """
 
-    def __init__(self, keep_words: bool = False) -> None:
+    def __init__(self, keep_words: bool = False, small: int = SMALL_CHUNK) -> None:
         self.keep_words = keep_words
+        self.small = small  # reads shorter than this (bytes) take the frame-by-frame path: less fixed cost
         self.totals: Counters = {}
         self.flight_info = FlightInfoAssembler()
         self.flight_id = FlightIdAssembler()
-        self._buf = b""
-        self._skipped = False
+        self._hunt = FrameParser()  # the hunt's state (pending bytes, skipped), shared by both paths
 
     def reset(self) -> None:
         """Forget a partial frame (after the device was reopened). Counters and assemblers stay."""
-        self._buf = b""
-        self._skipped = False
+        self._hunt.reset()
 
     def flush(self) -> Batch:
         """At the end of a recording: the label 360 blocks that were complete but not yet confirmed."""
@@ -133,10 +135,20 @@ class AdapterStream:
         return batch
 
     def feed(self, data: bytes) -> Batch:
-        buf = self._buf + bytes(data)
+        batch = Batch()
+        if len(self._hunt.pending) + len(data) < self.small:
+            frames = self._hunt.feed(data, batch.counters)
+            batch.alive = bool(frames)
+            words = [f for f in frames if f.channel != HEARTBEAT_CHANNEL]
+            self._decode_each([f.channel for f in words], [f.word for f in words], batch)
+        else:
+            self._bulk(self._hunt.pending + bytes(data), batch)
+        add_counters(self.totals, batch.counters)
+        return batch
+
+    def _bulk(self, buf: bytes, batch: Batch) -> None:
         a = np.frombuffer(buf, dtype=np.uint8)
         n = a.size
-        batch = Batch()
         cand = np.flatnonzero((a[:-1] == 0x5A) & (a[1:] == 0xA5)).astype(np.int64) if n >= 2 else _EMPTY
         complete = cand[cand + FRAME_SIZE <= n]
         bodies = a[complete[:, None] + _BODY_OFFSETS]
@@ -162,20 +174,18 @@ class AdapterStream:
             keep = n - 1
         else:
             keep = n
-        self._buf = buf[keep:]
+        self._hunt.pending = buf[keep:]
 
         if acc.size:
             prev_end = np.empty_like(acc)
             prev_end[0] = 0
             prev_end[1:] = acc[:-1] + FRAME_SIZE
             resync = acc > prev_end
-            resync[0] |= self._skipped
-            self._skipped = keep > last_end
+            resync[0] |= self._hunt.skipped
+            self._hunt.skipped = keep > last_end
             self._frames(a, acc, resync, batch)
         else:
-            self._skipped = self._skipped or keep > 0
-        add_counters(self.totals, batch.counters)
-        return batch
+            self._hunt.skipped = self._hunt.skipped or keep > 0
 
     def _frames(self, a: U8, acc: I64, resync: npt.NDArray[np.bool_], batch: Batch) -> None:
         batch.alive = True
@@ -196,7 +206,7 @@ class AdapterStream:
                 counters = batch.counters.setdefault(channel, ChannelCounters())
                 setattr(counters, name, getattr(counters, name) + count)
         if self.keep_words:
-            self._every_word(ch[is_word].tolist(), words[is_word].tolist(), batch)
+            self._decode_each(ch[is_word].tolist(), words[is_word].tolist(), batch)
             return
         code = _REVERSE[(words & 0xFF).astype(np.int64)]
         usable = is_word & parity_ok
@@ -216,8 +226,9 @@ class AdapterStream:
             if flight_id is not None:
                 batch.flight_ids.append(flight_id)
 
-    def _every_word(self, channels: list[int], words: list[int], batch: Batch) -> None:
-        """The per-word path (for `appliance decode`): every word decoded, in order."""
+    def _decode_each(self, channels: list[int], words: list[int], batch: Batch) -> None:
+        """The per-word path (small reads, `appliance decode`): every word decoded, in order."""
+        keep = self.keep_words
         for channel, word in zip(channels, words, strict=True):
             decoded = decode(word, channel)
             if decoded.error is None:
@@ -226,14 +237,16 @@ class AdapterStream:
                     info = self.flight_info.feed(channel, word)
                     if info is not None:
                         batch.flight_information.append(info)
-                        batch.words.append(info.as_word())
+                        if keep:
+                            batch.words.append(info.as_word())
                     continue
                 batch.latest[(channel, decoded.label, decoded.sdi)] = decoded
                 if code in FLIGHT_ID_LABELS and decoded.status == "normal":
                     flight_id = self.flight_id.feed(channel, word)
                     if flight_id is not None:
                         batch.flight_ids.append(flight_id)
-            batch.words.append(decoded)
+            if keep:
+                batch.words.append(decoded)
 
 
 def _last_per_key(idx: I64, key: I64, ch: I64, words: U32) -> zip[tuple[int, int]]:
