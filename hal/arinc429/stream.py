@@ -39,34 +39,40 @@ I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
 
 
-def _crc_table() -> U32:
+def _crc_tables() -> tuple[U32, U32]:
+    """CRC-16/CCITT-FALSE tables: one byte at a time, and two bytes (one register width) at a time."""
     table = np.zeros(256, dtype=np.uint32)
     for byte in range(256):
         crc = byte << 8
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
         table[byte] = crc
-    return table
+    # Two bytes fill the 16-bit register, so crc' = T16[crc ^ next16]: T16[x] is two byte steps from x.
+    x = np.arange(65536, dtype=np.uint32)
+    first = ((x << 8) & 0xFFFF) ^ table[x >> 8]
+    table16 = ((first << 8) & 0xFFFF) ^ table[first >> 8]
+    return table, table16
 
 
-_CRC_TABLE = _crc_table()
+_CRC_TABLE, _CRC_TABLE16 = _crc_tables()
 _PARITY8 = np.array([bin(b).count("1") & 1 for b in range(256)], dtype=np.uint8)
 _REVERSE = np.array(REVERSE, dtype=np.int64)
 #: Per label number: 1 when bits 9-10 are an SDI (so part of the flight-state key).
 _HAS_SDI = np.array([1 if spec is None or spec.has_sdi else 0 for spec in BY_CODE], dtype=np.int64)
+_IS_FLIGHT_ID = np.isin(np.arange(256), FLIGHT_ID_LABELS)
 _BODY_OFFSETS = np.arange(2, 12, dtype=np.int64)
 _WORD_OFFSETS = np.arange(8, 12, dtype=np.int64)
-_FLIGHT_ID_CODES = np.array(FLIGHT_ID_LABELS, dtype=np.int64)
 _NORMAL_SSM = 3  # 233-236 use the BNR status matrix
 #: Below this many bytes a read is parsed frame by frame: numpy's fixed cost per call outweighs its speed.
 SMALL_CHUNK = 1024
 
 
 def _crc16(bodies: U8) -> U32:
-    """CRC-16/CCITT-FALSE of each row (10 bytes) at once."""
+    """CRC-16/CCITT-FALSE of each row (10 bytes) at once, 16 bits per step."""
+    pairs = np.ascontiguousarray(bodies).view(">u2").astype(np.uint32)
     crc = np.full(bodies.shape[0], 0xFFFF, dtype=np.uint32)
-    for j in range(bodies.shape[1]):
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ bodies[:, j]]
+    for j in range(pairs.shape[1]):
+        crc = _CRC_TABLE16[crc ^ pairs[:, j]]
     return crc
 
 
@@ -195,16 +201,17 @@ class AdapterStream:
         folded ^= folded >> 8
         parity_ok = _PARITY8[folded & 0xFF].astype(bool)
         is_word = ch != HEARTBEAT_CHANNEL
-        counts = (
-            ("frames", ch),
-            ("words", ch[is_word]),
-            ("parity_errors", ch[is_word & ~parity_ok]),
-            ("resyncs", ch[resync]),
-        )
-        for name, channels in counts:
-            for channel, count in _bincount(channels).items():
-                counters = batch.counters.setdefault(channel, ChannelCounters())
-                setattr(counters, name, getattr(counters, name) + count)
+        for channel, count in _bincount(ch).items():
+            counters = batch.counters.setdefault(channel, ChannelCounters())
+            counters.frames += count
+            if channel != HEARTBEAT_CHANNEL:
+                counters.words += count
+        if not parity_ok.all():
+            for channel, count in _bincount(ch[is_word & ~parity_ok]).items():
+                batch.counters[channel].parity_errors += count
+        if resync.any():
+            for channel, count in _bincount(ch[resync]).items():
+                batch.counters[channel].resyncs += count
         if self.keep_words:
             self._decode_each(ch[is_word].tolist(), words[is_word].tolist(), batch)
             return
@@ -220,7 +227,7 @@ class AdapterStream:
         for channel, word in _last_per_key(np.flatnonzero(usable & ~block), key, ch, words):
             decoded = decode(word, channel)
             batch.latest[(channel, decoded.label, decoded.sdi)] = decoded
-        ids = usable & np.isin(code, _FLIGHT_ID_CODES) & ((words >> 29) & 3 == _NORMAL_SSM)
+        ids = usable & _IS_FLIGHT_ID[code] & ((words >> 29) & 3 == _NORMAL_SSM)
         for channel, word in _last_per_key(np.flatnonzero(ids), key, ch, words):
             flight_id = self.flight_id.feed(channel, word)
             if flight_id is not None:
