@@ -6,12 +6,14 @@ real doors (ptys, sockets, HTTP) exactly as on the aircraft, and its load does n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,8 @@ def start_simulator(control: str, scenario: str, speed: float, timeout: float = 
 
 def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     """Config defaults for a simulated run: the simulator's devices, a local state directory, local listeners."""
-    config_keys = {k: v for k, v in endpoints.items() if "." in k}
+    known = known_config_keys()
+    config_keys = {k: v for k, v in endpoints.items() if k in known}
     defaults = merge(SIM_LISTEN_DEFAULTS, dotted_to_tables(config_keys))
     defaults = merge(
         defaults,
@@ -60,6 +63,18 @@ def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         },
     )
     return defaults
+
+
+def known_config_keys() -> set[str]:
+    """Every `section.key` the config accepts (the simulator also prints keys that are only informative)."""
+    from appliance.appconfig import AppConfig
+
+    hints = typing.get_type_hints(AppConfig)
+    return {
+        f"{section.name}.{key.name}"
+        for section in dataclasses.fields(AppConfig)
+        for key in dataclasses.fields(hints[section.name])
+    }
 
 
 def ensure_token(path: Path) -> str:
