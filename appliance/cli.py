@@ -118,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             from appliance import simlaunch
 
             simlaunch.ensure_token(Path(config.maintenance.token_file))
+            simlaunch.configure_passengers(config.sim.control, config.portal.listen)
     except ConfigError as error:
         if sim_process is not None:
             sim_process.terminate()

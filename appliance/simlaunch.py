@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import typing
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,16 @@ def ensure_token(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     return token
+
+
+def configure_passengers(control: str, portal_listen: str, orders_per_minute: float = 6.0) -> None:
+    """Point the simulator's passengers at the portal (they order through its real API during the flight)."""
+    host, _, port = portal_listen.rpartition(":")
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    body = json.dumps({"portal": f"http://{host}:{port}", "orders_per_minute": orders_per_minute}).encode()
+    request = urllib.request.Request(
+        f"http://{control}/passengers", data=body, method="PUT", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        response.read()
