@@ -209,7 +209,7 @@ class SimModem:
             return False
         return True
 
-    def _one(self, part: str) -> bool:  # noqa: PLR0911 - one branch per command is the clearest form
+    def _one(self, part: str) -> bool:
         upper = part.upper()
         if upper in ("", "Z"):
             return True
@@ -304,7 +304,7 @@ class SimModem:
             return web.json_response({"error": error}, status=400)
         return web.json_response(self.state())
 
-    def apply(self, body: dict[str, Any]) -> str | None:  # noqa: PLR0911 - one check per field
+    def apply(self, body: dict[str, Any]) -> str | None:
         """Apply a control request; returns an error message or None."""
         unknown = set(body) - {"coverage", "rssi", "sim", "hang", "denied", "urc_burst", "urc_in_answer", "garbage"}
         if unknown:

@@ -47,8 +47,8 @@ class Rig:
     power: SimPowerLine | None
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
@@ -105,8 +105,8 @@ async def test_registration_urc_is_seen_between_polls(rig: Rig) -> None:
     await until(lambda: rig.modem.registered)
     urcs_before = rig.modem.channel.urcs
     rig.sim.apply({"coverage": "none"})
-    await until(lambda: rig.modem.channel.urcs > urcs_before, timeout=2)
-    await until(lambda: rig.modem.state == ModemState.SEARCHING, timeout=2)
+    await until(lambda: rig.modem.channel.urcs > urcs_before, within=2)
+    await until(lambda: rig.modem.state == ModemState.SEARCHING, within=2)
 
 
 async def test_sim_missing_then_inserted(rig: Rig) -> None:
@@ -143,11 +143,12 @@ async def test_urc_bursts_inside_answers_and_garbage(rig: Rig) -> None:
 async def test_hang_climbs_the_ladder_to_a_power_cycle(rig: Rig) -> None:
     await until(lambda: rig.modem.registered)
     rig.sim.apply({"hang": True})
-    await until(lambda: rig.power is not None and rig.power.cycles == 1, timeout=10)
+    await until(lambda: rig.sim.power_cycles == 1, within=10)
+    assert rig.power is not None and rig.power.cycles == 1
     assert rig.modem.recoveries["reopen"] >= 1
     assert rig.modem.recoveries["reset"] >= 1
     assert rig.sim.power_cycles == 1 and not rig.sim.hang
-    await until(lambda: rig.modem.registered, timeout=5)
+    await until(lambda: rig.modem.registered, within=5)
     assert rig.modem.ladder_step == 0
 
 
@@ -156,7 +157,7 @@ async def test_hang_without_a_power_line_ends_failed() -> None:
     try:
         await until(lambda: rig.modem.registered)
         rig.sim.apply({"hang": True})
-        await until(lambda: rig.modem.state == ModemState.FAILED, timeout=10)
+        await until(lambda: rig.modem.state == ModemState.FAILED, within=10)
         assert "no answer" in rig.modem.reason
         assert rig.modem.health().status == "fail"
         assert metric(rig.metrics, "appliance_modem_state") == -1

@@ -141,6 +141,8 @@ class Modem:
                     await self._sleep(self.config.poll_interval)
             except ModemDead:
                 await self._climb_ladder()
+            except ATTimeout:
+                continue  # counted in _command; initialise again until the ladder takes over
             except PortClosed as error:
                 self._set(ModemState.UNKNOWN, f"AT port unavailable: {error}")
                 await self.channel.close()
