@@ -175,3 +175,43 @@ async def test_missing_port_is_reported_not_fatal() -> None:
         assert modem.health().status == "warn"
     finally:
         await modem.stop()
+
+
+class GroundOrAir:
+    """A world reduced to what the modem reads: on the ground or not."""
+
+    speed = 1.0
+    phase = "gate"
+
+    def __init__(self) -> None:
+        self.on_ground = True
+
+    def now(self) -> float:
+        return 0.0
+
+    def truth(self) -> dict[str, object]:
+        return {}
+
+    def subscribe(self, callback: object) -> None:
+        return None
+
+
+async def test_coverage_follows_the_world_unless_overridden() -> None:
+    world = GroundOrAir()
+    sim = SimModem(world)
+    await sim.start()
+    modem = Modem(ModemConfig(port=sim.slave_path, **FAST), SystemClock(), Metrics())
+    await modem.start()
+    try:
+        await until(lambda: modem.registered)
+        world.on_ground = False  # took off: no coverage
+        await until(lambda: modem.state == ModemState.SEARCHING)
+        world.on_ground = True  # landed
+        await until(lambda: modem.registered)
+        sim.apply({"coverage": "roaming"})  # landed abroad
+        await until(lambda: modem.roaming)
+        sim.apply({"coverage": "auto"})
+        await until(lambda: modem.registered and not modem.roaming)
+    finally:
+        await modem.stop()
+        await sim.stop()
