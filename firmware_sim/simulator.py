@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from firmware_sim.device import SimDevice, World
+from firmware_sim.modem import SimModem
 from firmware_sim.passengers import Passengers
 
 log = logging.getLogger("firmware_sim")
@@ -22,6 +23,7 @@ def build_devices(world: World | None) -> list[SimDevice]:
     """Every simulated device, in start order. Devices take the world they need."""
     devices: list[SimDevice] = []
     devices.append(Passengers(world))
+    devices.append(SimModem(world))
     return devices
 
 
