@@ -25,11 +25,11 @@ from hal.arinc429.blocks import (
 from hal.arinc429.frame import (
     FRAME_SIZE,
     HEARTBEAT_CHANNEL,
-    UNKNOWN_CHANNEL,
     ChannelCounters,
     Counters,
     FrameParser,
     add_counters,
+    crc_channel,
 )
 from hal.arinc429.labels import BY_CODE
 from hal.arinc429.word import REVERSE, DecodedWord, decode
@@ -60,6 +60,8 @@ _REVERSE = np.array(REVERSE, dtype=np.int64)
 #: Per label number: 1 when bits 9-10 are an SDI (so part of the flight-state key).
 _HAS_SDI = np.array([1 if spec is None or spec.has_sdi else 0 for spec in BY_CODE], dtype=np.int64)
 _IS_FLIGHT_ID = np.isin(np.arange(256), FLIGHT_ID_LABELS)
+#: Channel byte of a bad-CRC frame -> the channel its CRC error is charged to (frame.crc_channel).
+_CRC_CHANNEL = np.array([crc_channel(byte) for byte in range(256)], dtype=np.int64)
 _BODY_OFFSETS = np.arange(2, 12, dtype=np.int64)
 _WORD_OFFSETS = np.arange(8, 12, dtype=np.int64)
 _NORMAL_SSM = 3  # 233-236 use the BNR status matrix
@@ -168,9 +170,7 @@ class AdapterStream:
             j = np.searchsorted(acc, bad, side="right") - 1
             inside = (j >= 0) & (bad < acc[np.maximum(j, 0)] + FRAME_SIZE) if acc.size else np.zeros(bad.size, bool)
             examined = bad[~inside]
-            byte = a[examined + 2].astype(np.int64)
-            crc_ch = np.where((byte <= 7) | (byte == HEARTBEAT_CHANNEL), byte, UNKNOWN_CHANNEL)
-            for channel, count in _bincount(crc_ch).items():
+            for channel, count in _bincount(_CRC_CHANNEL[a[examined + 2]]).items():
                 batch.counters.setdefault(channel, ChannelCounters()).crc_errors += count
 
         tail = cand[(cand + FRAME_SIZE > n) & (cand >= last_end)]

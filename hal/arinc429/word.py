@@ -93,25 +93,7 @@ def sdi_of(word: int) -> int:
     return (word >> 8) & 3
 
 
-def status_of(spec: LabelSpec | None, word: int) -> str:
-    ssm = ssm_of(word)
-    if spec is not None and spec.format == "BCD":
-        return BCD_STATUS[ssm]
-    return BNR_STATUS[ssm]
-
-
 # ---------------------------------------------------------------------------------------------- decoding
-
-
-def _bnr_value(spec: LabelSpec, word: int) -> float:
-    n = spec.sig_bits
-    raw = bits(word, 29, 29 - n)
-    if raw >> n:
-        raw -= 1 << (n + 1)
-    value: float = raw * spec.range / (1 << n)
-    if spec.display == "0-360" and value < 0:
-        value += 360.0
-    return value
 
 
 def _bcd_digits(word: int, low: int, count: int) -> list[int]:
