@@ -95,26 +95,27 @@ def heartbeat_frame(timestamp_us: int = 0) -> bytes:
 
 
 class FrameParser:
-    """Frame-by-frame parser: the reference behaviour. Keeps a partial frame across feeds; never raises."""
+    """Frame-by-frame parser: the reference behaviour. Keeps a partial frame across feeds; never raises.
+
+    `pending` (bytes kept for the next feed) and `skipped` (bytes were discarded since the last accepted frame)
+    are the hunt's whole state; AdapterStream's bulk path continues the same state.
+    """
 
     def __init__(self) -> None:
-        self._buf = b""
-        self._skipped = False
+        self.pending = b""
+        self.skipped = False
         self.counters: Counters = {}
-
-    def _count(self, channel: int) -> ChannelCounters:
-        counters = self.counters.get(channel)
-        if counters is None:
-            counters = self.counters[channel] = ChannelCounters()
-        return counters
 
     def reset(self) -> None:
         """Forget a partial frame (after the device was reopened). Counters stay."""
-        self._buf = b""
-        self._skipped = False
+        self.pending = b""
+        self.skipped = False
 
-    def feed(self, data: bytes) -> list[Frame]:
-        buf = self._buf + bytes(data)
+    def feed(self, data: bytes, counters: Counters | None = None) -> list[Frame]:
+        """The frames completed by `data`, in order; counts into `counters` (default: self.counters)."""
+        if counters is None:
+            counters = self.counters
+        buf = self.pending + bytes(data)
         n = len(buf)
         pos = 0
         out: list[Frame] = []
@@ -122,27 +123,34 @@ class FrameParser:
             p = buf.find(SYNC, pos)
             if p < 0:
                 keep = n - 1 if n > pos and buf[n - 1] == 0x5A else n
-                self._skipped |= keep > pos
-                self._buf = buf[keep:]
+                self.skipped |= keep > pos
+                self.pending = buf[keep:]
                 return out
-            self._skipped |= p > pos
+            self.skipped |= p > pos
             if p + FRAME_SIZE > n:
-                self._buf = buf[p:]
+                self.pending = buf[p:]
                 return out
             body = buf[p + 2 : p + 12]
             if crc16(body) == _CRC.unpack_from(buf, p + 12)[0]:
                 frame = Frame(*_BODY.unpack(body))
-                counters = self._count(frame.channel)
-                counters.frames += 1
+                count = _counters_of(counters, frame.channel)
+                count.frames += 1
                 if frame.channel != HEARTBEAT_CHANNEL:
-                    counters.words += 1
-                    counters.parity_errors += not parity_ok(frame.word)
-                if self._skipped:
-                    counters.resyncs += 1
-                    self._skipped = False
+                    count.words += 1
+                    count.parity_errors += not parity_ok(frame.word)
+                if self.skipped:
+                    count.resyncs += 1
+                    self.skipped = False
                 out.append(frame)
                 pos = p + FRAME_SIZE
             else:
-                self._count(crc_channel(buf[p + 2])).crc_errors += 1
-                self._skipped = True
+                _counters_of(counters, crc_channel(buf[p + 2])).crc_errors += 1
+                self.skipped = True
                 pos = p + 1
+
+
+def _counters_of(counters: Counters, channel: int) -> ChannelCounters:
+    found = counters.get(channel)
+    if found is None:
+        found = counters[channel] = ChannelCounters()
+    return found

@@ -25,10 +25,11 @@ from hal.arinc429.blocks import (
 from hal.arinc429.frame import (
     FRAME_SIZE,
     HEARTBEAT_CHANNEL,
-    UNKNOWN_CHANNEL,
     ChannelCounters,
     Counters,
+    FrameParser,
     add_counters,
+    crc_channel,
 )
 from hal.arinc429.labels import BY_CODE
 from hal.arinc429.word import REVERSE, DecodedWord, decode
@@ -38,32 +39,42 @@ I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
 
 
-def _crc_table() -> U32:
+def _crc_tables() -> tuple[U32, U32]:
+    """CRC-16/CCITT-FALSE tables: one byte at a time, and two bytes (one register width) at a time."""
     table = np.zeros(256, dtype=np.uint32)
     for byte in range(256):
         crc = byte << 8
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
         table[byte] = crc
-    return table
+    # Two bytes fill the 16-bit register, so crc' = T16[crc ^ next16]: T16[x] is two byte steps from x.
+    x = np.arange(65536, dtype=np.uint32)
+    first = ((x << 8) & 0xFFFF) ^ table[x >> 8]
+    table16 = ((first << 8) & 0xFFFF) ^ table[first >> 8]
+    return table, table16
 
 
-_CRC_TABLE = _crc_table()
+_CRC_TABLE, _CRC_TABLE16 = _crc_tables()
 _PARITY8 = np.array([bin(b).count("1") & 1 for b in range(256)], dtype=np.uint8)
 _REVERSE = np.array(REVERSE, dtype=np.int64)
 #: Per label number: 1 when bits 9-10 are an SDI (so part of the flight-state key).
 _HAS_SDI = np.array([1 if spec is None or spec.has_sdi else 0 for spec in BY_CODE], dtype=np.int64)
+_IS_FLIGHT_ID = np.isin(np.arange(256), FLIGHT_ID_LABELS)
+#: Channel byte of a bad-CRC frame -> the channel its CRC error is charged to (frame.crc_channel).
+_CRC_CHANNEL = np.array([crc_channel(byte) for byte in range(256)], dtype=np.int64)
 _BODY_OFFSETS = np.arange(2, 12, dtype=np.int64)
 _WORD_OFFSETS = np.arange(8, 12, dtype=np.int64)
-_FLIGHT_ID_CODES = np.array(FLIGHT_ID_LABELS, dtype=np.int64)
 _NORMAL_SSM = 3  # 233-236 use the BNR status matrix
+#: Below this many bytes a read is parsed frame by frame: numpy's fixed cost per call outweighs its speed.
+SMALL_CHUNK = 1024
 
 
 def _crc16(bodies: U8) -> U32:
-    """CRC-16/CCITT-FALSE of each row (10 bytes) at once."""
+    """CRC-16/CCITT-FALSE of each row (10 bytes) at once, 16 bits per step."""
+    pairs = np.ascontiguousarray(bodies).view(">u2").astype(np.uint32)
     crc = np.full(bodies.shape[0], 0xFFFF, dtype=np.uint32)
-    for j in range(bodies.shape[1]):
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ bodies[:, j]]
+    for j in range(pairs.shape[1]):
+        crc = _CRC_TABLE16[crc ^ pairs[:, j]]
     return crc
 
 
@@ -112,18 +123,17 @@ class AdapterStream:
     words replaced by one entry per completed block (name "flight_information", value a dict).
     """
 
-    def __init__(self, keep_words: bool = False) -> None:
+    def __init__(self, keep_words: bool = False, small: int = SMALL_CHUNK) -> None:
         self.keep_words = keep_words
+        self.small = small  # reads shorter than this (bytes) take the frame-by-frame path: less fixed cost
         self.totals: Counters = {}
         self.flight_info = FlightInfoAssembler()
         self.flight_id = FlightIdAssembler()
-        self._buf = b""
-        self._skipped = False
+        self._hunt = FrameParser()  # the hunt's state (pending bytes, skipped), shared by both paths
 
     def reset(self) -> None:
         """Forget a partial frame (after the device was reopened). Counters and assemblers stay."""
-        self._buf = b""
-        self._skipped = False
+        self._hunt.reset()
 
     def flush(self) -> Batch:
         """At the end of a recording: the label 360 blocks that were complete but not yet confirmed."""
@@ -133,10 +143,20 @@ class AdapterStream:
         return batch
 
     def feed(self, data: bytes) -> Batch:
-        buf = self._buf + bytes(data)
+        batch = Batch()
+        if len(self._hunt.pending) + len(data) < self.small:
+            frames = self._hunt.feed(data, batch.counters)
+            batch.alive = bool(frames)
+            words = [f for f in frames if f.channel != HEARTBEAT_CHANNEL]
+            self._decode_each([f.channel for f in words], [f.word for f in words], batch)
+        else:
+            self._bulk(self._hunt.pending + bytes(data), batch)
+        add_counters(self.totals, batch.counters)
+        return batch
+
+    def _bulk(self, buf: bytes, batch: Batch) -> None:
         a = np.frombuffer(buf, dtype=np.uint8)
         n = a.size
-        batch = Batch()
         cand = np.flatnonzero((a[:-1] == 0x5A) & (a[1:] == 0xA5)).astype(np.int64) if n >= 2 else _EMPTY
         complete = cand[cand + FRAME_SIZE <= n]
         bodies = a[complete[:, None] + _BODY_OFFSETS]
@@ -150,9 +170,7 @@ class AdapterStream:
             j = np.searchsorted(acc, bad, side="right") - 1
             inside = (j >= 0) & (bad < acc[np.maximum(j, 0)] + FRAME_SIZE) if acc.size else np.zeros(bad.size, bool)
             examined = bad[~inside]
-            byte = a[examined + 2].astype(np.int64)
-            crc_ch = np.where((byte <= 7) | (byte == HEARTBEAT_CHANNEL), byte, UNKNOWN_CHANNEL)
-            for channel, count in _bincount(crc_ch).items():
+            for channel, count in _bincount(_CRC_CHANNEL[a[examined + 2]]).items():
                 batch.counters.setdefault(channel, ChannelCounters()).crc_errors += count
 
         tail = cand[(cand + FRAME_SIZE > n) & (cand >= last_end)]
@@ -162,20 +180,18 @@ class AdapterStream:
             keep = n - 1
         else:
             keep = n
-        self._buf = buf[keep:]
+        self._hunt.pending = buf[keep:]
 
         if acc.size:
             prev_end = np.empty_like(acc)
             prev_end[0] = 0
             prev_end[1:] = acc[:-1] + FRAME_SIZE
             resync = acc > prev_end
-            resync[0] |= self._skipped
-            self._skipped = keep > last_end
+            resync[0] |= self._hunt.skipped
+            self._hunt.skipped = keep > last_end
             self._frames(a, acc, resync, batch)
         else:
-            self._skipped = self._skipped or keep > 0
-        add_counters(self.totals, batch.counters)
-        return batch
+            self._hunt.skipped = self._hunt.skipped or keep > 0
 
     def _frames(self, a: U8, acc: I64, resync: npt.NDArray[np.bool_], batch: Batch) -> None:
         batch.alive = True
@@ -185,18 +201,19 @@ class AdapterStream:
         folded ^= folded >> 8
         parity_ok = _PARITY8[folded & 0xFF].astype(bool)
         is_word = ch != HEARTBEAT_CHANNEL
-        counts = (
-            ("frames", ch),
-            ("words", ch[is_word]),
-            ("parity_errors", ch[is_word & ~parity_ok]),
-            ("resyncs", ch[resync]),
-        )
-        for name, channels in counts:
-            for channel, count in _bincount(channels).items():
-                counters = batch.counters.setdefault(channel, ChannelCounters())
-                setattr(counters, name, getattr(counters, name) + count)
+        for channel, count in _bincount(ch).items():
+            counters = batch.counters.setdefault(channel, ChannelCounters())
+            counters.frames += count
+            if channel != HEARTBEAT_CHANNEL:
+                counters.words += count
+        if not parity_ok.all():
+            for channel, count in _bincount(ch[is_word & ~parity_ok]).items():
+                batch.counters[channel].parity_errors += count
+        if resync.any():
+            for channel, count in _bincount(ch[resync]).items():
+                batch.counters[channel].resyncs += count
         if self.keep_words:
-            self._every_word(ch[is_word].tolist(), words[is_word].tolist(), batch)
+            self._decode_each(ch[is_word].tolist(), words[is_word].tolist(), batch)
             return
         code = _REVERSE[(words & 0xFF).astype(np.int64)]
         usable = is_word & parity_ok
@@ -210,14 +227,15 @@ class AdapterStream:
         for channel, word in _last_per_key(np.flatnonzero(usable & ~block), key, ch, words):
             decoded = decode(word, channel)
             batch.latest[(channel, decoded.label, decoded.sdi)] = decoded
-        ids = usable & np.isin(code, _FLIGHT_ID_CODES) & ((words >> 29) & 3 == _NORMAL_SSM)
+        ids = usable & _IS_FLIGHT_ID[code] & ((words >> 29) & 3 == _NORMAL_SSM)
         for channel, word in _last_per_key(np.flatnonzero(ids), key, ch, words):
             flight_id = self.flight_id.feed(channel, word)
             if flight_id is not None:
                 batch.flight_ids.append(flight_id)
 
-    def _every_word(self, channels: list[int], words: list[int], batch: Batch) -> None:
-        """The per-word path (for `appliance decode`): every word decoded, in order."""
+    def _decode_each(self, channels: list[int], words: list[int], batch: Batch) -> None:
+        """The per-word path (small reads, `appliance decode`): every word decoded, in order."""
+        keep = self.keep_words
         for channel, word in zip(channels, words, strict=True):
             decoded = decode(word, channel)
             if decoded.error is None:
@@ -226,14 +244,16 @@ class AdapterStream:
                     info = self.flight_info.feed(channel, word)
                     if info is not None:
                         batch.flight_information.append(info)
-                        batch.words.append(info.as_word())
+                        if keep:
+                            batch.words.append(info.as_word())
                     continue
                 batch.latest[(channel, decoded.label, decoded.sdi)] = decoded
                 if code in FLIGHT_ID_LABELS and decoded.status == "normal":
                     flight_id = self.flight_id.feed(channel, word)
                     if flight_id is not None:
                         batch.flight_ids.append(flight_id)
-            batch.words.append(decoded)
+            if keep:
+                batch.words.append(decoded)
 
 
 def _last_per_key(idx: I64, key: I64, ch: I64, words: U32) -> zip[tuple[int, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hal.arinc429.labels import BY_CODE, LabelSpec, spec_for
 
@@ -93,25 +93,7 @@ def sdi_of(word: int) -> int:
     return (word >> 8) & 3
 
 
-def status_of(spec: LabelSpec | None, word: int) -> str:
-    ssm = ssm_of(word)
-    if spec is not None and spec.format == "BCD":
-        return BCD_STATUS[ssm]
-    return BNR_STATUS[ssm]
-
-
 # ---------------------------------------------------------------------------------------------- decoding
-
-
-def _bnr_value(spec: LabelSpec, word: int) -> float:
-    n = spec.sig_bits
-    raw = bits(word, 29, 29 - n)
-    if raw >> n:
-        raw -= 1 << (n + 1)
-    value: float = raw * spec.range / (1 << n)
-    if spec.display == "0-360" and value < 0:
-        value += 360.0
-    return value
 
 
 def _bcd_digits(word: int, low: int, count: int) -> list[int]:
@@ -161,23 +143,56 @@ def block_word_count(word: int) -> int:
     return bits(word, 16, 9)
 
 
+class _WireLabel(NamedTuple):
+    """Everything decode() needs about one wire label byte, worked out once."""
+
+    label: str
+    spec: LabelSpec | None
+    name: str | None
+    units: str
+    statuses: tuple[str, ...]
+    sdi_shift: int  # 8, or 32 (always 0) for labels without an SDI
+    bnr: tuple[int, int, int, int, float, int, bool] | None  # shift, mask, sign, wrap, range, 2**N, bearing
+
+
+def _wire_label(byte: int) -> _WireLabel:
+    code = REVERSE[byte]
+    spec = BY_CODE[code]
+    statuses = BCD_STATUS if spec is not None and spec.format == "BCD" else BNR_STATUS
+    sdi_shift = 8 if spec is None or spec.has_sdi else 32
+    bnr = None
+    if spec is not None and spec.format == "BNR" and spec.layout == "":
+        n = spec.sig_bits
+        bnr = (28 - n, (1 << (n + 1)) - 1, 1 << n, 1 << (n + 1), spec.range, 1 << n, spec.display == "0-360")
+    name, units = (spec.name, spec.units) if spec is not None else (None, "")
+    return _WireLabel(f"{code:03o}", spec, name, units, statuses, sdi_shift, bnr)
+
+
+_WIRE: tuple[_WireLabel, ...] = tuple(_wire_label(byte) for byte in range(256))
+
+
 def decode(word: int, channel: int = 0) -> DecodedWord:
     """Decode one word (bit 1 in the least significant bit) received on `channel`."""
-    code = REVERSE[word & 0xFF]
-    label = f"{code:03o}"
-    spec = BY_CODE[code]
-    sdi = sdi_of(word) if spec is None or spec.has_sdi else 0
-    status = status_of(spec, word)
+    label, spec, name, units, statuses, sdi_shift, bnr = _WIRE[word & 0xFF]
+    sdi = (word >> sdi_shift) & 3
+    status = statuses[(word >> 29) & 3]
+    if not (word & 0xFFFFFFFF).bit_count() & 1:
+        return DecodedWord(channel, label, sdi, name, None, units, status, "parity", word)
     if spec is None:
-        if not parity_ok(word):
-            return DecodedWord(channel, label, sdi, None, None, "", status, "parity", word)
         return DecodedWord(channel, label, sdi, None, bits(word, 29, 11), "", status, None, word)
-    if not parity_ok(word):
-        return DecodedWord(channel, label, sdi, spec.name, None, spec.units, status, "parity", word)
     value: Value
+    if bnr is not None:
+        shift, mask, sign, wrap, full_scale, steps, bearing = bnr
+        raw = (word >> shift) & mask
+        if raw & sign:
+            raw -= wrap
+        value = raw * full_scale / steps
+        if bearing and value < 0:
+            value += 360.0
+        return DecodedWord(channel, label, sdi, name, value, units, status, None, word)
     layout = spec.layout
     if layout == "":
-        value = _bnr_value(spec, word) if spec.format == "BNR" else _bcd_value(spec, word)
+        value = _bcd_value(spec, word)
     elif layout == "pair":
         value = pair_chars(word).replace("\x00", "")
     elif layout == "block":
