@@ -213,6 +213,7 @@ class AvionicsReader:
             "silences": self.silences,
             "counters": self.core.totals_json(),
             "phase": self.state.phase,
+            "last_seen": {label: round(age, 3) for label, age in self.state.last_seen().items()},
         }
         if not self.alive and self._thread is not None:
             return Check.failing("reader thread is not running", **details)
