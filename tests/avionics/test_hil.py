@@ -11,10 +11,12 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from appliance.avionics.capture_cli import replay_lines
 from appliance.avionics.config import AvionicsConfig
 from appliance.avionics.reader import AvionicsReader
 from appliance.avionics.state import FlightState
@@ -203,3 +205,38 @@ async def test_socket_url_reads_the_same_bus(sim: Sim) -> None:
     await asyncio.to_thread(sim.reset)
     async with _reader(sim.endpoints["avionics.socket"]) as socket_reader:
         _assert_equals_truth(socket_reader.state, (await sim.acall("GET", "/state"))["world"])
+
+
+async def test_capture_records_what_replay_decodes(sim: Sim, tmp_path: Path) -> None:
+    await asyncio.to_thread(sim.reset)
+    out = tmp_path / "bus.cap"
+    argv = python_module("appliance", "capture", "--port", sim.endpoints["avionics.port"], "--out", str(out),
+                         "--seconds", "1.2")
+    await asyncio.to_thread(subprocess.run, argv, env=subprocess_env(), check=True, timeout=30, capture_output=True)
+    summary = replay_lines(out)[-1]["summary"]
+    assert summary["words"] > 250 and summary["crc_errors"] == summary["parity_errors"] == 0
+    assert summary["seconds"] > 1.0
+
+
+async def test_control_routes_refuse_bad_requests(sim: Sim) -> None:
+    def status_of(method: str, path: str, body: bytes) -> int:
+        request = urllib.request.Request(f"http://{sim.control}{path}", body, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            assert "error" in json.load(error)
+            return int(error.code)
+
+    cases = [
+        ("POST", "/avionics/faults", b'{"kind": "meteor", "seconds": 1}', 400),
+        ("POST", "/avionics/faults", b'{"kind": "crc", "seconds": -1}', 400),
+        ("POST", "/avionics/faults", b"not json", 400),
+        ("POST", "/avionics/labels/777", b'{"silent": true}', 404),
+        ("POST", "/avionics/labels/nonsense", b'{"silent": true}', 404),
+        ("POST", "/avionics/labels/altitude", b'{"status": "sleepy"}', 400),
+        ("POST", "/avionics/labels/altitude", b'{"silent": "yes"}', 400),
+        ("POST", "/scenario", b'{"name": "flight", "at": "orbit"}', 400),
+    ]
+    for method, path, body, expected in cases:
+        assert await asyncio.to_thread(status_of, method, path, body) == expected, (path, body)
