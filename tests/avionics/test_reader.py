@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from appliance.avionics.config import AvionicsConfig
-from appliance.avionics.reader import AvionicsReader
+from appliance.avionics.reader import AvionicsReader, ByteSource
 from appliance.avionics.state import FlightState
 from appliance.component import Status
 from appliance.metrics import Metrics
-from appliance.timebase import SystemClock
+from appliance.timebase import ManualClock, SystemClock
 from hal.arinc429 import encode, encode_frame, heartbeat_frame
 
 
@@ -48,3 +48,22 @@ async def test_waits_for_the_device_then_reads_it(tmp_path: Path) -> None:
             os.close(master)
     assert not reader.alive
     assert reader.health().status == Status.FAIL  # a stopped reader must not look healthy to the watchdog
+
+
+async def test_health_fails_after_a_long_outage_and_names_the_reason() -> None:
+    clock = ManualClock()
+
+    def no_device(config: AvionicsConfig) -> ByteSource:
+        raise OSError(2, "No such file or directory")
+
+    reader = AvionicsReader(AvionicsConfig(port="/dev/ttyARINC0"), clock, FlightState(clock), Metrics(), no_device)
+    await reader.start()
+    try:
+        await asyncio.sleep(0.1)
+        check = reader.health()
+        assert check.status == Status.WARN and check.reason.startswith("reconnecting: cannot open /dev/ttyARINC0")
+        clock.advance(31)
+        reader._thread_beat = clock.monotonic()  # the thread is alive; only the outage is long
+        assert reader.health().status == Status.FAIL
+    finally:
+        await reader.stop()
