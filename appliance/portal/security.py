@@ -21,6 +21,7 @@ APP_CSP = (
     "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
+DOCUMENT_TYPES = ("text/html", "image/svg+xml", "application/pdf")
 CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 
 
@@ -78,9 +79,10 @@ def middleware(max_body: int, allowed_origins: Iterable[str], hook: Hook | None 
             response = json_error(500, "internal error")
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make form posts' Origin "null"
-        headers.setdefault("Content-Security-Policy",
-                           CONTENT_CSP if request.path.startswith("/content/") else APP_CSP)
+        if headers.get("Content-Type", "").startswith(DOCUMENT_TYPES):  # policies only matter for documents
+            headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer makes form posts' Origin "null"
+            headers.setdefault("Content-Security-Policy",
+                               CONTENT_CSP if request.path.startswith("/content/") else APP_CSP)
         return response
 
     return portal

@@ -31,6 +31,7 @@ SSE_CLIENTS = 1000
 SSE_PROCESSES = 2
 SSE_SECONDS = 15.0
 WRK_SECONDS = 5
+SEGMENT_BITRATE = int(os.environ.get("BENCH_PORTAL_SEGMENT_BITRATE", "2000000"))  # 4 s segments: ~1 MB
 
 
 def _free_port() -> int:
@@ -73,7 +74,7 @@ def _install_content(root: Path, work: Path) -> Path:
 
     store = ContentStore(root)
     store.ensure_layout()
-    source = generate(work / "src", date.today(), segments=8, bitrate=2_000_000)  # ~1 MB segments
+    source = generate(work / "src", date.today(), segments=8, bitrate=SEGMENT_BITRATE)
     files = store.staging / "bench"
     store.install(files, pack(source, files, bundle_id="bench"))
     active = store.active_root()
