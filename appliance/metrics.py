@@ -67,6 +67,13 @@ class Metrics:
             "appliance_outbox_delivered_total", "Orders the ground station confirmed.", ["kind"], registry=r
         )
         self.sse_clients = Gauge("appliance_sse_clients", "Connected flight-stream clients.", registry=r)
+        self.portal_orders = Counter(
+            "appliance_portal_orders_total", "Passenger orders by kind and result (stored, refused).",
+            ["kind", "result"], registry=r,
+        )
+        self.portal_sse_dropped = Counter(
+            "appliance_portal_sse_dropped_total", "Flight-stream clients dropped for staying behind.", registry=r
+        )
 
         # storage
         self.storage_unsafe_shutdowns = Counter(

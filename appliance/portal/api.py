@@ -130,10 +130,12 @@ async def orders(request: web.Request) -> web.Response:
         stored = await services.outbox.append(order.kind, order.payload(title, flight_number))
     except StorageRefused:
         services.orders_refused += 1
+        services.metrics.portal_orders.labels(kind=order.kind, result="refused").inc()
         log.warning("order refused by storage (kind %s)", order.kind)
         return json_error(503, "your request could not be stored just now; please try again",
                           {"Retry-After": "10"})
     services.orders_accepted += 1
+    services.metrics.portal_orders.labels(kind=order.kind, result="stored").inc()
     log.info("order %s stored (kind %s)", stored.id, order.kind)
     return web.json_response(
         {"id": stored.id, "kind": order.kind, "status": "queued",

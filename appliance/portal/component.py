@@ -41,15 +41,17 @@ class Portal:
     name = "portal"
     critical = False
 
-    def __init__(self, services: Services, listen: str) -> None:
+    def __init__(self, services: Services, listen: str, sock: socket.socket | None = None) -> None:
         self.services = services
         self.listen = listen
+        self.sock = sock  # a listening socket handed over (systemd socket activation): used instead of `listen`
         self.app = make_app(services)
         self._runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
+        sock = sock if sock is not None else self.sock
         self.services.broadcaster.start()
         # the access log costs a call per request: only when someone asked for it (DEBUG)
         access = logging.getLogger("appliance.portal.access")
@@ -110,6 +112,7 @@ def make_services(
         report=report,
         broadcaster=broadcaster,
         limiter=RateLimiter(clock, config.orders_per_minute, config.orders_burst),
+        metrics=metrics,
         content=content,
         outbox=outbox,
         alarms=alarms,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from appliance.alarms import Alarms
+from appliance.metrics import Metrics
 from appliance.portal.captive import CaptiveClients
 from appliance.portal.catalog import CatalogCache, PathCache
 from appliance.portal.config import PortalConfig
@@ -27,6 +28,7 @@ class Services:
     report: FlightReport
     broadcaster: Broadcaster
     limiter: RateLimiter
+    metrics: Metrics
     content: ContentView | None = None
     outbox: OrderSink | None = None
     alarms: Alarms | None = None

@@ -136,6 +136,7 @@ class Broadcaster:
             client.behind += 1  # the previous frame is still queued: skip; the slot keeps only the latest
             if client.behind > self._max_behind:
                 self.dropped += 1
+                self._metrics.portal_sse_dropped.inc()
                 transport.close()
                 self._end(client)
             return
