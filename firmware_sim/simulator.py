@@ -19,7 +19,9 @@ def build_world(scenario: str, speed: float) -> World | None:
 
 def build_devices(world: World | None) -> list[SimDevice]:
     """Every simulated device, in start order. Devices take the world they need."""
-    devices: list[SimDevice] = []
+    from firmware_sim.hardware import HardwareDevice
+
+    devices: list[SimDevice] = [HardwareDevice(world)]
     return devices
 
 

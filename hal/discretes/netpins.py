@@ -10,6 +10,9 @@ Line protocol (ASCII, one command per line, requests answered in order on the sa
     client: SET <line> 0|1                     server: = <line> <level>
     client: GET <line>                         server: = <line> <level>
     server (pushed, any time): E <line> <level> <monotonic_ns>
+
+Reading a pin never waits on the network: the client caches each line's level from the pushed edges, which the
+server sends before any later answer, so after `SET` of a looped-back output its input already reads back.
     server (error answer):     ! <reason>
 
 Edges are pushed for every level change of every line; a pin reports them to gpiozero (when_changed) only
@@ -91,7 +94,8 @@ class NetPin(PiPin):  # type: ignore[misc]
         self._function = "output"
 
     def _get_state(self) -> bool:
-        self._state = self._factory.request(f"GET {self._line}")
+        # The server pushes every change, in order, before any later answer: the cached level is the line's level
+        # (as of the last message), and reading it never blocks the caller on the network.
         return self._state
 
     def _set_state(self, value: float) -> None:
@@ -141,15 +145,17 @@ class NetPin(PiPin):  # type: ignore[misc]
     def _disable_event_detect(self) -> None:
         self._detect = False
 
-    def edge(self, level: bool, ticks: float) -> None:
-        """Called on the factory's socket thread for every level change the server pushes."""
+    def level_changed(self, level: bool) -> bool:
+        """On the socket thread, in protocol order: the cached level is current before any later answer."""
         changed = level != self._state
         self._state = level
-        if not (changed and self._detect):
+        return changed
+
+    def report(self, level: bool, ticks: float) -> None:
+        """On the factory's edge thread: tell gpiozero, if it listens for this edge."""
+        if not self._detect or self._edges == "none":
             return
-        if self._edges == "none" or (self._edges == "rising" and not level) or (
-            self._edges == "falling" and level
-        ):
+        if (self._edges == "rising" and not level) or (self._edges == "falling" and level):
             return
         if self._bounce and self._last_reported is not None and ticks - self._last_reported < self._bounce:
             return
@@ -186,7 +192,7 @@ class NetPinFactory(PiFactory):  # type: ignore[misc]
         self._by_line: dict[int, NetPin] = {}
         # Edges are delivered on their own thread, so a when_changed callback may itself use a pin (a request
         # answered through the reader thread) without deadlocking it.
-        self._edges: queue.Queue[str | None] = queue.Queue()
+        self._edges: queue.Queue[tuple[NetPin, bool, float] | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read_loop, name=f"netpins-{self.address}", daemon=True)
         self._dispatcher = threading.Thread(target=self._edge_loop, name=f"netpins-edges-{self.address}", daemon=True)
         self._reader.start()
@@ -227,7 +233,7 @@ class NetPinFactory(PiFactory):  # type: ignore[misc]
             for raw in self._file:
                 line = raw.decode("ascii", "replace").strip()
                 if line.startswith("E "):
-                    self._edges.put(line)
+                    self._on_edge(line)
                 elif line:
                     self._answers.put(line)
         except (OSError, ValueError):
@@ -239,11 +245,12 @@ class NetPinFactory(PiFactory):  # type: ignore[misc]
             self._edges.put(None)
 
     def _edge_loop(self) -> None:
-        while (line := self._edges.get()) is not None:
+        while (item := self._edges.get()) is not None:
+            pin, level, ticks = item
             try:
-                self._on_edge(line)
+                pin.report(level, ticks)
             except Exception:
-                log.exception("sim pin factory: edge callback failed for %r", line)
+                log.exception("sim pin factory: edge callback failed for %r", pin)
 
     def _on_edge(self, line: str) -> None:
         try:
@@ -253,8 +260,8 @@ class NetPinFactory(PiFactory):  # type: ignore[misc]
         except ValueError:
             log.warning("sim pin factory: malformed edge %r", line)
             return
-        if pin is not None:
-            pin.edge(level == "1", ticks)
+        if pin is not None and pin.level_changed(level == "1"):
+            self._edges.put((pin, level == "1", ticks))
 
     def close(self) -> None:
         super().close()
