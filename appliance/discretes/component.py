@@ -39,8 +39,11 @@ class DiscretesComponent:
     name = "discretes"
     critical = True
 
-    def __init__(self, ctx: Context, config: DiscretesConfig, audit_path: Path) -> None:
+    def __init__(self, ctx: Context, config: DiscretesConfig, audit_path: Path, pin_factory: Any = None) -> None:
+        """`pin_factory`: an already made factory (a test's MockFactory with wired pins); by default the one
+        `config.pin_factory` names is made at start."""
         self.ctx = ctx
+        self._given_factory = pin_factory
         self.config = config
         self.signals: dict[str, Signal] = build_signal_map(config.signals)
         self.audit = AuditLog(audit_path)
@@ -55,7 +58,8 @@ class DiscretesComponent:
     async def start(self) -> None:
         cfg = self.config
         try:
-            self.factory = make_pin_factory(cfg.pin_factory, cfg.pin_address, cfg.board_revision)
+            self.factory = self._given_factory or make_pin_factory(cfg.pin_factory, cfg.pin_address,
+                                                                   cfg.board_revision)
         except PinFactoryError as error:
             raise HardwareStartError(f"discretes.pin_factory: {error}") from error
         bank = DiscreteBank(self.signals, self.factory, monotonic=self.ctx.clock.monotonic, wall=self.ctx.clock.wall)

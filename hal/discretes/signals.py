@@ -109,7 +109,9 @@ def build_signal_map(overrides: dict[str, SignalOverride] | None = None,
         changes = {k: v for k, v in vars(override).items() if v is not None}
         signals[name] = replace(signals[name], **changes)
     used: dict[int, str] = {}
-    for signal in signals.values():
+    overridden = set(overrides or {})
+    # defaults first, so a clash is reported on the overridden signal that caused it
+    for signal in sorted(signals.values(), key=lambda s: s.name in overridden):
         if not 0 <= signal.line <= 53:
             raise SignalMapError(f"signals.{signal.name}.line", f"GPIO line {signal.line} out of range 0..53")
         if signal.debounce_ms < 0:

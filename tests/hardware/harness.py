@@ -129,3 +129,30 @@ class FsyncJournal:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def make_ctx(tmp_path: Path, discretes: dict[str, Any] | None = None, sensors: dict[str, Any] | None = None,
+             **context: Any) -> Any:
+    """A daemon Context for the hardware components alone."""
+    from appliance.appconfig import parse_config
+    from appliance.daemon import Context
+
+    document: dict[str, Any] = {
+        "avionics": {"port": "/dev/null"},
+        "modem": {"port": "/dev/null"},
+        "groundlink": {"url": "http://127.0.0.1:9/"},
+        "storage": {"dir": str(tmp_path / "state")},
+        "discretes": discretes or {"pin_factory": "mock"},
+        "sensors": sensors or {},
+    }
+    return Context(config=parse_config(document, "<test>"), config_path=None, **context)
+
+
+class StopRecorder:
+    """Stands in for the Daemon's request_stop: records the reasons."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def __call__(self, reason: str) -> None:
+        self.reasons.append(reason)
