@@ -9,6 +9,7 @@ import concurrent.futures
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,8 +109,6 @@ class FsyncJournal:
         os.fsync(self._fd)
 
     async def emergency_flush(self) -> None:
-        import time
-
         self._frozen = True
         async with self._lock:  # the write in flight completes (and is fsynced) first
             await asyncio.to_thread(os.fsync, self._fd)
@@ -156,3 +155,12 @@ class StopRecorder:
 
     def __call__(self, reason: str) -> None:
         self.reasons.append(reason)
+
+
+async def until(predicate: Callable[[], bool], within: float = 3.0) -> None:
+    """Wait (polling) until `predicate()` holds; AssertionError after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from appliance.ports import StorageRefused
 from appliance.sensors.component import SensorsComponent
 from appliance.sensors.component import build as build_sensors
 from firmware_sim.hardware import HardwareDevice
-from tests.hardware.harness import FsyncJournal, SimThread, StopRecorder, make_ctx
+from tests.hardware.harness import FsyncJournal, SimThread, StopRecorder, make_ctx, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,14 +29,6 @@ def sim() -> Iterator[SimThread]:
     thread.start()
     yield thread
     thread.stop()
-
-
-async def until(predicate: Callable[[], bool], within: float = 3.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 def hw(sim: SimThread) -> HardwareDevice:

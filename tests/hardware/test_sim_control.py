@@ -17,8 +17,7 @@ from appliance.discretes.component import build as build_discretes
 from hal.sensors.bus import open_bus
 from hal.sensors.lm75 import LM75
 from tests.conftest import python_module, subprocess_env
-from tests.hardware.harness import FsyncJournal, StopRecorder, make_ctx
-from tests.hardware.test_hil import until
+from tests.hardware.harness import FsyncJournal, StopRecorder, make_ctx, until
 
 pytestmark = pytest.mark.timeout(60)
 
