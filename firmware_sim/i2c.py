@@ -130,7 +130,7 @@ class SimINA219(RegisterDevice):
             overflow = lsb is not None and abs(self.amperes / lsb) > 0x7FFF
             return (min(round(self.bus_volts / 0.004), 0x1FFF) << 3) | 0x2 | int(overflow)
         if register == 0x03:
-            return 0 if lsb is None else min(0xFFFF, round(self.amperes * self.bus_volts / (20 * lsb)))
+            return 0 if lsb is None else min(0xFFFF, round(abs(self.amperes) * self.bus_volts / (20 * lsb)))
         if register == 0x04:
             return 0 if lsb is None else _s16(self.amperes / lsb)
         return self.calibration

@@ -59,7 +59,7 @@ async def _measure(directory: Path) -> tuple[list[float], list[float], list[floa
             flushes = journal.flushes
             sim.call(device.set_power_fail, "GPIO_ACFAILSIG", True)
             edge = device.power_events[-1]["asserted_ns"] / 1e9
-            await until(lambda f=flushes: journal.flushes > f, 2.0)  # type: ignore[misc]
+            await until(lambda f=flushes: journal.flushes > f, 2.0)
             assert journal.last_fsync is not None and component.power is not None
             wire.append(journal.last_fsync - edge)
             recorded.append(component.power.last_flush_seconds or 0.0)

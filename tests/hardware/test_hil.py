@@ -230,3 +230,26 @@ async def test_sensor_failure_and_recovery(tmp_path: Path, sim: SimThread) -> No
     finally:
         await sensors.stop()
     assert sensors.health().status in ("pass", "warn")
+
+
+async def test_power_transfer_after_arrival_rides_through_then_the_cut_stops(tmp_path: Path, sim: SimThread) -> None:
+    async with discretes(tmp_path, sim) as (ctx, _component, journal):
+        sim.call(hw(sim).start_scenario, "power_transfer", {"cut_after_s": 0.4})
+        await until(lambda: journal.resumes == 1, 2.0)  # the 50 ms break transfer
+        assert ctx.request_stop.reasons == []
+        await until(lambda: bool(ctx.request_stop.reasons), 2.0)  # the real cut
+        assert journal.flushes == 2 and journal.frozen
+        events = hw(sim).power_events
+        assert [e["released_ns"] is None for e in events] == [False, True]
+
+
+async def test_over_temperature_episode_scenario(tmp_path: Path, sim: SimThread) -> None:
+    device = hw(sim)
+    async with discretes(tmp_path, sim) as (ctx, component, _journal):
+        episode = sim.spawn(device.scenario_overtemp(peak=92.0, settle=60.0, step_s=0.03))
+        await until(lambda: ctx.alarms.is_active("over_temperature"), 3.0)
+        await asyncio.wrap_future(episode)
+        await until(lambda: not component.snapshot()["signals"]["OVERTEMPSIG"]["active"], 1.0)
+        [alarm] = ctx.alarms.active()
+        assert alarm.condition is False and not alarm.acked
+        assert component.snapshot()["signals"]["OVERTEMPSIG"]["transitions"] == 2
