@@ -97,6 +97,8 @@ class DiscretesComponent:
         if self.bank is None or self.power is None:
             return Check.failing("not started")
         details: dict[str, Any] = {"pin_factory": self.config.pin_factory, "power": self.power.state}
+        if not getattr(self.factory, "connected", True):
+            return Check.failing("lost the connection to the simulator's pin server", **details)
         if self.bit is not None:
             details |= {"cpld_revision": self.bit.cpld_revision, "strapping": self.bit.strapping}
             if not self.bit.passed:

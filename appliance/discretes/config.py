@@ -20,7 +20,7 @@ class DiscretesConfig:
     pin_address: str = ""  # HOST:PORT of the simulator's pin server, for pin_factory = "sim"
     board_revision: str = "a020a0"  # the gpiozero board the mock and sim factories emulate (CM3: GPIO0..45)
     ride_through_ms: float = 200.0  # an interrupt up to this long is ridden through without a restart
-    restore_grace_ms: float = 30.0  # margin for the restore edge to arrive after ride_through_ms
+    restore_grace_ms: float = 100.0  # margin for the restore edge to arrive after ride_through_ms (all is flushed)
     confirm_ms: float = 2.0  # how long a power-fail edge waits for the CPLD's latched level to confirm it
     bit_settle_ms: float = 50.0  # how long the built-in test waits for INTTEST_IN to follow INTTEST_OUT
     modem_boot_timeout: float = 10.0  # after power-on, how long to wait for GSMSIG_STATUS

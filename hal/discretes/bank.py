@@ -10,6 +10,7 @@ its first edge.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -138,7 +139,8 @@ class DiscreteBank:
             stamp = self._monotonic()
             loop = self._loop
             if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._raw_edge, name, active, stamp)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the daemon is gone
+                    loop.call_soon_threadsafe(self._raw_edge, name, active, stamp)
 
         return on_edge
 

@@ -189,6 +189,7 @@ class NetPinFactory(PiFactory):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._answers: queue.Queue[str] = queue.Queue()
         self._closed = False
+        self.connected = True  # False once the server's connection is lost (the pins keep their last levels)
         self._by_line: dict[int, NetPin] = {}
         # Edges are delivered on their own thread, so a when_changed callback may itself use a pin (a request
         # answered through the reader thread) without deadlocking it.
@@ -239,6 +240,7 @@ class NetPinFactory(PiFactory):  # type: ignore[misc]
         except (OSError, ValueError):
             pass
         finally:
+            self.connected = False
             if not self._closed:
                 log.error("sim pin factory: connection to %s lost", self.address)
             self._answers.put("! connection lost")
