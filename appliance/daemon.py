@@ -72,7 +72,7 @@ BUILDERS: list[str] = [
     "appliance.discretes.component:build",  # discretes, power fail, built-in test, modem power
     "appliance.sensors.component:build",  # board temperature, supply voltage and current
     # "appliance.avionics.component:build",    reader + flight state
-    # "appliance.modem.component:build",
+    "appliance.modem.component:build",
     # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
     # "appliance.portal.component:build",
     # "appliance.maintenance.component:build",
