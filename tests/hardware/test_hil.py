@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +261,26 @@ async def test_losing_the_pin_server_fails_health(tmp_path: Path, sim: SimThread
         await sim.arun(hw(sim).pins.stop())
         await until(lambda: component.health().status == "fail", 5.0)
         assert "pin server" in component.health().reason
+
+
+async def test_arrival_at_the_gate_brings_the_break_transfer() -> None:
+    callbacks: list[Callable[[str, dict[str, Any]], None]] = []
+
+    class World:
+        speed = 1.0
+
+        def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+            callbacks.append(callback)
+
+    device = HardwareDevice(World())  # type: ignore[arg-type]
+    await device.start()
+    try:
+        [callback] = callbacks
+        callback("phase", {"phase": "taxi"})
+        assert device.power_events == []
+        callback("arrived", {"airport": "LEMD"})
+        await until(lambda: bool(device.power_events) and device.power_events[0]["released_ns"] is not None)
+        event = device.power_events[0]
+        assert 0.045 <= (event["released_ns"] - event["asserted_ns"]) / 1e9 < 0.5
+    finally:
+        await device.stop()
