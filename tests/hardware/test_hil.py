@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,18 @@ async def test_arrival_at_the_gate_brings_the_break_transfer() -> None:
         assert 0.045 <= (event["released_ns"] - event["asserted_ns"]) / 1e9 < 0.5
     finally:
         await device.stop()
+
+
+async def test_modem_power_cycle_through_the_sim_pins(tmp_path: Path, sim: SimThread) -> None:
+    async with discretes(tmp_path, sim) as (ctx, component, _journal):
+        assert ctx.modem_power is not None
+        # the modem boots once the daemon drives its power line on at start
+        await until(lambda: component.snapshot()["signals"]["GSMSIG_STATUS"]["active"] is True)
+        started = time.monotonic()
+        await ctx.modem_power.power_cycle(0.05)
+        took = time.monotonic() - started
+        assert took >= 0.05 + hw(sim).board.modem_boot_s * 0.9  # waited for the modem's status line
+        assert hw(sim).board.active("GSMSIG_STATUS") and hw(sim).board.active("GSM_POWER_STATUS")
+        assert component.snapshot()["signals"]["GSMSIG_STATUS"]["transitions"] == 3  # on, off, on
+        assert [(r["signal"], r["value"], r["actor"]) for r in component.audit.records()] == [
+            ("GSM_POWER_STATUS", False, "modem"), ("GSM_POWER_STATUS", True, "modem")]
