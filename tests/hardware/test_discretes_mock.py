@@ -151,23 +151,25 @@ async def test_active_low_output_drives_the_pin_low_when_active() -> None:
 
 async def test_debounce_ignores_bounces_and_accepts_a_stable_change() -> None:
     factory = idle_factory()
-    bank = DiscreteBank(build_signal_map(), factory)  # OVERTEMPSIG: 10 ms debounce, active low
+    # a long debounce, so a loaded test machine's scheduling cannot look like a stable level
+    signals = build_signal_map({"OVERTEMPSIG": SignalOverride(debounce_ms=300)})
+    bank = DiscreteBank(signals, factory)
     changes: list[tuple[str, bool]] = []
     bank.add_listener(lambda name, active, stamp: changes.append((name, active)))
     bank.open(asyncio.get_running_loop())
     try:
-        for _ in range(5):  # contact bounce: 1 ms pulses
+        for _ in range(5):  # contact bounce
             drive(factory, "OVERTEMPSIG", True)
             await asyncio.sleep(0.001)
             drive(factory, "OVERTEMPSIG", False)
             await asyncio.sleep(0.001)
-        await settle(0.03)
+        await settle(0.4)
         state = bank.states["OVERTEMPSIG"]
         assert state.active is False and state.transitions == 0 and state.raw_edges >= 10
         drive(factory, "OVERTEMPSIG", True)
-        await asyncio.sleep(0.004)
+        await asyncio.sleep(0.01)
         assert state.active is False  # not yet settled
-        await settle(0.03)
+        await settle(0.4)
         assert state.active is True and state.transitions == 1
         assert changes == [("OVERTEMPSIG", True)]
     finally:
