@@ -133,7 +133,8 @@ async def test_interrupts_up_to_the_ride_through_time_resume_without_restart(
 async def test_storm_brownouts_all_ride_through(tmp_path: Path, sim: SimThread) -> None:
     async with discretes(tmp_path, sim) as (ctx, component, journal):
         await sim.arun(hw(sim).scenario_brownouts(count=4, seed=3))
-        await until(lambda: component.snapshot()["power"]["state"] == "normal", 5.0)
+        await until(lambda: journal.resumes == 4, 5.0)
+        assert component.snapshot()["power"]["state"] == "normal"
         assert ctx.request_stop.reasons == []
         assert journal.flushes == journal.resumes == 4
 
