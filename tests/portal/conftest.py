@@ -3,7 +3,11 @@ sample bundle, real alarms. The flight view is a small honest FlightView whose v
 
 from __future__ import annotations
 
-import socket
+import json
+import signal
+import subprocess
+import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +27,7 @@ from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
 from appliance.timebase import SystemClock
 from firmware_sim.content_samples import generate
+from tests.conftest import free_port, python_module, subprocess_env
 
 UNITS = {"altitude": "ft", "ground_speed": "kt", "outside_temperature": "degC", "latitude": "deg",
          "longitude": "deg", "heading": "deg", "wind_speed": "kt", "wind_direction": "deg", "mach_speed": "mach"}
@@ -106,13 +111,6 @@ def install_samples(store: ContentStore, tmp: Path, day: date, name: str | None 
     store.install(files, manifest)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def start_rig(tmp_path: Path, **config: Any) -> PortalRig:
     clock, metrics = SystemClock(), Metrics()
     alarms = Alarms(clock, metrics)
@@ -144,3 +142,45 @@ async def rig(tmp_path: Path) -> AsyncIterator[PortalRig]:
 @pytest.fixture
 def sample_source(tmp_path: Path) -> Iterator[Path]:
     yield generate(tmp_path / "src", date(2026, 11, 23))
+
+
+def http(url: str, body: dict[str, object] | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        result: bytes = r.read()
+        return result
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`appliance run --sim` (the simulator flying BCN-MAD at cruise, x20) with the sample bundle installed:
+    (portal base URL, simulator control URL)."""
+    install_samples(ContentStore(tmp_path / "content"), tmp_path, date(2026, 11, 23))
+    portal, control = free_port(), free_port()
+    config = tmp_path / "appliance.toml"
+    config.write_text(
+        f'[portal]\nlisten = "127.0.0.1:{portal}"\n[maintenance]\nlisten = "127.0.0.1:{free_port()}"\n'
+        f'[sim]\ncontrol = "127.0.0.1:{control}"\nscenario = "flight"\n'
+        f'[content]\ndir = "{tmp_path / "content"}"\n[groundlink]\nurl = "http://127.0.0.1:9"\n')
+    process = subprocess.Popen(python_module("appliance", "run", "--sim", "--config", str(config), "--state-dir",
+                                             str(tmp_path / "state")), env=subprocess_env(), cwd=tmp_path)
+    base = f"http://127.0.0.1:{portal}"
+    try:
+        for _ in range(150):
+            try:
+                http(base + "/api/v1/flight")
+                break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the daemon exited with {process.returncode}") from None
+                time.sleep(0.2)
+        http(f"http://127.0.0.1:{control}/scenario", {"name": "flight", "at": "cruise", "speed": 20})
+        yield base, f"http://127.0.0.1:{control}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
