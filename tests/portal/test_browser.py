@@ -196,3 +196,27 @@ async def test_video_plays_natively_or_through_the_shipped_hls_js(
     else:
         assert src.startswith("blob:")  # a MediaSource fed by hls.js
         assert "/static/vendor/hls.light.min.js" in paths
+
+
+async def test_ground_profile_app(browser: Browser, tmp_path: Path, artifacts_dir: Path) -> None:
+    from tests.portal.conftest import start_rig
+
+    rig = await start_rig(tmp_path, profile="ground")
+    try:
+        ctx = await browser.new_context(viewport={"width": 412, "height": 915}, locale="en-GB")
+        page = await ctx.new_page()
+        await page.goto(rig.base + "/")
+        await expect(page.locator("#tab-watch")).to_be_hidden()
+        await page.locator("#tab-offers").click()
+        await expect(page.locator("#list-offer .card h3").first).to_have_text("Hotel in Madrid: 20% off",
+                                                                              timeout=5000)
+        await page.locator("#reset-open").click()
+        await page.get_by_label("Your e-mail address").fill("member@example.com")
+        await page.locator("#order-send").click()
+        await expect(page.locator("#order-status")).to_have_text(
+            "If this address has an account, a reset link is on its way.", timeout=5000)
+        assert [i.kind for i in rig.storage.outbox.pending()] == ["password_reset"]
+        await page.screenshot(path=str(artifacts_dir / "portal-ground.png"))
+    finally:
+        await rig.portal.stop()
+        await rig.storage.stop()
