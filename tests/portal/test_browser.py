@@ -89,6 +89,7 @@ async def test_language_switch_and_accept_language(browser: Browser, rig: Portal
     await expect(page.locator("#v-time_to_go dt")).to_have_text("Temps restant")
     await page.reload()
     await expect(page.locator("#tab-flight")).to_have_text("Vol", timeout=5000)  # the cookie keeps it
+    await expect(page.locator("#live")).to_have_text("En directe", timeout=5000)
     await page.screenshot(path=str(artifacts_dir / "portal-catalan.png"))
     assert set(hosts) == {urlsplit(rig.base).netloc}
 

@@ -85,6 +85,7 @@
   function renderFlight() {
     var f = state.flight;
     if (!f || !state.strings) { return; }
+    renderLive();
     var p = f.parameters, g = f.progress, fl = f.flight || {};
     var o = fl.origin || {}, d = fl.destination || {};
     $("f-number").textContent = fl.flight_number || "\u2013";
@@ -117,10 +118,13 @@
         if (state.track.length > 4000) { state.track = state.track.slice(-3000); }
       }
     }
-    var live = $("live");
-    live.textContent = t("live");
-    live.className = "live ok";
+    state.live = true;
     renderFlight();
+  }
+  function renderLive() {
+    var live = $("live");
+    live.textContent = state.live ? t("live") : t("connection_lost");
+    live.className = state.live ? "live ok" : "live";
   }
 
   /* ---- live data: EventSource where there is one, polling where not ------------------------------------ */
@@ -131,7 +135,7 @@
       pollTimer = setTimeout(poll, 2000);
     });
   }
-  function lost() { var live = $("live"); live.textContent = t("connection_lost"); live.className = "live"; }
+  function lost() { state.live = false; if (state.strings) { renderLive(); } }
   function startLive() {
     if (!window.EventSource || load("poll") === "1") { poll(); return; }
     var es = new EventSource("/api/v1/flight/stream"), failures = 0;
