@@ -88,7 +88,8 @@ def document() -> dict[str, Any]:
             "parameters": [{"name": "Last-Event-ID", "in": "header", "required": False,
                             "schema": {"type": "string"}}],
             "responses": {"200": _text("text/event-stream", "the stream"),
-                          "503": _error("too many clients: poll /api/v1/flight")},
+                          "503": _error("too many clients: poll /api/v1/flight"),
+                          "505": _error("HTTP/1.0: poll /api/v1/flight")},
         }},
         "/api/v1/flight/track": {"get": {
             "summary": "the flown track so far", "tags": ["flight"],
