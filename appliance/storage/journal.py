@@ -158,8 +158,6 @@ class Journal:
         journal = cls(directory, ops, segment_bytes)
         recovery = journal._recover()
         journal._start_segment(journal._next_seq)
-        journal._thread = threading.Thread(target=journal._writer, name="journal-writer", daemon=True)
-        journal._thread.start()
         recovery.seconds = time.monotonic() - started
         for problem in recovery.problems:
             (log.error if not problem.torn else log.info)("journal recovery: %s", problem)
@@ -271,7 +269,7 @@ class Journal:
             seq = self._next_seq
             self._next_seq += 1
             self._queue.append((seq, rtype, payload, future))
-            self._cond.notify()
+            self._wake_writer()
         return seq, future
 
     async def append(self, rtype: int, payload: bytes) -> int:
@@ -290,6 +288,13 @@ class Journal:
             raise StorageRefused("journal frozen for a power fail: writes resume when power is back")
         if self._closing:
             raise StorageRefused("journal closed")
+
+    def _wake_writer(self) -> None:
+        """Under `_cond`: the writer thread starts with the first write (a journal only read never needs it)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
+            self._thread.start()
+        self._cond.notify()
 
     def _writer(self) -> None:
         while True:
@@ -388,7 +393,7 @@ class Journal:
             if self._closing:
                 raise StorageRefused("journal closed")
             self._queue.append(control)
-            self._cond.notify()
+            self._wake_writer()
         return control.future
 
     # --- checkpoints ---------------------------------------------------------------------------------------
