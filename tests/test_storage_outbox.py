@@ -181,3 +181,26 @@ async def test_health_details(tmp_path: Path) -> None:
     assert check.details["time"]["quality"] == "rtc"
     assert check.details["boot"]["boot_id"] == storage.boot.boot_id
     await storage.stop()
+
+
+async def test_builder_fills_the_context_slots(tmp_path: Path) -> None:
+    from appliance.appconfig import load_config
+    from appliance.daemon import BUILDERS, Context
+
+    path = tmp_path / "appliance.toml"
+    path.write_text(f'[avionics]\nport = "/dev/null"\n[modem]\nport = "/dev/null"\n[groundlink]\nurl = "http://x/"\n'
+                    f'[storage]\ndir = "{tmp_path / "state"}"\n')
+    assert BUILDERS[0] == "appliance.storage.component:build"
+    from appliance.storage.component import build
+
+    ctx = Context(config=load_config(path), config_path=path, clock=ManualClock())
+    component = build(ctx)
+    assert ctx.outbox is component.outbox and ctx.boot is component.boot
+    assert ctx.time_anchor is component.time and ctx.flushables == [component]
+    await component.start()
+    item = await ctx.outbox.append("booking", {"item": "x"})
+    assert ctx.outbox.pending()[0].id == item.id
+    assert ctx.boot.previous_shutdown_clean
+    ctx.time_anchor.anchor(1_790_000_000.0, "network")
+    await component.stop()
+    assert (tmp_path / "state" / "clean-shutdown").exists()
