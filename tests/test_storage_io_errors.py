@@ -135,3 +135,30 @@ async def test_enospc_on_segment_rotation(tmp_path: Path) -> None:
     assert set(acked) <= set(again.tables["t"])
     assert not again.recovery.corruption
     again.close()
+
+
+async def test_disk_full_reopens_when_room_is_back_but_failed_fsync_does_not(tmp_path: Path) -> None:
+    for kind, err, reopens in (("write", errno.ENOSPC, True), ("fsync", errno.EIO, False)):
+        ops = FaultyOps(kind, err, 1, persistent=True)
+        config = StorageConfig(dir=str(tmp_path / kind))
+        storage = StorageComponent(config, ManualClock(), ops=ops)
+        await storage.start()
+        kept = await storage.outbox.append("booking", {"before": True})
+        ops.arm()
+        with pytest.raises(StorageRefused):
+            await storage.outbox.append("booking", {"refused": True})
+        assert await storage.check_disk() is False  # still failing
+        with pytest.raises(StorageRefused):
+            await storage.outbox.append("booking", {"refused": True})
+        ops.armed = False  # room again / the disk answers again
+        assert await storage.check_disk() is reopens
+        if reopens:
+            assert storage.health().status == Status.PASS
+            await storage.outbox.append("booking", {"after": True})
+            assert [i.payload for i in storage.outbox.pending()] == [{"before": True}, {"after": True}]
+        else:
+            assert storage.health().status == Status.FAIL
+            with pytest.raises(StorageRefused):
+                await storage.outbox.append("booking", {"after": True})
+        assert kept.id in {i.id for i in storage.outbox.pending()}
+        await storage.stop()

@@ -7,6 +7,8 @@ the daemon's BUILDERS so every later component can rely on durable storage.
 - stop: prune delivered items, checkpoint, close the journal, save the time floor, write the clean marker.
 - health: fail when recovery found corruption, a write or fsync failed, or the disk is full; warn while the
   RTC is not trusted (time is the floor + elapsed until avionics or network time arrives).
+- a full disk refuses writes; when room is back (checked every 5 s) the journal is reopened by a full
+  recovery. A failed fsync is never reopened in-process (the page cache may lie): it needs a restart.
 - emergency_flush (power fail): new writes are *refused* (StorageRefused, "frozen for a power fail"), not
   held: a passenger's request then fails fast instead of hanging into the power loss. Everything queued is
   written and fsynced, then os.sync() is given up to `power_fail_budget`. `resume_writes` lifts the freeze.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +65,7 @@ class StorageComponent:
         self.start_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint_mono = clock.monotonic()
+        self.reopens = 0
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -79,7 +83,8 @@ class StorageComponent:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
         self._last_checkpoint_mono = self.clock.monotonic()
         self._tasks = [asyncio.create_task(self._time_loop(), name="storage-time"),
-                       asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint")]
+                       asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint"),
+                       asyncio.create_task(self._disk_loop(), name="storage-disk")]
 
     def _open(self) -> None:
         ensure_dir(self.directory, self.ops)
@@ -137,6 +142,34 @@ class StorageComponent:
                 except Exception as error:
                     log.error("storage: checkpoint failed: %s", error)
 
+    async def _disk_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            await self.check_disk()
+
+    async def check_disk(self) -> bool:
+        """After a full disk (and only then: never after a failed fsync), reopen the journal once there is room
+        again. Reopening is a full recovery from disk. True when it reopened."""
+        store = self.store
+        if store is None or store.failure is None or not store.journal.reopenable:
+            return False
+        usage = await asyncio.to_thread(shutil.disk_usage, self.directory)
+        if usage.free < 4 * self.config.segment_bytes:
+            return False
+        await asyncio.to_thread(store.close)
+        try:
+            self.store = await asyncio.to_thread(Store.open, self.directory / "journal", self.ops,
+                                                 self.config.segment_bytes, self.config.checkpoint_bytes)
+        except OSError as error:  # still failing: the closed store keeps refusing; try again later
+            log.error("storage: reopening the journal failed: %s", error)
+            return False
+        self.db = JournaledDB(self.store)
+        self.outbox.attach(self.db)
+        self.reopens += 1
+        log.warning("storage: disk has room again (%d MB free): journal reopened, writes accepted",
+                    usage.free // 1_000_000)
+        return True
+
     # --- Flushable -----------------------------------------------------------------------------------------
 
     async def emergency_flush(self) -> None:
@@ -169,7 +202,7 @@ class StorageComponent:
         details["journal"] = {"durable_seq": journal.durable_seq, "segments": journal.segment_count,
                               "snapshot_seq": journal.snapshot_seq, "frozen": journal.frozen,
                               "bytes_since_checkpoint": journal.bytes_since_checkpoint,
-                              "recovery_seconds": round(store.recovery.seconds, 4)}
+                              "recovery_seconds": round(store.recovery.seconds, 4), "reopens": self.reopens}
         details["outbox"] = self.outbox.counts()
         corruption = store.recovery.corruption
         if corruption:

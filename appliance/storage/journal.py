@@ -138,6 +138,7 @@ class Journal:
         self._fd = -1
         self._offset = 0
         self._failure: str | None = None
+        self.reopenable = False  # the failure was a full disk before anything reached the page cache
         self._frozen = False
         self._closing = False
         self._busy = False
@@ -337,9 +338,13 @@ class Journal:
         )
         try:
             self.ops.pwrite(self._fd, data, self._offset)
+        except OSError as error:  # ENOSPC here: nothing of the batch is durable, the file is cut back below
+            self._fail(items, error, reopenable=error.errno == errno.ENOSPC)
+            return
+        try:
             self.ops.fsync(self._fd)
-        except OSError as error:
-            self._fail(items, error)
+        except OSError as error:  # the page cache may now hold what the disk does not: never reopen in-process
+            self._fail(items, error, reopenable=False)
             return
         self._offset += len(data)
         self.bytes_since_checkpoint += len(data)
@@ -354,21 +359,24 @@ class Journal:
             try:
                 self._start_segment(self._durable_seq + 1)
             except OSError as error:
-                self._set_failure(_describe(error, "creating a new segment"))
+                self._set_failure(_describe(error, "creating a new segment"), error.errno == errno.ENOSPC)
 
-    def _fail(self, items: list[_Item], error: OSError) -> None:
+    def _fail(self, items: list[_Item], error: OSError, reopenable: bool) -> None:
         reason = _describe(error, "writing the journal")
-        self._set_failure(reason)
-        self._fail_items(items, reason)
         # Best effort: take the refused batch back off the end of the file (the next boot truncates it
         # anyway if it is torn). Never treated as making anything good.
-        with contextlib.suppress(OSError):
+        try:
             self.ops.truncate(self._fd, self._offset)
+        except OSError:
+            reopenable = False
+        self._set_failure(reason, reopenable)
+        self._fail_items(items, reason)
 
-    def _set_failure(self, reason: str) -> None:
+    def _set_failure(self, reason: str, reopenable: bool = False) -> None:
         with self._cond:
             if self._failure is None:
                 self._failure = reason
+                self.reopenable = reopenable
                 log.error("journal: %s; refusing writes until reopened", reason)
             queued = [item for item in self._queue if not isinstance(item, _Control)]
             self._queue = [item for item in self._queue if isinstance(item, _Control)]
@@ -421,8 +429,8 @@ class Journal:
                 self.ops.fsync_dir(self.directory)
             self._segments = keep
             self.bytes_since_checkpoint = 0
-        except OSError as error:
-            self._set_failure(_describe(error, "writing a checkpoint"))
+        except OSError as error:  # the old snapshot and every segment are still there
+            self._set_failure(_describe(error, "writing a checkpoint"), error.errno == errno.ENOSPC)
             raise StorageRefused(f"checkpoint failed: {self._failure}") from error
 
     # --- power fail and closing ----------------------------------------------------------------------------
