@@ -119,3 +119,18 @@ def test_checkpoint_bounds_the_journal(tmp_path: Path) -> None:
     assert len(again.recovery.records) < 100 and again.recovery.snapshot_seq > 0
     assert again.tables["t"]["49"]["i"] == 199
     again.close()
+
+
+def test_read_only_check_for_fsck(tmp_path: Path) -> None:
+    from appliance.storage.check import check_state_dir
+
+    assert check_state_dir(tmp_path)["errors"] == []
+    _journal_with_batches(tmp_path / "journal", 4, 3)
+    segment = _segment(tmp_path / "journal")
+    data = bytearray(segment.read_bytes())
+    data[SEGMENT_HEADER_SIZE + 10] ^= 1
+    segment.write_bytes(bytes(data))
+    before = sorted((p.name, p.stat().st_size) for p in (tmp_path / "journal").iterdir())
+    report = check_state_dir(tmp_path)
+    assert len(report["errors"]) == 1 and "CORRUPT" in report["errors"][0]
+    assert sorted((p.name, p.stat().st_size) for p in (tmp_path / "journal").iterdir()) == before  # untouched

@@ -164,17 +164,27 @@ class Journal:
             (log.error if not problem.torn else log.info)("journal recovery: %s", problem)
         return journal, recovery
 
-    def _recover(self) -> Recovery:
+    @classmethod
+    def inspect(cls, directory: Path, ops: FileOps = REAL_OPS) -> Recovery:
+        """Read-only check (for `appliance fsck`): what recovery would find, changing nothing on disk."""
+        journal = cls(directory, ops, 0)
+        if not ops.exists(directory):
+            return Recovery()
+        return journal._recover(repair=False)
+
+    def _recover(self, repair: bool = True) -> Recovery:
         ops = self.ops
-        ensure_dir(self.directory, ops)
-        remove_stray_temps(self.directory, ops)
+        if repair:
+            ensure_dir(self.directory, ops)
+            remove_stray_temps(self.directory, ops)
         recovery = Recovery()
         names = ops.listdir(self.directory)
         if SNAPSHOT_NAME in names:
             decoded = decode_snapshot(ops.read_bytes(self.directory / SNAPSHOT_NAME))
             if decoded is None:
                 recovery.problems.append(Problem(SNAPSHOT_NAME, 0, 0, False, "snapshot fails its checksum"))
-                self._quarantine(SNAPSHOT_NAME)
+                if repair:
+                    self._quarantine(SNAPSHOT_NAME)
             else:
                 recovery.snapshot_seq, recovery.snapshot = decoded
         indexes = sorted(int(m.group(1)) for n in names if (m := SEGMENT_RE.match(n)))
@@ -189,11 +199,13 @@ class Journal:
                 if is_last:
                     # Created but its header never became durable: a torn create. Nothing was acknowledged in it.
                     recovery.problems.append(Problem(name, 0, len(data), True, "segment header torn"))
-                    ops.unlink(path)
-                    ops.fsync_dir(self.directory)
+                    if repair:
+                        ops.unlink(path)
+                        ops.fsync_dir(self.directory)
                     continue
                 recovery.problems.append(Problem(name, 0, len(data), False, "segment header corrupt"))
-                self._quarantine(name)
+                if repair:
+                    self._quarantine(name)
                 continue
             _, first_seq = header
             scan = scan_segment(data, first_seq - 1, is_last)
@@ -205,7 +217,7 @@ class Journal:
                 if record.seq > last_seq:
                     recovery.records.append(record)
                     last_seq = record.seq
-            if is_last and any(d.torn for d in scan.damage):
+            if repair and is_last and any(d.torn for d in scan.damage):
                 fd = ops.open(path, os.O_WRONLY)
                 try:
                     ops.truncate(fd, scan.good_end)
