@@ -204,3 +204,17 @@ async def test_builder_fills_the_context_slots(tmp_path: Path) -> None:
     ctx.time_anchor.anchor(1_790_000_000.0, "network")
     await component.stop()
     assert (tmp_path / "state" / "clean-shutdown").exists()
+
+
+async def test_unwritable_state_dir_is_a_health_failure_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    storage = make(blocker / "state")
+    await storage.start()
+    check = storage.health()
+    assert check.status == Status.FAIL and "did not start" in check.reason
+    assert not storage.boot.previous_shutdown_clean  # unknown is not clean
+    with pytest.raises(StorageRefused):
+        await storage.outbox.append("booking", {"a": 1})
+    await storage.emergency_flush()
+    await storage.stop()

@@ -31,10 +31,10 @@ class BootRecord:
         self.directory = directory
         self.ops = ops
         self._boot_id = str(uuid.uuid4())
-        self._clean = True
+        self._clean = False  # until begin() knows better: an unknown past is treated as unclean
         self._unsafe = 0
         self._boots = 0
-        self._reason = FIRST
+        self._reason = "unknown (boot bookkeeping not read yet)"
         self.problems: list[str] = []
 
     @property

@@ -73,9 +73,11 @@ class StorageComponent:
         try:
             await asyncio.to_thread(self._open)
         except OSError as error:
+            # Faults are data: the daemon keeps running (flight info, content); writes are refused and
+            # health says why.
             self.start_error = f"storage did not start: {error}"
             log.error("%s", self.start_error)
-            raise
+            return
         assert self.store is not None
         self.db = JournaledDB(self.store)
         self.outbox.attach(self.db)
