@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from appliance.alarms import Alarms
 from appliance.component import Status
+from appliance.metrics import Metrics
 from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
 from appliance.storage.framing import HEADER_SIZE, SEGMENT_HEADER_SIZE, encode_record, scan_segment
@@ -85,11 +87,26 @@ def test_corrupt_sealed_segment_and_snapshot_make_health_fail(tmp_path: Path) ->
     data[-20] ^= 0xFF  # the tail of a sealed segment cannot be torn: it was fsynced before the next began
     sealed.write_bytes(bytes(data))
 
-    storage = StorageComponent(StorageConfig(dir=str(tmp_path)), ManualClock())
-    asyncio.run(storage.start())
-    check = storage.health()
-    assert check.status == Status.FAIL and "corruption" in check.reason and sealed.name in check.reason
-    asyncio.run(storage.stop())
+    clock = ManualClock()
+    alarms = Alarms(clock, Metrics())
+    storage = StorageComponent(StorageConfig(dir=str(tmp_path)), clock, alarms=alarms)
+
+    async def run() -> None:
+        await storage.start()
+        check = storage.health()
+        assert check.status == Status.FAIL and "corruption" in check.reason and sealed.name in check.reason
+        assert alarms.is_active("storage_corruption")
+        await storage.stop()  # checkpoints: the damaged segment is no longer needed, but it is kept
+
+    asyncio.run(run())
+    assert not sealed.exists()
+    assert [p.name.split(".log")[0] for p in (tmp_path / "journal" / "corrupt").iterdir()] == [sealed.stem]
+    alarms.ack("storage_corruption")
+    assert not alarms.is_active("storage_corruption")
+    again = StorageComponent(StorageConfig(dir=str(tmp_path)), clock)
+    asyncio.run(again.start())
+    assert again.health().status == Status.PASS  # reported once, kept aside, not reported forever
+    asyncio.run(again.stop())
 
 
 def test_corrupt_snapshot_is_quarantined_and_reported(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ the daemon's BUILDERS so every later component can rely on durable storage.
 
 - start: boot bookkeeping (marker read and removed), recovery (snapshot + journal), time keeper.
 - stop: prune delivered items, checkpoint, close the journal, save the time floor, write the clean marker.
+- corruption found by recovery also raises the latched alarm `storage_corruption` (cleared by an ack); the
+  damaged segment is kept (moved to journal/corrupt/ at the next checkpoint, never deleted).
 - health: fail when recovery found corruption, a write or fsync failed, or the disk is full; warn while the
   RTC is not trusted (time is the floor + elapsed until avionics or network time arrives).
 - a full disk refuses writes; when room is back (checked every 5 s) the journal is reopened by a full
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from appliance.alarms import Alarms
 from appliance.component import Check
 from appliance.metrics import Metrics
 from appliance.ports import FlightView
@@ -43,18 +46,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appliance.storage")
 
+CORRUPTION_ALARM = "storage_corruption"
+
 
 class StorageComponent:
     name = "storage"
     critical = True
 
-    def __init__(self, config: StorageConfig, clock: Clock, metrics: Metrics | None = None,
-                 flight: Callable[[], FlightView | None] = lambda: None, ops: FileOps = REAL_OPS) -> None:
+    def __init__(self, config: StorageConfig, clock: Clock, metrics: Metrics | None = None, *,
+                 flight: Callable[[], FlightView | None] = lambda: None, ops: FileOps = REAL_OPS,
+                 alarms: Alarms | None = None) -> None:
         self.config = config
         self.clock = clock
         self.metrics = metrics
         self.flight = flight
         self.ops = ops
+        self.alarms = alarms
         self.directory = Path(config.dir)
         self.boot = BootRecord(self.directory, ops)
         self.time = TimeKeeper(self.directory, clock, ops=ops, max_future_days=config.max_future_days,
@@ -81,6 +88,11 @@ class StorageComponent:
         assert self.store is not None
         self.db = JournaledDB(self.store)
         self.outbox.attach(self.db)
+        corruption = self.store.recovery.corruption
+        if corruption and self.alarms is not None:
+            # Latched: the condition is a past event, so it clears once a maintenance engineer acknowledges it.
+            self.alarms.raise_alarm(CORRUPTION_ALARM, f"storage recovery found corruption: {corruption[0]}")
+            self.alarms.condition_cleared(CORRUPTION_ALARM)
         if self.metrics is not None and self.boot.unsafe_shutdowns:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
         self._last_checkpoint_mono = self.clock.monotonic()
@@ -225,7 +237,8 @@ class StorageComponent:
 
 def build(ctx: Context) -> StorageComponent:
     # The avionics component is built later: read ctx.flight when polling, not now.
-    component = StorageComponent(ctx.config.storage, ctx.clock, ctx.metrics, lambda: ctx.flight)
+    component = StorageComponent(ctx.config.storage, ctx.clock, ctx.metrics, flight=lambda: ctx.flight,
+                                 alarms=ctx.alarms)
     ctx.outbox = component.outbox
     ctx.boot = component.boot
     ctx.time_anchor = component.time

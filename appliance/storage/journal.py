@@ -139,6 +139,7 @@ class Journal:
         self._offset = 0
         self._failure: str | None = None
         self.reopenable = False  # the failure was a full disk before anything reached the page cache
+        self._damaged: set[str] = set()  # segments with corruption: quarantined, not deleted, at checkpoint
         self._frozen = False
         self._closing = False
         self._busy = False
@@ -211,6 +212,8 @@ class Journal:
             scan = scan_segment(data, first_seq - 1, is_last)
             for damage in scan.damage:
                 recovery.problems.append(_problem(name, damage))
+                if not damage.torn:
+                    self._damaged.add(name)
             max_seq = 0
             for record in scan.records:
                 max_seq = record.seq
@@ -436,7 +439,10 @@ class Journal:
             keep = [s for s in self._segments if s is self._segments[-1] or s.max_seq > seq]
             dropped = [s for s in self._segments if s not in keep]
             for segment in dropped:
-                self.ops.unlink(segment.path)
+                if segment.path.name in self._damaged:
+                    self._quarantine(segment.path.name)  # evidence of corruption is kept, not deleted
+                else:
+                    self.ops.unlink(segment.path)
             if dropped:
                 self.ops.fsync_dir(self.directory)
             self._segments = keep
