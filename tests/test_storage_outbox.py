@@ -218,3 +218,19 @@ async def test_unwritable_state_dir_is_a_health_failure_not_a_crash(tmp_path: Pa
         await storage.outbox.append("booking", {"a": 1})
     await storage.emergency_flush()
     await storage.stop()
+
+
+async def test_emergency_flush_does_not_queue_behind_busy_worker_threads(tmp_path: Path) -> None:
+    storage = make(tmp_path)
+    await storage.start()
+    writers = [asyncio.ensure_future(storage.outbox.append("booking", {"i": i})) for i in range(20)]
+    await asyncio.sleep(0)
+    busy = [asyncio.ensure_future(asyncio.to_thread(time.sleep, 0.6)) for _ in range(8)]  # more than its workers
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await storage.emergency_flush()
+    assert time.monotonic() - started < 0.5
+    assert all(w.done() and w.exception() is None for w in writers)
+    await asyncio.gather(*busy)
+    storage.resume_writes()
+    await storage.stop()

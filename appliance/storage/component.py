@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from appliance.alarms import Alarms
 from appliance.component import Check
 from appliance.metrics import Metrics
-from appliance.ports import FlightView
+from appliance.ports import FlightView, StorageRefused
 from appliance.storage.boot import BootRecord
 from appliance.storage.clock import TimeKeeper
 from appliance.storage.config import StorageConfig
@@ -191,8 +192,25 @@ class StorageComponent:
         store = self.store
         if store is not None:
             store.journal.freeze()
-            await asyncio.to_thread(store.journal.drain)
-        sync = asyncio.ensure_future(asyncio.to_thread(self.ops.sync))
+            with contextlib.suppress(StorageRefused):  # closed or failed: nothing more can be made durable
+                await asyncio.wrap_future(store.journal.barrier())
+        # os.sync in a thread of its own: the shared executor may be busy (content hashing) and this must not
+        # queue behind it.
+        loop = asyncio.get_running_loop()
+        sync: asyncio.Future[None] = loop.create_future()
+
+        def finished() -> None:
+            if not sync.done():
+                sync.set_result(None)
+
+        def run_sync() -> None:
+            try:
+                self.ops.sync()
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is already gone
+                    loop.call_soon_threadsafe(finished)
+
+        threading.Thread(target=run_sync, name="power-fail-sync", daemon=True).start()
         try:
             await asyncio.wait_for(asyncio.shield(sync), self.config.power_fail_budget)
         except TimeoutError:

@@ -466,6 +466,11 @@ class Journal:
     def frozen(self) -> bool:
         return self._frozen
 
+    def barrier(self) -> concurrent.futures.Future[None]:
+        """A future resolved once everything queued before it is written and fsynced (or refused). Needs no
+        thread of its own: the power-fail path awaits it even when every worker thread is busy."""
+        return self._enqueue_control(lambda: None)
+
     def drain(self, timeout: float | None = None) -> bool:
         """Block until everything queued is written and fsynced (or refused). True when drained in time."""
         deadline = None if timeout is None else time.monotonic() + timeout
