@@ -234,3 +234,21 @@ async def test_emergency_flush_does_not_queue_behind_busy_worker_threads(tmp_pat
     await asyncio.gather(*busy)
     storage.resume_writes()
     await storage.stop()
+
+
+async def test_cancelled_append_is_still_bookkept(tmp_path: Path) -> None:
+    storage = make(tmp_path)
+    await storage.start()
+    task = asyncio.ensure_future(storage.outbox.append("booking", {"x": 1}))
+    await asyncio.sleep(0)  # queued
+    task.cancel()  # e.g. the passenger's connection dropped
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert storage.store is not None
+    await asyncio.wrap_future(storage.store.journal.barrier())
+    await asyncio.sleep(0.01)
+    pending = storage.outbox.pending()
+    assert len(pending) == 1 and storage.outbox.counts() == {"booking": 1}
+    await storage.outbox.mark_delivered(pending[0].id, {"status": 201})
+    assert storage.outbox.pending() == []
+    await storage.stop()

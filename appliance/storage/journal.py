@@ -291,7 +291,8 @@ class Journal:
     async def append(self, rtype: int, payload: bytes) -> int:
         """Durable when it returns (the sequence number). Raises StorageRefused."""
         _, future = self.submit(rtype, payload)
-        return await asyncio.wrap_future(future)
+        # shield: a cancelled waiter must not cancel the record's future (the record is written anyway)
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def append_sync(self, rtype: int, payload: bytes) -> int:
         _, future = self.submit(rtype, payload)

@@ -8,6 +8,7 @@ or pending -> dead (kept with the reason). Logs name ids and kinds only, never a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -75,12 +76,21 @@ class JournalOutbox:
         table = db.table(TABLE)
         self._inflight.add(item_id)
         try:
-            doc_id = await db.write(lambda: table.insert(doc))
-        finally:
+            doc_id, futures = db.start_write(lambda: table.insert(doc))  # queued now, in call order
+        except BaseException:
             self._inflight.discard(item_id)
-        self._index[item_id] = doc_id
-        self._count(kind, +1)
-        log.info("outbox: %s %s queued (seq %d)", kind, item_id, seq)
+            raise
+        # shield: once queued, the item is bookkept even if the caller is cancelled (it will be delivered)
+        return await asyncio.shield(self._settle(db, futures, doc, doc_id))
+
+    async def _settle(self, db: JournaledDB, futures: list[Any], doc: dict[str, Any], doc_id: int) -> OutboxItem:
+        try:
+            await db.finish_write(futures)
+        finally:
+            self._inflight.discard(doc["id"])
+        self._index[doc["id"]] = doc_id
+        self._count(doc["kind"], +1)
+        log.info("outbox: %s %s queued (seq %d)", doc["kind"], doc["id"], doc["seq"])
         return _item(doc)
 
     def pending(self, kind: str | None = None) -> list[OutboxItem]:

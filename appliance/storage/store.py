@@ -87,7 +87,11 @@ class Store:
         payload = json.dumps(ops, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         canonical = orjson.loads(payload)  # memory holds exactly what recovery will rebuild
         with self.lock:
-            seq, future = self.journal.submit(TXN, payload)
+            try:
+                seq, future = self.journal.submit(TXN, payload)
+            except StorageRefused:
+                self.rollback()  # whatever an earlier, unobserved refusal left applied goes now
+                raise
             undo: list[tuple[str, str | None, Any]] = []
             _apply(self.tables, canonical, undo)
             self._inflight.append((future, undo))
@@ -109,7 +113,9 @@ class Store:
     async def commit_async(self, ops: list[Op]) -> int:
         future = self.commit(ops)
         try:
-            return await asyncio.wrap_future(future)
+            # shield: cancelling the waiter must not cancel the journal's future, or a record that does become
+            # durable would look refused (and be rolled back from memory)
+            return await asyncio.shield(asyncio.wrap_future(future))
         except StorageRefused:
             self.rollback()
             raise
