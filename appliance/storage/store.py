@@ -29,7 +29,8 @@ import orjson
 
 from appliance.ports import StorageRefused
 from appliance.storage.fileops import REAL_OPS, FileOps
-from appliance.storage.journal import Journal, Problem, Recovery
+from appliance.storage.journal import Journal
+from appliance.storage.recovery import Problem, Recovery
 
 log = logging.getLogger("appliance.storage.store")
 
