@@ -252,3 +252,16 @@ async def test_cancelled_append_is_still_bookkept(tmp_path: Path) -> None:
     await storage.outbox.mark_delivered(pending[0].id, {"status": 201})
     assert storage.outbox.pending() == []
     await storage.stop()
+
+
+async def test_storage_metrics(tmp_path: Path) -> None:
+    metrics = Metrics()
+    storage = make(tmp_path, metrics)
+    await storage.start()
+    assert sample(metrics, "appliance_storage_refusing_writes") == 0
+    assert sample(metrics, "appliance_storage_corrupt_regions") == 0
+    await storage.emergency_flush()
+    assert sample(metrics, "appliance_storage_refusing_writes") == 1
+    storage.resume_writes()
+    assert sample(metrics, "appliance_storage_refusing_writes") == 0
+    await storage.stop()

@@ -96,6 +96,7 @@ class StorageComponent:
             self.alarms.condition_cleared(CORRUPTION_ALARM)
         if self.metrics is not None and self.boot.unsafe_shutdowns:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
+        self._update_metrics()
         self._last_checkpoint_mono = self.clock.monotonic()
         self._tasks = [asyncio.create_task(self._time_loop(), name="storage-time"),
                        asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint"),
@@ -161,6 +162,17 @@ class StorageComponent:
         while True:
             await asyncio.sleep(5.0)
             await self.check_disk()
+            self._update_metrics()
+
+    def _update_metrics(self) -> None:
+        store = self.store
+        if self.metrics is None or store is None:
+            return
+        journal = store.journal
+        self.metrics.storage_recovery_seconds.set(store.recovery.seconds)
+        self.metrics.storage_corrupt_regions.set(len(store.recovery.corruption))
+        self.metrics.storage_refusing.set(1 if store.failure is not None or journal.frozen else 0)
+        self.metrics.storage_journal_bytes.set(journal.bytes_since_checkpoint)
 
     async def check_disk(self) -> bool:
         """After a full disk (and only then: never after a failed fsync), reopen the journal once there is room
@@ -181,6 +193,7 @@ class StorageComponent:
         self.db = JournaledDB(self.store)
         self.outbox.attach(self.db)
         self.reopens += 1
+        self._update_metrics()
         log.warning("storage: disk has room again (%d MB free): journal reopened, writes accepted",
                     usage.free // 1_000_000)
         return True
@@ -192,6 +205,7 @@ class StorageComponent:
         store = self.store
         if store is not None:
             store.journal.freeze()
+            self._update_metrics()
             with contextlib.suppress(StorageRefused):  # closed or failed: nothing more can be made durable
                 await asyncio.wrap_future(store.journal.barrier())
         # os.sync in a thread of its own: the shared executor may be busy (content hashing) and this must not
@@ -220,6 +234,7 @@ class StorageComponent:
     def resume_writes(self) -> None:
         if self.store is not None:
             self.store.journal.thaw()
+        self._update_metrics()
 
     # --- health --------------------------------------------------------------------------------------------
 
