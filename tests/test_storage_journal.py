@@ -151,3 +151,16 @@ def test_read_only_check_for_fsck(tmp_path: Path) -> None:
     report = check_state_dir(tmp_path)
     assert len(report["errors"]) == 1 and "CORRUPT" in report["errors"][0]
     assert sorted((p.name, p.stat().st_size) for p in (tmp_path / "journal").iterdir()) == before  # untouched
+
+
+def test_lost_tail_of_a_sealed_segment_is_reported(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, segment_bytes=1024)
+    for i in range(30):
+        store.commit_sync([["put", "t", str(i), {"pad": "v" * 100}]])
+    store.close()
+    sealed = sorted(tmp_path.glob("seg-*.log"))[1]
+    data = sealed.read_bytes()
+    sealed.write_bytes(data[:-200] + b"\0" * 200)  # the disk lost the last fsynced write: zeros
+    again = Store.open(tmp_path)
+    assert any("missing before this segment" in str(p) for p in again.recovery.corruption)
+    again.close()

@@ -148,6 +148,10 @@ def recover(directory: Path, ops: FileOps, repair: bool = True) -> Recovered:
                 quarantine(directory, name, ops)
             continue
         _, first_seq = header
+        if last_seq and first_seq > last_seq + 1:
+            # e.g. a sealed segment's fsynced tail came back as zeros: records were lost between the files
+            recovery.problems.append(Problem(name, 0, 0, False,
+                                             f"records {last_seq + 1}..{first_seq - 1} missing before this segment"))
         scan = scan_segment(data, first_seq - 1, is_last)
         for damage in scan.damage:
             recovery.problems.append(Problem(name, damage.offset, damage.length, damage.torn, damage.reason))
