@@ -21,7 +21,9 @@ KILLS = 200
 def _recovered_ids(directory: Path) -> tuple[set[str], list[str]]:
     store = Store.open(directory)
     try:
-        ids = {doc["id"] for doc in store.tables.get("outbox", {}).values()}
+        docs = list(store.tables.get("outbox", {}).values())
+        ids = {doc["id"] for doc in docs}
+        assert len(ids) == len(docs), "an outbox id was used twice"
         return ids, [str(p) for p in store.recovery.corruption]
     finally:
         store.close()

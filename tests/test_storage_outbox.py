@@ -265,3 +265,19 @@ async def test_storage_metrics(tmp_path: Path) -> None:
     storage.resume_writes()
     assert sample(metrics, "appliance_storage_refusing_writes") == 0
     await storage.stop()
+
+
+def test_ids_are_uuid4_and_differ_after_fork() -> None:
+    import os
+
+    from appliance.storage.outbox import new_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    mine = new_id()
+    assert child != mine and uuid.UUID(mine).version == 4 and uuid.UUID(child).version == 4
