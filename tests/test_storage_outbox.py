@@ -284,3 +284,20 @@ def test_ids_are_uuid4_and_differ_after_fork() -> None:
     child = os.read(read, 100).decode()
     mine = new_id()
     assert child != mine and uuid.UUID(mine).version == 4 and uuid.UUID(child).version == 4
+
+
+async def test_start_is_retried_until_the_state_dir_works(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("in the way")
+    storage = StorageComponent(StorageConfig(dir=str(blocker), start_retry_interval=0.05), ManualClock())
+    await storage.start()
+    assert storage.health().status == Status.FAIL
+    blocker.unlink()  # e.g. the disk came back
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if storage.store is not None:
+            break
+    assert storage.health().status == Status.PASS
+    await storage.outbox.append("booking", {"late": "start"})
+    assert storage.boot.boots == 1
+    await storage.stop()

@@ -78,14 +78,21 @@ class StorageComponent:
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if await self._try_open():
+            self._start_background()
+        else:
+            # Faults are data: the daemon keeps running (flight info, content); writes are refused, health
+            # says why, and the start is retried (a full disk or a late mount may come right).
+            self._tasks = [asyncio.create_task(self._retry_start(), name="storage-retry")]
+
+    async def _try_open(self) -> bool:
         try:
             await asyncio.to_thread(self._open)
         except OSError as error:
-            # Faults are data: the daemon keeps running (flight info, content); writes are refused and
-            # health says why.
             self.start_error = f"storage did not start: {error}"
             log.error("%s", self.start_error)
-            return
+            return False
+        self.start_error = None
         assert self.store is not None
         self.db = JournaledDB(self.store)
         self.outbox.attach(self.db)
@@ -97,14 +104,26 @@ class StorageComponent:
         if self.metrics is not None and self.boot.unsafe_shutdowns:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
         self._update_metrics()
+        return True
+
+    def _start_background(self) -> None:
         self._last_checkpoint_mono = self.clock.monotonic()
-        self._tasks = [asyncio.create_task(self._time_loop(), name="storage-time"),
-                       asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint"),
-                       asyncio.create_task(self._disk_loop(), name="storage-disk")]
+        self._tasks += [asyncio.create_task(self._time_loop(), name="storage-time"),
+                        asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint"),
+                        asyncio.create_task(self._disk_loop(), name="storage-disk")]
+
+    async def _retry_start(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.start_retry_interval)
+            if await self._try_open():
+                log.warning("storage: started on retry")
+                self._start_background()
+                return
 
     def _open(self) -> None:
         ensure_dir(self.directory, self.ops)
-        self.boot.begin()
+        if not self.boot.begun:
+            self.boot.begin()
         self.time.boot_id = self.boot.boot_id
         self.time.begin()
         self.store = Store.open(self.directory / "journal", self.ops, self.config.segment_bytes,
