@@ -10,7 +10,8 @@ journal refuses every later write until it is reopened: after a failed fsync Lin
 pages, so nothing is retried and assumed good. ENOSPC is reported as "disk full".
 
 `checkpoint(snapshot, seq)` writes a snapshot covering every record up to `seq` by atomic replace and deletes
-the segments it makes redundant, so recovery time stays bounded. Files: `seg-<index>.log`, `snapshot`.
+the segments it makes redundant, so recovery time stays bounded (segments with corruption are moved to
+`corrupt/` instead). Files: `seg-<index>.log`, `snapshot`. Recovery itself is in appliance.storage.recovery.
 """
 
 from __future__ import annotations

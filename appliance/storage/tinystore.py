@@ -8,6 +8,8 @@ to the `Store` as one journal record, so an insert costs the same in a 10,000-do
     db = JournaledDB(store)
     db.table("orders").insert({...})               # blocks until durable (use from a worker thread)
     await db.write(lambda: db.table("orders").insert({...}))   # from the event loop: never blocks on fsync
+    doc_id, futures = db.start_write(lambda: ...)   # queue now (in call order) ...
+    await db.finish_write(futures)                  # ... and wait for durability later
 
 Writes raise StorageRefused when the journal refuses them; nothing of a refused write stays in memory.
 """
