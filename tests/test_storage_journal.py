@@ -164,3 +164,18 @@ def test_lost_tail_of_a_sealed_segment_is_reported(tmp_path: Path) -> None:
     again = Store.open(tmp_path)
     assert any("missing before this segment" in str(p) for p in again.recovery.corruption)
     again.close()
+
+
+def test_unusable_records_are_reported_not_fatal(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path)
+    journal.append_sync(1, b'[["put","t","a",{"v":1}]]')
+    journal.append_sync(1, b'{"not": "a list of operations"}')
+    journal.append_sync(9, b"a record type nobody knows")
+    journal.append_sync(1, b"not json at all")
+    journal.append_sync(1, b'[["put","t","b",{"v":2}]]')
+    journal.close()
+    store = Store.open(tmp_path)
+    assert store.tables["t"] == {"a": {"v": 1}, "b": {"v": 2}}
+    assert len(store.recovery.corruption) == 3
+    assert all("unusable" in p.reason for p in store.recovery.corruption)
+    store.close()

@@ -29,6 +29,7 @@ import orjson
 
 from appliance.ports import StorageRefused
 from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.storage.framing import Record
 from appliance.storage.journal import Journal
 from appliance.storage.recovery import Problem, Recovery
 
@@ -75,7 +76,10 @@ class Store:
         if recovery.snapshot is not None:
             try:
                 tables = orjson.loads(recovery.snapshot)["tables"]
+                if not isinstance(tables, dict) or not all(isinstance(d, dict) for d in tables.values()):
+                    raise TypeError("tables are not objects of documents")
             except (ValueError, KeyError, TypeError) as error:
+                tables = {}
                 recovery.problems.append(Problem("snapshot", 0, 0, False, f"snapshot unreadable: {error}"))
         _replay(tables, recovery)
         return cls(journal, recovery, tables, checkpoint_bytes)
@@ -155,26 +159,31 @@ class Store:
 
 def _replay(tables: Tables, recovery: Recovery) -> None:
     """Apply the journal after the snapshot. All payloads are decoded in one orjson call (fast); if that
-    fails, record by record, so the unusable one is named."""
+    fails, record by record. A record that cannot be applied is reported (never fails recovery)."""
     records = recovery.records
     try:
         if any(r.rtype != TXN for r in records):
             raise ValueError("unknown record type")
-        decoded = orjson.loads(b"[" + b",".join(r.payload for r in records) + b"]")
+        decoded: list[Any] = orjson.loads(b"[" + b",".join(r.payload for r in records) + b"]")
     except ValueError:  # orjson.JSONDecodeError is a ValueError
-        decoded = None
-    if decoded is not None:
-        for ops in decoded:
-            _apply(tables, ops, None)
-        return
-    for record in records:
+        decoded = [_decode(r) for r in records]
+    for record, ops in zip(records, decoded, strict=True):
         try:
-            if record.rtype != TXN:
-                raise ValueError(f"unknown record type {record.rtype}")
-            _apply(tables, json.loads(record.payload), None)
-        except (ValueError, TypeError, IndexError) as error:
+            if isinstance(ops, Exception):
+                raise ops
+            _apply(tables, ops, None)
+        except Exception as error:  # a bad record is data to report, never a reason not to boot
             recovery.problems.append(Problem("journal", record.offset, len(record.payload), False,
-                                             f"record {record.seq} unusable: {error}"))
+                                             f"record {record.seq} unusable: {error!r}"))
+
+
+def _decode(record: Record) -> Any:
+    if record.rtype != TXN:
+        return ValueError(f"unknown record type {record.rtype}")
+    try:
+        return json.loads(record.payload)
+    except ValueError as error:
+        return error
 
 
 def _succeeded(future: concurrent.futures.Future[int]) -> bool:
