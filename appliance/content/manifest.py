@@ -21,6 +21,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 # Priority by top-level directory (the category) when the packer is not told otherwise: lower goes first.
 DEFAULT_PRIORITIES: dict[str, int] = {
+    "": 0,  # files at the root (the catalog)
     "catalog": 0,
     "newspapers": 10,
     "news": 10,
