@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -75,7 +76,8 @@ def fsck(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = ContentStore(root)
     bar = ProgressBar(sys.stderr)
-    report = Checker(store).check(full=True, repair=bool(args.repair), progress=bar)
+    workers = min(os.cpu_count() or 1, 4)
+    report = Checker(store).check(full=True, repair=bool(args.repair), workers=workers, processes=True, progress=bar)
     bar.finish()
     if not report.problems:
         status = EXIT_CLEAN
