@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from appliance.content.durable import write_durable
 from appliance.content.hashing import file_sha256
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
@@ -149,7 +150,7 @@ class ContentSync:
             raise SyncFailed(f"manifest {manifest_rel}: {error}") from None
         if manifest.bundle_id != bundle_id:
             raise SyncFailed(f"manifest {manifest_rel} is bundle {manifest.bundle_id!r}, index says {bundle_id!r}")
-        staging = await asyncio.to_thread(Staging.open, self.store.staging, manifest, manifest_bytes)
+        staging = await asyncio.to_thread(Staging.open, self.store.staging, manifest, manifest_bytes, self.store.ops)
         result = SyncResult("interrupted", bundle_id, manifest.total_size)
         run = _Run(staging, result)
         try:
@@ -242,21 +243,27 @@ class ContentSync:
             target = staging.prepare_file(entry)
             url = self.content_url(f"{bundle_dir}/{entry.path}" if bundle_dir not in ("", ".") else entry.path)
             steps: list[tuple[str, int, int]] = []
-            with open(target, "r+b", buffering=0) as out:
+            ops = staging.ops
+            out = ops.open(target, os.O_WRONLY)
+            try:
                 for index, digest in enumerate(entry.chunks):
                     offset, length = entry.chunk_range(index, chunk_size)
                     if staging.is_complete(entry, index):
                         run.result.bytes_resumed += length
                         continue
                     source = sources.get(digest)
-                    if source is not None and _copy_verified(source, out.fileno(), offset, length, digest):
+                    data = _read_verified(source, length, digest) if source is not None else None
+                    if data is not None:
+                        ops.pwrite(out, data, offset)
                         steps.append((entry.path, index, length))
                         run.result.bytes_local += length
                         run.result.chunks_local += 1
                         continue
                     run.jobs.append(_Job(entry, index, url))
                 if steps:
-                    os.fsync(out.fileno())
+                    ops.fsync(out)
+            finally:
+                ops.close(out)
             staging.record(steps)
 
     # --- fetching ---------------------------------------------------------------------------------------
@@ -339,7 +346,7 @@ class ContentSync:
         def save_partial() -> None:
             nonlocal position
             if pending and position + len(pending) < length:
-                _write_durable(target, offset + position, bytes(pending))
+                write_durable(target, offset + position, bytes(pending), staging.ops)
                 position += len(pending)
                 pending.clear()
                 staging.record([(path, index, position)])
@@ -362,13 +369,13 @@ class ContentSync:
                         raise SyncFailed(f"{job.url}: more bytes than asked for")
                     if len(pending) >= SUBBLOCK and position + len(pending) < length:
                         block = bytes(pending)
-                        await asyncio.to_thread(_write_durable, target, offset + position, block)
+                        await asyncio.to_thread(write_durable, target, offset + position, block, staging.ops)
                         position += len(block)
                         del pending[: len(block)]
                         await asyncio.to_thread(staging.record, [(path, index, position)])
             if position + len(pending) != length:
                 raise LinkDown(f"{job.url}: body ended after {position + len(pending) - start} bytes")
-            await asyncio.to_thread(_write_durable, target, offset + position, bytes(pending))
+            await asyncio.to_thread(write_durable, target, offset + position, bytes(pending), staging.ops)
         except asyncio.CancelledError:
             save_partial()
             raise
@@ -388,20 +395,6 @@ class ContentSync:
                 raise SyncFailed(f"{entry.path}: whole-file SHA-256 differs although every chunk matched")
 
 
-def _write_durable(target: Path, offset: int, data: bytes) -> None:
-    fd = os.open(target, os.O_WRONLY)
-    try:
-        view = memoryview(data)
-        position = offset
-        while view:
-            written = os.pwrite(fd, view, position)
-            view = view[written:]
-            position += written
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
 def _verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
     fd = os.open(target, os.O_RDONLY)
     try:
@@ -411,10 +404,11 @@ def _verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
     return len(data) == length and hashlib.sha256(data).hexdigest() == digest
 
 
-def _copy_verified(source: tuple[Path, int, int], out_fd: int, offset: int, length: int, digest: str) -> bool:
+def _read_verified(source: tuple[Path, int, int], length: int, digest: str) -> bytes | None:
+    """A chunk from a local file, only if it still matches its hash (the store may have rotted since)."""
     path, src_offset, src_length = source
     if src_length != length:
-        return False
+        return None
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -422,8 +416,7 @@ def _copy_verified(source: tuple[Path, int, int], out_fd: int, offset: int, leng
         finally:
             os.close(fd)
     except OSError:
-        return False
+        return None
     if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
-        return False
-    os.pwrite(out_fd, data, offset)
-    return True
+        return None
+    return data
