@@ -50,12 +50,17 @@ async def test_update_fetches_only_changed_chunks(tmp_path: Path) -> None:
     async with serve_ground(ground_dir) as ground:
         assert (await ContentSync(store, ground.url).sync()).status == "activated"
         old_root = store.active_root()
-        # v2: same film with one more chunk appended, a new newspaper, yesterday's gone
+        assert old_root is not None
+        kept = (old_root / "videos/film.mp4").read_bytes()
+        kept_inode = (old_root / "videos/film.mp4").stat().st_ino
+        # v2: the old film kept as it is (shared with the old bundle, not copied), the film with one more chunk
+        # appended, a new newspaper, yesterday's gone
         film = (ground_dir / "b1" / "videos/film.mp4").read_bytes()
         files_v2: dict[str, int | bytes] = {
             "catalog.json": b'{"items": [1]}',
             "newspapers/tomorrow.pdf": 200 * KIB,
             "videos/film.mp4": film + b"x" * CHUNK_SIZE,
+            "videos/kept.mp4": kept,
         }
         make_bundle(ground_dir, "b2", files_v2, seed=7)
         result = await ContentSync(store, ground.url).sync()
@@ -64,7 +69,9 @@ async def test_update_fetches_only_changed_chunks(tmp_path: Path) -> None:
     # the film's first 5 chunks are local; its 6th changed (1000 bytes + the appended ones) and 7th is new
     changed = len(b'{"items": [1]}') + 200 * KIB + (len(film) + CHUNK_SIZE - 5 * CHUNK_SIZE)
     assert result.bytes_downloaded == changed
-    assert result.chunks_local == 5
+    assert result.chunks_local == 5 + 6  # the film's first five, and the kept film's six by a hard link
+    new_root = store.active_root()
+    assert new_root is not None and (new_root / "videos/kept.mp4").stat().st_ino == kept_inode
     assert old_root is not None and not old_root.exists()  # removed once the new bundle was active
 
 

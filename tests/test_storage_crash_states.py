@@ -110,8 +110,12 @@ def _run(tmp_path: Path, rounds: int, seed: int, on_state: Callable[[CrashState]
     return count
 
 
-def test_every_crash_state_recovers(tmp_path: Path, record_property: Callable[[str, object], None],
-                                    artifacts_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_crash_state_recovers(
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+    artifacts_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     real_checks = 0
     root = tmp_path / "recorded"
 

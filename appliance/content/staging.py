@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes
@@ -29,6 +30,7 @@ class Staging:
         self.done: dict[ChunkKey, int] = {}
         self._log_fd: int | None = None
         self._log_size = 0
+        self._log_lock = threading.Lock()  # workers record from threads: one append at a time
 
     @classmethod
     def open(cls, staging_root: Path, manifest: Manifest, manifest_bytes: bytes, ops: FileOps = REAL_OPS) -> Staging:
@@ -116,6 +118,10 @@ class Staging:
         """Append steps whose data is already durable, then fsync the log."""
         if not steps:
             return
+        with self._log_lock:
+            self._append(steps)
+
+    def _append(self, steps: list[tuple[str, int, int]]) -> None:
         if self._log_fd is None:
             created = not (self.dir / LOG_NAME).exists()
             self._log_fd = self.ops.open(self.dir / LOG_NAME, os.O_WRONLY | os.O_CREAT, 0o644)

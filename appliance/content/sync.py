@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 import aiohttp
 
+from appliance.content.check import STATCACHE, StatCache
 from appliance.content.durable import write_durable
-from appliance.content.hashing import file_sha256
+from appliance.content.hashing import file_sha256, verify_file
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
 from appliance.content.store import ContentStore
@@ -218,28 +219,64 @@ class ContentSync:
         if needed > usage.free:
             raise SyncFailed(f"no space: bundle needs {needed} more bytes, {usage.free} free")
 
-    def _local_sources(self) -> dict[str, tuple[Path, int, int]]:
-        """chunk hash -> (file, offset, length) in the active bundle, skipping files known damaged."""
+    def _local_sources(self) -> tuple[dict[str, tuple[Path, int, int]], dict[tuple[str, int], Path]]:
+        """In the active bundle, skipping files known damaged: chunk hash -> (file, offset, length), and
+        (file SHA-256, size) -> file for whole files that can be shared."""
         manifest = self.store.active_manifest()
         directory = self.store.active_dir()
         if manifest is None or directory is None:
-            return {}
+            return {}, {}
         damaged = set(self.store.damage().get(directory.name, []))
-        sources: dict[str, tuple[Path, int, int]] = {}
+        chunks: dict[str, tuple[Path, int, int]] = {}
+        files: dict[tuple[str, int], Path] = {}
         for entry in manifest.files:
             if entry.path in damaged:
                 continue
+            files.setdefault((entry.sha256, entry.size), directory / entry.path)
             for index, digest in enumerate(entry.chunks):
                 offset, length = entry.chunk_range(index, manifest.chunk_size)
-                sources.setdefault(digest, (directory / entry.path, offset, length))
-        return sources
+                chunks.setdefault(digest, (directory / entry.path, offset, length))
+        return chunks, files
+
+    def _share_whole_file(self, staging: Staging, entry: FileEntry, source: Path, verified: StatCache) -> bool:
+        """Hard-link an unchanged file of the active bundle into the staged one (bundles are immutable once
+        installed, so they can share it: a daily newspaper update does not duplicate the video library). The
+        source must be as the store's last check verified it (stat cache), or verify now."""
+        try:
+            st = os.lstat(source)
+        except OSError:
+            return False
+        key = str(source.relative_to(self.store.bundles))
+        if not verified.matches(key, st):
+            kind, _, _ = verify_file(str(source), entry.size, entry.chunks, staging.manifest.chunk_size)
+            if kind != "ok":
+                return False
+        target = staging.files / entry.path
+        if not target.parent.is_dir():
+            staging.ops.mkdir(target.parent)
+        if target.exists():
+            staging.ops.unlink(target)
+        try:
+            os.link(source, target)
+        except OSError:
+            return False
+        staging.ops.fsync_dir(target.parent)
+        staging.record([(entry.path, i, staging.chunk_length(entry, i)) for i in range(len(entry.chunks))])
+        return True
 
     def _plan(self, run: _Run, bundle_dir: str) -> None:
         """Copy what the store has (verifying it), queue the rest in priority order."""
         staging = run.staging
         chunk_size = staging.manifest.chunk_size
-        sources = self._local_sources()
+        sources, whole_files = self._local_sources()
+        verified = StatCache(self.store.state / STATCACHE)
         for entry in staging.manifest.in_priority_order():
+            complete = all(staging.is_complete(entry, i) for i in range(len(entry.chunks)))
+            shareable = whole_files.get((entry.sha256, entry.size))
+            if not complete and shareable is not None and self._share_whole_file(staging, entry, shareable, verified):
+                run.result.bytes_local += entry.size
+                run.result.chunks_local += len(entry.chunks)
+                continue
             target = staging.prepare_file(entry)
             url = self.content_url(f"{bundle_dir}/{entry.path}" if bundle_dir not in ("", ".") else entry.path)
             steps: list[tuple[str, int, int]] = []
