@@ -184,3 +184,28 @@ async def test_damaged_active_bundle_is_repaired_by_sync(tmp_path: Path) -> None
     assert new_root is not None and (new_root / "newspapers/today.pdf").is_file()
     assert store.damage() == {}
     assert load_manifest(new_root).bundle_id == "b1"
+
+
+async def test_cuts_at_random_moments_until_done(tmp_path: Path) -> None:
+    """A window that keeps closing: each attempt is cut at a random moment; nothing is activated before the
+    whole bundle is there, and across all attempts at most one chunk's worth is fetched again per cut."""
+    manifest = make_bundle(tmp_path / "ground", "b1", {"catalog.json": b"{}", "videos/a.bin": 12 * CHUNK_SIZE})
+    store = ContentStore(tmp_path / "store")
+    link = LinkModel(bandwidth_bps=16 * 1024 * 1024 * 8)  # 16 MiB/s: 3 MiB take about 0.2 s
+    downloaded = 0
+    cuts = 0
+    async with serve_ground(tmp_path / "ground", link) as ground:
+        for _ in range(40):
+            link.restore()
+            link.schedule_cut(random_in=(0.02, 0.08))
+            result = await ContentSync(store, ground.url, concurrency=3).sync()
+            downloaded += result.bytes_downloaded
+            if result.status == "activated":
+                break
+            assert result.status == "interrupted", result
+            assert store.active_id() is None
+            cuts += 1
+    assert result.status == "activated"
+    assert store.active_id() == "b1"
+    assert cuts >= 2
+    assert downloaded - manifest.total_size <= cuts * CHUNK_SIZE
