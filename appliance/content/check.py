@@ -12,7 +12,6 @@ import json
 import multiprocessing
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -158,9 +157,8 @@ class _HashJob:
 
 
 class Checker:
-    def __init__(self, store: ContentStore, lock: threading.Lock | None = None) -> None:
+    def __init__(self, store: ContentStore) -> None:
         self.store = store
-        self.lock = lock or threading.Lock()
         self.cache = StatCache(store.state / STATCACHE)
 
     def check(
@@ -325,7 +323,9 @@ class Checker:
 
     def _repair(self, report: CheckReport) -> None:
         """Quarantine corrupt, truncated and extra files; record what is now missing for the next sync."""
-        with self.lock:
+        with self.store.lock:
+            # a bundle removed by an install while it was being checked is gone, not damaged
+            report.problems = [p for p in report.problems if (self.store.bundles / p.bundle).is_dir()]
             missing: dict[str, list[str]] = {}
             for problem in report.problems:
                 bundle = self.store.bundles / problem.bundle

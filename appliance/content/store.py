@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class ContentStore:
         self.state = root / "state"
         self.current = root / "current"
         self._manifest_cache: tuple[Path, Manifest] | None = None
+        self.lock = threading.RLock()  # installs and repairs, one at a time (they run in worker threads)
 
     # --- layout and recovery ----------------------------------------------------------------------------
 
@@ -119,6 +121,10 @@ class ContentStore:
     def install(self, files_dir: Path, manifest: Manifest) -> Path:
         """Install a complete, verified bundle whose files are in `files_dir` (same file system, e.g. under
         staging/), make it active and remove the old ones. Returns the installed directory."""
+        with self.lock:
+            return self._install(files_dir, manifest)
+
+    def _install(self, files_dir: Path, manifest: Manifest) -> Path:
         self.ensure_layout()
         remove_stray_temps(files_dir, self.ops)  # an earlier attempt's, cut short
         atomic_write_bytes(files_dir / MANIFEST_NAME, manifest.to_bytes(), ops=self.ops)
@@ -134,6 +140,10 @@ class ContentStore:
         return self.bundles / name
 
     def remove_old_bundles(self) -> None:
+        with self.lock:
+            self._remove_old_bundles()
+
+    def _remove_old_bundles(self) -> None:
         active = self.active_dir()
         removed = False
         for bundle in self.installed():
