@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from pathlib import Path
 
 from appliance.content.manifest import CHUNK_SIZE, load_manifest
 from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync
 from firmware_sim.ground.link import LinkModel
+from tests.conftest import python_module, subprocess_env
 from tests.content_support import KIB, make_bundle, serve_ground
 
 FILES_V1: dict[str, int | bytes] = {
@@ -209,3 +211,38 @@ async def test_cuts_at_random_moments_until_done(tmp_path: Path) -> None:
     assert store.active_id() == "b1"
     assert cuts >= 2
     assert downloaded - manifest.total_size <= cuts * CHUNK_SIZE
+
+
+async def test_sigkill_mid_sync_resumes_and_refetches_at_most_one_chunk_per_kill(tmp_path: Path) -> None:
+    """The real thing: the syncing process is killed (SIGKILL) at random moments, over and over."""
+    manifest = make_bundle(tmp_path / "ground", "b1", {"catalog.json": b"{}", "videos/a.bin": 16 * CHUNK_SIZE})
+    store_dir = tmp_path / "store"
+    link = LinkModel(bandwidth_bps=8 * 1024 * 1024 * 8)  # 8 MiB/s: 4 MiB take half a second
+    rng = random.Random(5)
+    kills = 0
+    async with serve_ground(tmp_path / "ground", link) as ground:
+        for _ in range(6):
+            process = await asyncio.create_subprocess_exec(
+                *python_module("tests.content_killsync", str(store_dir), ground.url),
+                env=subprocess_env(),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            assert await process.stdout.readline() == b"started\n"
+            await asyncio.sleep(rng.uniform(0.05, 0.25))
+            if process.returncode is None:
+                process.kill()
+                kills += 1
+            await process.wait()
+            assert ContentStore(store_dir).active_id() in (None, "b1")
+            if ContentStore(store_dir).active_id() == "b1":
+                break
+        result = await ContentSync(ContentStore(store_dir), ground.url).sync()
+    assert result.status in ("activated", "up_to_date")
+    store = ContentStore(store_dir)
+    root = store.active_root()
+    assert root is not None
+    assert (root / "videos/a.bin").read_bytes() == (tmp_path / "ground/b1/videos/a.bin").read_bytes()
+    overhead = 6 * 4096  # the index and the manifest, once per attempt
+    assert kills >= 1
+    assert link.body_bytes - manifest.total_size <= kills * (CHUNK_SIZE + overhead), (link.body_bytes, kills)

@@ -37,7 +37,9 @@ from appliance.content.store import ContentStore
 
 log = logging.getLogger("appliance.content.sync")
 
-SUBBLOCK = 64 * 1024  # received bytes made durable and logged at a time
+# Received bytes are made durable and logged SUBBLOCK at a time. A kill loses, per request in flight, at most
+# the block being received and the one being logged: with up to 4 in flight that is at most one chunk.
+SUBBLOCK = 32 * 1024
 MAX_CORRUPT_PER_CHUNK = 3
 LINK_RETRIES = 2
 
