@@ -1,5 +1,6 @@
 """Run one content sync in this process (to be SIGKILLed by the test): `python -m tests.content_killsync
-STORE URL`. Prints "started" once the sync is under way."""
+STORE URL`. Prints "started" once the sync is under way, then the bytes received so far as each piece
+arrives (before it is written: what a kill loses is counted as received)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ from appliance.content.sync import ContentSync
 
 async def main(store_dir: str, url: str) -> None:
     print("started", flush=True)
-    result = await ContentSync(ContentStore(Path(store_dir)), url, concurrency=3).sync()
-    print(result.status, flush=True)
+    received = 0
+
+    def count(nbytes: int) -> None:
+        nonlocal received
+        received += nbytes
+        sys.stdout.write(f"{received}\n")
+        sys.stdout.flush()
+
+    sync = ContentSync(ContentStore(Path(store_dir)), url, concurrency=3, on_received=count)
+    result = await sync.sync()
+    print(f"done {result.status}", flush=True)
 
 
 if __name__ == "__main__":

@@ -98,15 +98,18 @@ class ContentSync:
         self,
         store: ContentStore,
         base_url: str,
+        *,
         session: aiohttp.ClientSession | None = None,
         concurrency: int = 3,
         on_activated: Callable[[Path], None] | None = None,
+        on_received: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._session = session
         self.concurrency = concurrency
         self.on_activated = on_activated
+        self.on_received = on_received  # told the byte count of every piece of a chunk as it arrives
         self.corrupt_chunks_total = 0
 
     def content_url(self, rel: str) -> str:
@@ -403,6 +406,8 @@ class ContentSync:
                     raise SyncFailed(f"{job.url}: Content-Range {response.headers.get('Content-Range')!r}")
                 async for data in response.content.iter_chunked(SUBBLOCK):
                     run.result.bytes_downloaded += len(data)
+                    if self.on_received is not None:
+                        self.on_received(len(data))
                     pending += data
                     if position + len(pending) > length:
                         raise SyncFailed(f"{job.url}: more bytes than asked for")
