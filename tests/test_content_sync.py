@@ -256,3 +256,22 @@ async def test_sigkill_mid_sync_resumes_and_refetches_at_most_one_chunk_per_kill
     assert (root / "videos/a.bin").read_bytes() == (tmp_path / "ground/b1/videos/a.bin").read_bytes()
     assert kills >= 3
     assert received - manifest.total_size <= kills * CHUNK_SIZE, (received, kills)
+
+
+async def test_a_newer_bundle_reuses_what_an_interrupted_download_had_fetched(tmp_path: Path) -> None:
+    ground_dir = tmp_path / "ground"
+    film = {"videos/film.mp4": 6 * CHUNK_SIZE}
+    make_bundle(ground_dir, "b1", {"catalog.json": b"1"} | film)
+    store = ContentStore(tmp_path / "store")
+    link = LinkModel()
+    async with serve_ground(ground_dir, link) as ground:
+        link.schedule_cut(after_bytes=4 * CHUNK_SIZE)
+        assert (await ContentSync(store, ground.url).sync()).status == "interrupted"
+        link.restore()
+        # before the next window, the ground publishes b2: the same film, today's catalog
+        make_bundle(ground_dir, "b2", {"catalog.json": b"2"} | film)
+        result = await ContentSync(store, ground.url).sync()
+    assert result.status == "activated" and store.active_id() == "b2"
+    assert result.chunks_local >= 3  # what b1's staging had completed was copied, not fetched again
+    assert result.bytes_downloaded <= 3 * CHUNK_SIZE + 1
+    assert staged_names(store) == []

@@ -34,13 +34,11 @@ class Staging:
 
     @classmethod
     def open(cls, staging_root: Path, manifest: Manifest, manifest_bytes: bytes, ops: FileOps = REAL_OPS) -> Staging:
-        """Resume the staging of this exact manifest, or start it afresh (other staged bundles are dropped)."""
+        """Resume the staging of this exact manifest, or start it afresh. Other staged bundles stay until
+        `drop_others` (the sync first copies what it can use from them)."""
         if not staging_root.is_dir():
             ops.mkdir(staging_root)
         directory = staging_root / manifest.bundle_id
-        for other in staging_root.iterdir():
-            if other != directory:
-                _remove(other, ops)
         saved = directory / MANIFEST_NAME
         if directory.exists():
             try:
@@ -58,12 +56,40 @@ class Staging:
         staging._load_log()
         return staging
 
-    @staticmethod
-    def saved_manifest(directory: Path) -> Manifest | None:
-        try:
-            return parse_manifest((directory / MANIFEST_NAME).read_bytes())
-        except (OSError, ManifestError):
-            return None
+    @classmethod
+    def others(cls, staging_root: Path, keep: Path) -> list[Staging]:
+        """Earlier, unfinished downloads of other bundles (read only: their completed chunks are sources)."""
+        found: list[Staging] = []
+        if not staging_root.is_dir():
+            return found
+        for directory in sorted(staging_root.iterdir()):
+            if directory == keep or not directory.is_dir():
+                continue
+            try:
+                manifest = parse_manifest((directory / MANIFEST_NAME).read_bytes())
+            except (OSError, ManifestError):
+                continue
+            staging = cls(directory, manifest)
+            staging._load_log()
+            found.append(staging)
+        return found
+
+    def drop_others(self) -> None:
+        """Remove every other staged bundle (once this one has taken what it could from them)."""
+        for other in self.dir.parent.iterdir():
+            if other != self.dir:
+                _remove(other, self.ops)
+
+    def completed_chunks(self) -> list[tuple[str, Path, int, int]]:
+        """(hash, file, offset, length) of every chunk logged complete."""
+        chunk_size = self.manifest.chunk_size
+        result: list[tuple[str, Path, int, int]] = []
+        for entry in self.manifest.files:
+            for index, digest in enumerate(entry.chunks):
+                if self.is_complete(entry, index):
+                    offset, length = entry.chunk_range(index, chunk_size)
+                    result.append((digest, self.files / entry.path, offset, length))
+        return result
 
     def _load_log(self) -> None:
         try:

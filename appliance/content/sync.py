@@ -274,6 +274,9 @@ class ContentSync:
         staging = run.staging
         chunk_size = staging.manifest.chunk_size
         sources, whole_files = self._local_sources()
+        for earlier in Staging.others(self.store.staging, staging.dir):  # an update superseded mid-download
+            for digest, path, offset, length in earlier.completed_chunks():
+                sources.setdefault(digest, (path, offset, length))
         verified = StatCache(self.store.state / STATCACHE)
         for entry in staging.manifest.in_priority_order():
             complete = all(staging.is_complete(entry, i) for i in range(len(entry.chunks)))
@@ -307,6 +310,7 @@ class ContentSync:
             finally:
                 ops.close(out)
             staging.record(steps)
+        staging.drop_others()
 
     # --- fetching ---------------------------------------------------------------------------------------
 
