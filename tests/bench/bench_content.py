@@ -48,7 +48,7 @@ def _big_tree(root: Path) -> None:
         path = root / f"videos/film{i}.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as out:
-            for _ in range(48):
+            for _ in range(32):
                 out.write(rng.randbytes(MIB))
 
 
@@ -91,19 +91,22 @@ def _store_figures(work: Path) -> list[Figure]:
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "manifest.json")
     total = sum(p.stat().st_size for p in files)
     _sha256sum_seconds(files)  # warm the page cache for both
-    reference = min(_sha256sum_seconds(files) for _ in range(2))
-    ours = []
-    for _ in range(2):
+    references: list[float] = []
+    ours: list[float] = []
+    for _ in range(3):  # interleaved, best of three each: the machine's load hits both alike
         report = Checker(ContentStore(store.root)).check(
             full=True, repair=False, workers=os.cpu_count() or 2, processes=True
         )
         ours.append(report.seconds)
         assert report.hashed_bytes == total
+        references.append(_sha256sum_seconds(files))
+    reference = min(references)
     ours_rate = total / min(ours) / 1e6
     ref_rate = total / reference / 1e6
     figures.append(
         Figure(
-            f"full re-hash throughput ({total / 1e6:,.0f} MB in {len(files):,} files, page cache warm)",
+            f"full re-hash throughput ({total / 1e6:,.0f} MB in {len(files):,} files, page cache warm, "
+            f"best of 3 interleaved)",
             ours_rate,
             "MB/s",
             reference=ref_rate,
