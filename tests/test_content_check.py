@@ -152,3 +152,16 @@ async def test_background_rehash_finds_silent_corruption(tmp_path: Path) -> None
         assert component.rehash_passes >= 1
     finally:
         await component.stop()
+
+
+def test_rate_limiter_bounds_the_background_rate() -> None:
+    import threading
+    import time
+
+    from appliance.content.component import RateLimiter
+
+    limiter = RateLimiter(2e6, threading.Event())  # 2 MB/s
+    started = time.monotonic()
+    for _ in range(8):
+        limiter(128 * 1024)  # 1 MiB in all: about half a second
+    assert time.monotonic() - started >= 0.45
