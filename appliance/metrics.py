@@ -104,6 +104,33 @@ class Metrics:
         self.storage_unsafe_shutdowns = Counter(
             "appliance_storage_unsafe_shutdowns_total", "Boots that found no clean-shutdown marker.", registry=r
         )
+        self.storage_recovery_seconds = Gauge(
+            "appliance_storage_recovery_seconds", "Time the last journal recovery took.", registry=r
+        )
+        self.storage_corrupt_regions = Gauge(
+            "appliance_storage_corrupt_regions", "Corrupt regions the last journal recovery found.", registry=r
+        )
+        self.storage_refusing = Gauge(
+            "appliance_storage_refusing_writes", "1 while the journal refuses writes (failed, full, frozen).",
+            registry=r,
+        )
+        self.storage_journal_bytes = Gauge(
+            "appliance_storage_journal_bytes", "Journal bytes written since the last checkpoint.", registry=r
+        )
         self.fsck_errors = Gauge(
             "appliance_fsck_errors", "Content-store errors found by the last check.", ["kind"], registry=r
+        )
+
+        # content
+        self.content_problems = Counter(
+            "appliance_content_problems_total", "Content-store problems found (and quarantined).", ["kind"], registry=r
+        )
+        self.content_sync_bytes = Counter(
+            "appliance_content_sync_bytes_total", "Content bytes staged, by source.", ["source"], registry=r
+        )
+        self.content_corrupt_chunks = Counter(
+            "appliance_content_corrupt_chunks_total", "Downloaded chunks that failed their hash.", registry=r
+        )
+        self.content_syncs = Counter(
+            "appliance_content_syncs_total", "Content sync attempts, by result.", ["status"], registry=r
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,3 +57,12 @@ async def serve_ground(bundles_dir: Path, link: LinkModel | None = None) -> Asyn
         yield Ground(f"http://127.0.0.1:{port}", server, server.link)
     finally:
         await runner.cleanup()
+
+
+async def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.05) -> bool:
+    """Poll `predicate` until it holds or `seconds` pass; whether it held."""
+    for _ in range(int(seconds / step) + 1):
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    return predicate()

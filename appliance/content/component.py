@@ -71,6 +71,7 @@ class ContentComponent:
         self.last_report: CheckReport | None = None
         self.boot_report: CheckReport | None = None
         self.rehash_passes = 0
+        self.found: dict[str, int] = {}  # problems found since start, by kind
         self.error = ""
         self._check_lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
@@ -155,6 +156,8 @@ class ContentComponent:
         waiting = sum(len(v) for v in report.awaiting_download.values())
         self.metrics.fsck_errors.labels(kind="awaiting_download").set(waiting)
         for problem in report.problems:
+            self.found[problem.kind] = self.found.get(problem.kind, 0) + 1
+            self.metrics.content_problems.labels(kind=problem.kind).inc()
             log.warning("content %s: %s/%s %s", problem.kind, problem.bundle, problem.path, problem.detail)
 
     def _start_observer(self) -> None:
@@ -196,8 +199,8 @@ class ContentComponent:
                 log.warning("content check failed: %s", error)
 
     async def _rehash_loop(self) -> None:
-        limiter = RateLimiter(self.config.rehash_mb_per_s * 1e6, self._stopping)
         while True:
+            limiter = RateLimiter(self.config.rehash_mb_per_s * 1e6, self._stopping)  # no burst after a pause
             try:
                 bad = await asyncio.to_thread(self._rehash_pass, limiter)
             except _Stopping:
@@ -230,6 +233,10 @@ class ContentComponent:
         async with self._sync_lock:
             sync = ContentSync(self.store, base_url, concurrency=self.config.sync_concurrency)
             result: SyncResult = await sync.sync(budget)
+        self.metrics.content_syncs.labels(status=result.status).inc()
+        self.metrics.content_sync_bytes.labels(source="network").inc(result.bytes_downloaded)
+        self.metrics.content_sync_bytes.labels(source="local").inc(result.bytes_local)
+        self.metrics.content_corrupt_chunks.inc(result.corrupt_chunks)
         if result.status == "activated":
             self._dirty.set()
         return result.as_dict()
