@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from firmware_sim.device import SimDevice, World
+from firmware_sim.ground.station import GroundStation
 
 log = logging.getLogger("firmware_sim")
 
@@ -20,6 +21,7 @@ def build_world(scenario: str, speed: float) -> World | None:
 def build_devices(world: World | None) -> list[SimDevice]:
     """Every simulated device, in start order. Devices take the world they need."""
     devices: list[SimDevice] = []
+    devices.append(GroundStation())
     return devices
 
 
