@@ -22,6 +22,7 @@ from appliance.ports import (
     DiscretesControl,
     FlightView,
     Flushable,
+    GroundLinkControl,
     ModemPower,
     ModemView,
     Outbox,
@@ -52,6 +53,7 @@ class Context:
     discretes: DiscretesControl | None = None
     modem_power: ModemPower | None = None
     modem: ModemView | None = None
+    groundlink: GroundLinkControl | None = None
     components: list[Component] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -70,7 +72,7 @@ BUILDERS: list[str] = [
     # "appliance.sensors.component:build",
     # "appliance.avionics.component:build",    reader + flight state
     # "appliance.modem.component:build",
-    # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
+    "appliance.groundlink.component:build",  # window, outbox delivery, content sync, clock check
     # "appliance.portal.component:build",
     # "appliance.maintenance.component:build",
 ]

@@ -35,8 +35,6 @@ class GroundlinkConfig:
     roaming_budgets: dict[str, int] = field(default_factory=dict)  # {"26202": 500000}
 
     def validate(self) -> None:
-        if not re.match(r"^https?://[^/\s]+", self.url):
-            raise ValueError("url", "expected an http:// or https:// URL")
         for name in ("poll_seconds", "health_seconds", "health_timeout", "request_timeout", "backoff_initial"):
             if getattr(self, name) <= 0:
                 raise ValueError(name, "must be > 0")

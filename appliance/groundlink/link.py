@@ -1,0 +1,352 @@
+"""The ground window and the work done inside it.
+
+The window is open when the aircraft is on the ground, the modem is registered and the ground station
+answers its health check. Inside it, in priority order: the clock check (cheap, and records made in the
+window then carry a good time), 1) the outbox, 2) the telemetry summary, 3) content updates (newspapers
+before videos, in the order the content jobs are given). Roaming: only the outbox runs, and every byte
+(health checks included) counts against the operator's daily budget. When a condition goes away the work is
+cancelled at once; nothing is lost, since an item leaves the outbox only once the station confirmed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from appliance.component import Check, Component
+from appliance.groundlink import telemetry
+from appliance.groundlink.budget import RoamingLedger, RoamingMeter
+from appliance.groundlink.client import BudgetExhausted, GroundClient
+from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
+from appliance.groundlink.config import GroundlinkConfig
+from appliance.groundlink.delivery import Delivery, backoff_delay
+from appliance.metrics import Metrics
+from appliance.ports import FlightView, ModemView, Outbox, TimeAnchor
+from appliance.timebase import Clock
+
+log = logging.getLogger("appliance.groundlink")
+
+HOME = "home"
+ContentJob = Callable[[], Awaitable[object]]
+
+
+class GroundLink:
+    name = "groundlink"
+    critical = False
+
+    def __init__(
+        self,
+        config: GroundlinkConfig,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        state_dir: Path,
+        flight: FlightView | None = None,
+        modem: ModemView | None = None,
+        outbox: Outbox | None = None,
+        time_anchor: TimeAnchor | None = None,
+        components: Callable[[], list[Component]] = list,
+        boot_id: str = "",
+        content_jobs: Sequence[ContentJob] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = metrics
+        self.flight = flight
+        self.modem = modem
+        self.outbox = outbox
+        self.time_anchor = time_anchor
+        self.components = components
+        self.boot_id = boot_id
+        self.content_jobs = list(content_jobs)
+        self.rng = rng or random.Random()
+        self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
+        self.client: GroundClient | None = None
+        self.delivery: Delivery | None = None
+        self.open = False
+        self.reason = "not started"
+        self.mode = HOME  # HOME or the roaming operator's MCC+MNC
+        self.windows = 0
+        self.cycles = 0
+        self.last_success: float | None = None  # wall time of the station's last 2xx
+        self.last_error = ""
+        self.errors = 0
+        self.clock_skew: float | None = None
+        self.telemetry_sent = 0
+        self.content_runs = 0
+        self.last_report: dict[str, Any] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._work: asyncio.Task[None] | None = None
+        self._work_mode = HOME
+        self._wake = asyncio.Event()
+        self._full_due = False
+        self._drain_after = 0.0  # monotonic: no outbox cycle before (after a cycle that gave up)
+        self._health_at = 0.0
+        self._drain_failures = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60))
+        self.client = GroundClient(self.config.url, self._session, self.metrics)
+        if self.outbox is not None:
+            self.delivery = Delivery(self.outbox, self.client, self.config, self.metrics, self.rng)
+        self._supervisor = asyncio.create_task(self._supervise(), name="groundlink")
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+        await self._close("stopped")
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def request_sync(self) -> dict[str, Any]:
+        """"Sync now" (maintenance API): a full cycle (outbox, telemetry, content) as soon as the window allows."""
+        self._full_due = True
+        self._drain_after = 0.0
+        self._health_at = 0.0
+        self._wake.set()
+        return {"requested": True, "window": "open" if self.open else "closed", "reason": self.reason}
+
+    # --- the window --------------------------------------------------------------------------------------
+
+    def conditions(self) -> str:
+        """Why the window is closed, or "" when the aircraft is on the ground with a registered modem."""
+        if self.flight is None:
+            if self.config.flight_required:
+                return "no flight state"
+        else:
+            on_ground = self.flight.on_ground
+            if on_ground is None:
+                return "on ground unknown"
+            if not on_ground:
+                return "in the air"
+        if self.modem is None:
+            if self.config.modem_required:
+                return "no modem"
+        elif not self.modem.registered:
+            return f"modem not registered (state {self.modem.state})"
+        return ""
+
+    def current_mode(self) -> str:
+        if self.modem is not None and self.modem.roaming:
+            return self.modem.operator or "unknown"
+        return HOME
+
+    def _meter(self, mode: str) -> RoamingMeter | None:
+        if mode == HOME:
+            return None
+        return RoamingMeter(self.roaming, mode, self.config.roaming_budget(mode))
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except Exception as problem:  # a bug here must not end the window logic for good
+                log.exception("ground link step failed")
+                self._note_error(f"{type(problem).__name__}: {problem}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            self._wake.clear()
+
+    async def step(self) -> None:
+        """Evaluate the window once: close it, open it, start or cancel the work."""
+        reason = self.conditions()
+        if reason:
+            await self._close(reason)
+            return
+        mode = self.current_mode()
+        if self._work is not None and not self._work.done() and self._work_mode != mode:
+            await self._cancel_work()  # home <-> roaming: start again under the new rules
+            self._full_due = True
+        assert self.client is not None
+        self.client.meter = self._meter(mode)
+        self.mode = mode
+        idle = self._work is None or self._work.done()
+        if not self.open or (idle and self.clock.monotonic() >= self._health_at):
+            problem = await self._health()
+            if problem:
+                await self._close(problem)
+                return
+            if not self.open:
+                self._open()
+        if idle and self._work_due():
+            full = self._full_due
+            self._full_due = False
+            self._work_mode = mode
+            self._work = asyncio.create_task(self._cycle(full, mode), name="groundlink-cycle")
+
+    def _work_due(self) -> bool:
+        if self._full_due:
+            return True
+        pending = self.outbox is not None and any(self.outbox.counts().values())
+        return pending and self.clock.monotonic() >= self._drain_after
+
+    async def _health(self) -> str:
+        assert self.client is not None
+        self._health_at = self.clock.monotonic() + self.config.health_seconds
+        try:
+            reply = await self.client.request("GET", self.config.health_path, time_limit=self.config.health_timeout)
+        except BudgetExhausted as exhausted:
+            return str(exhausted)
+        except (aiohttp.ClientError, TimeoutError) as problem:
+            return f"ground station unreachable: {type(problem).__name__} {problem}".strip()
+        if reply.status != 200:
+            return f"ground station unhealthy: HTTP {reply.status}"
+        self.last_success = self.clock.wall()
+        return ""
+
+    def _open(self) -> None:
+        self.open = True
+        self.windows += 1
+        self.reason = "open" if self.mode == HOME else f"open, roaming on {self.mode}"
+        self._full_due = True
+        self._drain_after = 0.0
+        self.metrics.groundlink_window_open.set(1)
+        log.info("ground window %s", self.reason)
+
+    async def _close(self, reason: str) -> None:
+        await self._cancel_work()
+        if self.open:
+            log.info("ground window closed: %s", reason)
+        self.open = False
+        self.reason = reason
+        self.metrics.groundlink_window_open.set(0)
+
+    async def _cancel_work(self) -> None:
+        if self._work is not None:
+            self._work.cancel()
+            await asyncio.gather(self._work, return_exceptions=True)
+            self._work = None
+        if self.client is not None and self.client.meter is not None:
+            self.roaming.save()
+
+    # --- the work inside the window ----------------------------------------------------------------------
+
+    async def _cycle(self, full: bool, mode: str) -> None:
+        self.cycles += 1
+        roaming = mode != HOME
+        try:
+            if full and not roaming and self.config.clock_check:
+                await self._clock_check()
+            if self.delivery is not None:
+                report = await self.delivery.drain()
+                self.last_report = {
+                    "delivered": report.delivered,
+                    "dead_letters": report.dead,
+                    "gave_up": dict(report.gave_up),
+                    "budget_exhausted": report.budget_exhausted,
+                }
+                if report.delivered:
+                    self.last_success = self.clock.wall()
+                if report.complete:
+                    self._drain_failures = 0
+                else:
+                    self._drain_failures += 1
+                    if report.gave_up:
+                        self._note_error(f"outbox: {next(iter(report.gave_up.values()))}")
+                    # retried enough for now: the next outbox cycle waits, lower priorities go on
+                    self._drain_after = self.clock.monotonic() + backoff_delay(
+                        self._drain_failures, self.config.backoff_initial * 4, self.config.backoff_max, self.rng
+                    )
+            if roaming or not full:
+                return
+            if self.config.telemetry:
+                await self._send_telemetry()
+            for job in self.content_jobs:
+                await job()
+                self.content_runs += 1
+        except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable) as problem:
+            self._note_error(f"{type(problem).__name__}: {problem}")
+            self._health_at = 0.0  # check the station again at the next step
+        finally:
+            if roaming:
+                self.roaming.save()
+                self.metrics.groundlink_roaming_bytes.labels(operator=mode).set(self.roaming.spent_today(mode))
+
+    async def _clock_check(self) -> None:
+        assert self.client is not None
+        reading = await check_clock(
+            self.client, self.clock, self.time_anchor, self.config.time_path, self.config.request_timeout
+        )
+        self.clock_skew = reading.skew
+        self.metrics.groundlink_clock_skew.set(reading.skew)
+
+    async def _send_telemetry(self) -> None:
+        assert self.client is not None
+        number = self.telemetry_sent + 1
+        report = telemetry.summary(
+            boot_id=self.boot_id,
+            number=number,
+            wall=self.clock.wall(),
+            components=self.components,
+            outbox=self.outbox,
+            link=self.snapshot(),
+        )
+        headers = {"Idempotency-Key": f"telemetry-{self.boot_id}-{number}"}
+        body = telemetry.encode(report)
+        for attempt in range(1, 4):
+            reply = await self.client.request(
+                "POST", self.config.telemetry_path, body=body, headers=headers, time_limit=self.config.request_timeout
+            )
+            if 200 <= reply.status < 300:
+                self.telemetry_sent = number
+                return
+            self._note_error(f"telemetry: HTTP {reply.status}: {reply.error_text()}")
+            if 400 <= reply.status < 500 and reply.status not in (408, 409, 425, 429):
+                return
+            await asyncio.sleep(backoff_delay(attempt, self.config.backoff_initial, self.config.backoff_max, self.rng))
+
+    def _note_error(self, error: str) -> None:
+        self.errors += 1
+        self.last_error = error
+        self.metrics.groundlink_requests.labels(outcome="error").inc()
+
+    # --- health ------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        delivery_errors = self.delivery.errors if self.delivery is not None else 0
+        return {
+            "window": "open" if self.open else "closed",
+            "reason": self.reason,
+            "mode": self.mode,
+            "windows": self.windows,
+            "cycles": self.cycles,
+            "working": self._work is not None and not self._work.done(),
+            "last_success": self.last_success,
+            "backlog": self.outbox.counts() if self.outbox is not None else {},
+            "dead_letters": len(self.outbox.dead_letters()) if self.outbox is not None else 0,
+            "errors": self.errors + delivery_errors,
+            "last_error": self.delivery.last_error if self.delivery and self.delivery.last_error else self.last_error,
+            "last_drain": dict(self.last_report),
+            "clock_skew": self.clock_skew,
+            "telemetry_sent": self.telemetry_sent,
+            "content_runs": self.content_runs,
+            "roaming_spent": self.roaming.snapshot(),
+            "bytes": {
+                "sent": self.client.bytes_sent if self.client else 0,
+                "received": self.client.bytes_received if self.client else 0,
+            },
+        }
+
+    def health(self) -> Check:
+        details = self.snapshot()
+        if self._supervisor is not None and self._supervisor.done():
+            return Check.failing("the window supervisor stopped", **details)
+        if details["dead_letters"]:
+            return Check.warning(f"{details['dead_letters']} order(s) refused by the ground", **details)
+        if self.open and self.last_report.get("gave_up"):
+            return Check.warning(f"outbox delivery failing: {details['last_error']}", **details)
+        return Check.passing(f"window {details['window']}: {self.reason}", **details)
