@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from appliance.component import Check, Component
+from appliance.component import Check, Component, Status
 from appliance.groundlink import telemetry
 from appliance.groundlink.budget import RoamingLedger, RoamingMeter
 from appliance.groundlink.client import BudgetExhausted, GroundClient
@@ -257,6 +257,8 @@ class GroundLink:
                     self._drain_failures += 1
                     if report.gave_up:
                         self._note_error(f"outbox: {next(iter(report.gave_up.values()))}")
+                    if report.budget_exhausted:
+                        self.reason = f"open, roaming on {mode}: {self.delivery.last_error}"
                     # retried enough for now: the next outbox cycle waits, lower priorities go on
                     self._drain_after = self.clock.monotonic() + backoff_delay(
                         self._drain_failures, self.config.backoff_initial * 4, self.config.backoff_max, self.rng
@@ -344,9 +346,9 @@ class GroundLink:
     def health(self) -> Check:
         details = self.snapshot()
         if self._supervisor is not None and self._supervisor.done():
-            return Check.failing("the window supervisor stopped", **details)
+            return Check(Status.FAIL, "the window supervisor stopped", details)
         if details["dead_letters"]:
-            return Check.warning(f"{details['dead_letters']} order(s) refused by the ground", **details)
+            return Check(Status.WARN, f"{details['dead_letters']} order(s) refused by the ground", details)
         if self.open and self.last_report.get("gave_up"):
-            return Check.warning(f"outbox delivery failing: {details['last_error']}", **details)
-        return Check.passing(f"window {details['window']}: {self.reason}", **details)
+            return Check(Status.WARN, f"outbox delivery failing: {details['last_error']}", details)
+        return Check(Status.PASS, f"window {details['window']}: {self.reason}", details)

@@ -126,7 +126,7 @@ class GroundStation:
             if self.wire.cut:
                 raise Dropped
             return response
-        except Dropped:
+        except (Dropped, ConnectionResetError):  # ours, or the client went away mid-request
             self.dropped += 1
             transport = request.transport
             if transport is not None:
