@@ -100,3 +100,17 @@ class Metrics:
             "appliance_groundlink_roaming_bytes", "Bytes spent today while roaming, per operator.", ["operator"],
             registry=r,
         )
+
+        # content
+        self.content_problems = Counter(
+            "appliance_content_problems_total", "Content-store problems found (and quarantined).", ["kind"], registry=r
+        )
+        self.content_sync_bytes = Counter(
+            "appliance_content_sync_bytes_total", "Content bytes staged, by source.", ["source"], registry=r
+        )
+        self.content_corrupt_chunks = Counter(
+            "appliance_content_corrupt_chunks_total", "Downloaded chunks that failed their hash.", registry=r
+        )
+        self.content_syncs = Counter(
+            "appliance_content_syncs_total", "Content sync attempts, by result.", ["status"], registry=r
+        )
