@@ -67,7 +67,7 @@ def config(url: str, **overrides: Any) -> GroundlinkConfig:
 
 @asynccontextmanager
 async def running_station() -> AsyncIterator[GroundStation]:
-    station = GroundStation()
+    station = GroundStation(publish_sample=False)
     await station.start()
     try:
         yield station

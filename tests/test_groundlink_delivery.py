@@ -106,7 +106,7 @@ async def test_nothing_is_lost_or_doubled_when_the_window_closes_mid_drain() -> 
     ids = await fill(outbox, 40)
     rng = random.Random(7)
     async with running_station() as station:
-        station.wire.rtt_s = 0.004
+        station.link.rtt_s = 0.004
         station.faults.add(FaultRule("drop_after", ratio=0.1))
         cuts = 0
         while outbox.counts():
@@ -129,7 +129,7 @@ async def test_pipelining_within_a_kind_beats_the_round_trip_when_allowed() -> N
         for n in range(30):
             await outbox.append("booking", {"n": n})
         async with running_station() as station, ground_client(station.url) as client:
-            station.wire.rtt_s = 0.02
+            station.link.rtt_s = 0.02
             started = time.monotonic()
             delivery = Delivery(outbox, client, config(station.url, in_flight_per_kind=in_flight), Metrics())
             report = await delivery.drain()

@@ -21,15 +21,19 @@ async def test_roaming_runs_only_the_outbox_and_counts_its_bytes(tmp_path: Path)
     anchor = Anchor()
     content_runs: list[int] = []
 
-    async def content() -> None:
-        content_runs.append(1)
+    class Content:
+        async def update(self, base_url: str, budget: object = None) -> dict[str, object]:
+            content_runs.append(1)
+            return {"status": "up_to_date"}
+
+    content = Content()
 
     async with running_station() as station:
         settings = config(station.url, poll_seconds=0.02, roaming_budgets={"20801": 1_000_000})
         link = GroundLink(
             settings, SystemClock(), Metrics(), state_dir=tmp_path, flight=Flight(True),
             modem=Modem(True, roaming=True, operator="20801"), outbox=outbox, time_anchor=anchor,
-            content_jobs=[content],
+            content=content,
         )
         await link.start()
         try:
@@ -41,7 +45,7 @@ async def test_roaming_runs_only_the_outbox_and_counts_its_bytes(tmp_path: Path)
         assert received_keys(station, "booking") == ids
         assert "telemetry" not in station.ledger.by_kind  # priority 2 does not run when roaming
         assert content_runs == [] and anchor.calls == []  # nor content, nor the clock check
-        wire_bytes = station.wire.up.bytes + station.wire.down.bytes
+        wire_bytes = station.link.bytes_received + station.link.bytes_sent
     spent = json.loads((tmp_path / "groundlink-roaming.json").read_text())["spent"]["20801"]
     # what we counted covers what crossed the wire (the station's own count of HTTP bytes), give or take framing
     assert 0.8 * wire_bytes < spent < 1.3 * wire_bytes
@@ -69,11 +73,11 @@ async def test_the_byte_budget_is_respected_and_survives_a_restart(tmp_path: Pat
         reason = await window()
         delivered = len(station.ledger.by_kind.get("email", []))
         assert 0 < delivered < 40 and outbox.counts() == {"email": 40 - delivered}
-        assert station.wire.up.bytes + station.wire.down.bytes <= budget
+        assert station.link.bytes_received + station.link.bytes_sent <= budget
         assert "bytes left today" in reason
         await window()  # a restart the same day: the persisted spending still counts
         assert len(station.ledger.by_kind.get("email", [])) == delivered
-        assert station.wire.up.bytes + station.wire.down.bytes <= budget
+        assert station.link.bytes_received + station.link.bytes_sent <= budget
 
 
 def test_budgets_are_per_operator_and_per_day(tmp_path: Path) -> None:

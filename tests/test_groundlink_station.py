@@ -18,7 +18,7 @@ from tests.conftest import python_module, subprocess_env
 
 @pytest.fixture
 async def station() -> AsyncIterator[GroundStation]:
-    st = GroundStation()
+    st = GroundStation(publish_sample=False)
     await st.start()
     yield st
     await st.stop()
@@ -138,7 +138,7 @@ async def test_the_link_limits_bandwidth_and_adds_latency(station: GroundStation
             assert r.status == 400
     # 5 x ~2.2 kB up at 200 kbit/s is ~0.45 s of serialisation, plus one round trip: concurrent requests queue
     assert 0.5 < elapsed < 2.0
-    assert station.wire.up.bytes > 5 * 2000
+    assert station.link.bytes_received > 5 * 2000
 
 
 async def test_a_cut_drops_everything_until_restored(station: GroundStation, control: str) -> None:
@@ -180,3 +180,17 @@ def test_the_simulator_prints_the_ground_url() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_a_newspaper_edition_is_packed_and_served_as_static_files(station: GroundStation, control: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(control + "/ground/content/publish", json={"edition": "2026-11-23"}) as r:
+            assert r.status == 201 and (await r.json())["bundle_id"] == "newspaper-2026-11-23"
+        async with s.post(control + "/ground/content/publish", json={"edition": "../x"}) as r:
+            assert r.status == 400
+        async with s.get(station.url + "/content/index.json") as r:
+            index = await r.json()
+        assert index["current"] == "newspaper-2026-11-23"
+        manifest_url = station.url + "/content/" + index["bundles"][0]["manifest"]
+        async with s.get(manifest_url, headers={"Range": "bytes=0-9"}) as r:
+            assert r.status == 206 and len(await r.read()) == 10

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from appliance.content.component import ContentComponent
+from appliance.content.config import ContentConfig
 from appliance.groundlink.link import GroundLink
 from appliance.metrics import Metrics
 from appliance.ports import FlightInfo, Reading
@@ -110,14 +112,23 @@ async def test_opens_on_the_ground_and_works_in_priority_order(tmp_path: Path) -
     anchor = Anchor()
     order: list[str] = []
 
-    async def content() -> None:
-        order.append(f"content after {station.ledger.report(False)['counts']}")
+    class Content:
+        """The real content component, noting what the station had accepted when the content turn came."""
 
+        def __init__(self) -> None:
+            self.inner = ContentComponent(ContentConfig(dir=str(tmp_path / "content")), Metrics(), None)
+
+        async def update(self, base_url: str, budget: Callable[[int], bool] | None = None) -> dict[str, Any]:
+            order.append(f"content after {station.ledger.report(False)['counts']}")
+            return await self.inner.update(base_url, budget)
+
+    content = Content()
     async with running_station() as station:
+        assert "error" not in await station.publish("2026-11-23")  # the real packer, as a subprocess
         station.up = False
         flight, modem = Flight(True), Modem(True)
         async with link_on(
-            station, tmp_path, flight=flight, modem=modem, outbox=outbox, time_anchor=anchor, content_jobs=[content]
+            station, tmp_path, flight=flight, modem=modem, outbox=outbox, time_anchor=anchor, content=content
         ) as link:
             await asyncio.sleep(0.1)
             assert not link.open and "unhealthy" in link.reason
@@ -126,6 +137,9 @@ async def test_opens_on_the_ground_and_works_in_priority_order(tmp_path: Path) -
             assert link.open and link.windows == 1
             assert received_keys(station, "booking") == [item.id]
             assert order == ["content after {'booking': 1, 'telemetry': 1}"]  # outbox, telemetry, then content
+            assert link.last_content["status"] == "activated"
+            root = content.inner.store.active_root()
+            assert root is not None and (root / "newspapers" / "2026-11-23.html").is_file()
             assert anchor.calls and anchor.calls[0][1] == "network"
             telemetry = station.ledger.report()["kinds"]["telemetry"][0]["payload"]
             assert telemetry["groundlink"]["window"] == "open" and telemetry["outbox"]["pending"] == {}
@@ -149,7 +163,7 @@ async def test_closing_mid_drain_loses_nothing_and_the_next_window_finishes(tmp_
     outbox = MemoryOutbox()
     ids = [(await outbox.append("booking", {"n": n})).id for n in range(60)]
     async with running_station() as station:
-        station.wire.rtt_s = 0.01
+        station.link.rtt_s = 0.01
         flight, modem = Flight(True), Modem(True)
         async with link_on(station, tmp_path, flight=flight, modem=modem, outbox=outbox) as link:
             for round_ in range(1, 4):
@@ -180,9 +194,9 @@ async def test_sync_now_runs_a_full_cycle_again(tmp_path: Path) -> None:
 async def test_a_station_that_stops_answering_closes_the_window(tmp_path: Path) -> None:
     async with running_station() as station, on_ground(station, tmp_path) as link:
         await until(lambda: link.open)
-        station.wire.set_cut(True)
+        station.link.set_cut()
         await until(lambda: not link.open)
         assert link.reason.startswith("ground station unreachable")
-        station.wire.set_cut(False)
+        station.link.restore()
         await until(lambda: link.open)
         assert link.windows == 2

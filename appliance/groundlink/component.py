@@ -19,6 +19,7 @@ def build(ctx: Context) -> GroundLink:
         modem=ctx.modem,
         outbox=ctx.outbox,
         time_anchor=ctx.time_anchor,
+        content=ctx.content_updater,
         components=lambda: list(ctx.components),
         boot_id=ctx.boot.boot_id if ctx.boot is not None else uuid.uuid4().hex,
     )

@@ -3,7 +3,7 @@
 The window is open when the aircraft is on the ground, the modem is registered and the ground station
 answers its health check. Inside it, in priority order: the clock check (cheap, and records made in the
 window then carry a good time), 1) the outbox, 2) the telemetry summary, 3) content updates (newspapers
-before videos, in the order the content jobs are given). Roaming: only the outbox runs, and every byte
+before videos: the content sync fetches in its manifest's priority order). Roaming: only the outbox runs, and every byte
 (health checks included) counts against the operator's daily budget. When a condition goes away the work is
 cancelled at once; nothing is lost, since an item leaves the outbox only once the station confirmed it.
 """
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,12 @@ from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.metrics import Metrics
-from appliance.ports import FlightView, ModemView, Outbox, TimeAnchor
+from appliance.ports import ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.groundlink")
 
 HOME = "home"
-ContentJob = Callable[[], Awaitable[object]]
 
 
 class GroundLink:
@@ -54,7 +53,7 @@ class GroundLink:
         time_anchor: TimeAnchor | None = None,
         components: Callable[[], list[Component]] = list,
         boot_id: str = "",
-        content_jobs: Sequence[ContentJob] = (),
+        content: ContentUpdater | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -66,7 +65,7 @@ class GroundLink:
         self.time_anchor = time_anchor
         self.components = components
         self.boot_id = boot_id
-        self.content_jobs = list(content_jobs)
+        self.content = content
         self.rng = rng or random.Random()
         self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
         self.client: GroundClient | None = None
@@ -82,6 +81,7 @@ class GroundLink:
         self.clock_skew: float | None = None
         self.telemetry_sent = 0
         self.content_runs = 0
+        self.last_content: dict[str, Any] = {}
         self.last_report: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -267,9 +267,11 @@ class GroundLink:
                 return
             if self.config.telemetry:
                 await self._send_telemetry()
-            for job in self.content_jobs:
-                await job()
+            if self.content is not None:
+                self.last_content = await self.content.update(self.config.url)
                 self.content_runs += 1
+                if self.last_content.get("status") in ("failed", "interrupted"):
+                    self._note_error(f"content: {self.last_content.get('error') or self.last_content.get('status')}")
         except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable) as problem:
             self._note_error(f"{type(problem).__name__}: {problem}")
             self._health_at = 0.0  # check the station again at the next step
@@ -336,6 +338,7 @@ class GroundLink:
             "clock_skew": self.clock_skew,
             "telemetry_sent": self.telemetry_sent,
             "content_runs": self.content_runs,
+            "last_content": {k: v for k, v in self.last_content.items() if isinstance(v, str | int | float | None)},
             "roaming_spent": self.roaming.snapshot(),
             "bytes": {
                 "sent": self.client.bytes_sent if self.client else 0,

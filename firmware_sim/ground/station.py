@@ -6,11 +6,13 @@ Service listener (`groundlink.url`):
   POST /telemetry       the appliance's summary, same idempotency rules
   GET  /health          200 {"status": "pass"} while the station is up
   GET  /time            {"epoch": seconds} (every answer also carries a Date header)
-  GET  /content/...     bundles as static files (Range honoured)
-Every service request crosses the simulated link (`Wire`) and the fault plan (`FaultPlan`).
+  GET  /content/...     bundles as static files with Range (firmware_sim/ground/content.py), made by the real
+                        packer (`python -m appliance content pack SRC DEST --publish`) from sample sources
+Every request crosses the simulated link (`LinkModel`: bandwidth both ways, round trip, cuts) and the fault
+plan (`FaultPlan`).
 
 Control routes (the simulator's control listener): GET/DELETE /ground/received, GET/POST/DELETE
-/ground/faults, PUT /ground/link, PUT /ground/station.
+/ground/faults, PUT /ground/link, PUT /ground/station, POST /ground/content/publish {"edition": "..."}.
 """
 
 from __future__ import annotations
@@ -18,21 +20,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from firmware_sim.ground.content import ContentServer, add_content_routes
 from firmware_sim.ground.faults import FaultPlan, parse_rule
 from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger
-from firmware_sim.ground.wire import Wire
+from firmware_sim.ground.link import LinkCut, LinkModel
+from firmware_sim.ground.samples import write_newspaper
 
 log = logging.getLogger("firmware_sim.ground")
 
+REPO = Path(__file__).resolve().parents[2]  # the packer runs from this checkout
 ORDER_KINDS = ("booking", "offer", "email")
 MAX_KEY_LENGTH = 255
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -70,7 +78,9 @@ class GroundStation:
 
     name = "ground"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, bundles_dir: Path | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, bundles_dir: Path | None = None, publish_sample: bool = True
+    ) -> None:
         self.host = host
         self.port = port
         self._own_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -80,7 +90,13 @@ class GroundStation:
         self.bundles_dir = bundles_dir
         self.ledger = Ledger()
         self.faults = FaultPlan()
-        self.wire = Wire()
+        self.link = LinkModel()
+        self.content: ContentServer | None = None
+        self.publish_sample = publish_sample
+        self.editions: list[str] = []
+        self.pack_errors: list[str] = []
+        self._publishing: asyncio.Task[None] | None = None
+        self._publish_lock = asyncio.Lock()
         self.up = True
         self.time_offset = 0.0
         self.requests = 0
@@ -97,16 +113,17 @@ class GroundStation:
         app.router.add_get("/health", self._get_health)
         app.router.add_get("/time", self._get_time)
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
-        app.router.add_static("/content/", self.bundles_dir, show_index=False)
+        self.content = add_content_routes(app, self.bundles_dir, self.link)
         return app
 
     @web.middleware
     async def _link_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests += 1
+        if request.path.startswith("/content/"):
+            return await handler(request)  # the content server paces its bodies through the link itself
         try:
-            if self.wire.cut:
-                raise Dropped
-            await self.wire.carry(request_wire_bytes(request), self.wire.up)
+            await self.link.round_trip()
+            await self.link.receive(request_wire_bytes(request))
             rule = self.faults.pick(request.path)
             if rule is not None and rule.kind == "drop":
                 raise Dropped
@@ -120,13 +137,9 @@ class GroundStation:
                 response = await handler(request)
                 if rule is not None and rule.kind == "drop_after":
                     raise Dropped
-            if self.wire.cut:
-                raise Dropped
-            await self.wire.carry(response_wire_bytes(response), self.wire.down)
-            if self.wire.cut:
-                raise Dropped
+            await self.link.transmit(response_wire_bytes(response), header=True)
             return response
-        except (Dropped, ConnectionResetError):  # ours, or the client went away mid-request
+        except (Dropped, LinkCut, ConnectionResetError):  # ours, the link's, or the client went away
             self.dropped += 1
             transport = request.transport
             if transport is not None:
@@ -190,7 +203,33 @@ class GroundStation:
 
     # --- SimDevice --------------------------------------------------------------------------------------
 
+    async def publish(self, edition: str | None = None) -> dict[str, Any]:
+        """Pack a newspaper edition with the real packer and make it the current bundle."""
+        edition = edition or datetime.now(UTC).strftime("%Y-%m-%d")
+        async with self._publish_lock:
+            with tempfile.TemporaryDirectory(prefix="ground-source-") as source:
+                src = write_newspaper(Path(source) / "newspaper", edition)
+                dest = self.bundles_dir / f"newspaper-{edition}"
+                env = dict(os.environ)
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "appliance", "content", "pack", str(src), str(dest),
+                    "--bundle-id", f"newspaper-{edition}", "--publish",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+                )
+                out, err = await process.communicate()
+            if process.returncode != 0:
+                problem = f"pack {edition}: exit {process.returncode}: {err.decode(errors='replace').strip()[-300:]}"
+                self.pack_errors.append(problem)
+                log.warning("%s", problem)
+                return {"error": problem}
+            self.editions.append(edition)
+            result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+            return result
+
     async def start(self) -> None:
+        if self.publish_sample:
+            self._publishing = asyncio.create_task(self.publish())
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -200,7 +239,9 @@ class GroundStation:
         self.url = f"http://{self.host}:{port}"
 
     async def stop(self) -> None:
-        self.wire.close()
+        if self._publishing is not None:
+            self._publishing.cancel()
+            await asyncio.gather(self._publishing, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -219,7 +260,10 @@ class GroundStation:
             "dropped": self.dropped,
             "accepted": self.ledger.report(with_payloads=False)["counts"],
             "faults": self.faults.state(),
-            "link": self.wire.state(),
+            "link": self.link.state(),
+            "content": self.content.state() if self.content is not None else {},
+            "editions": list(self.editions),
+            "pack_errors": list(self.pack_errors),
         }
 
     # --- control routes ---------------------------------------------------------------------------------
@@ -232,6 +276,7 @@ class GroundStation:
         app.router.add_delete("/ground/faults", self._delete_faults)
         app.router.add_put("/ground/link", self._put_link)
         app.router.add_put("/ground/station", self._put_station)
+        app.router.add_post("/ground/content/publish", self._post_publish)
 
     async def _get_received(self, request: web.Request) -> web.Response:
         with_payloads = request.query.get("payloads", "1") not in ("0", "false", "no")
@@ -258,10 +303,10 @@ class GroundStation:
 
     async def _put_link(self, request: web.Request) -> web.Response:
         try:
-            self.wire.configure(await _json(request))
+            self.link.configure(await _json(request))
         except ValueError as problem:
             return error(400, str(problem))
-        return web.json_response(self.wire.state())
+        return web.json_response(self.link.state())
 
     async def _put_station(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -274,6 +319,15 @@ class GroundStation:
         self.up = up
         self.time_offset = float(offset)
         return web.json_response({"up": self.up, "time_offset": self.time_offset})
+
+
+    async def _post_publish(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        edition = body.get("edition") if isinstance(body, dict) else None
+        if edition is not None and (not isinstance(edition, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", edition)):
+            return error(400, 'expected {"edition": "letters, digits, . _ -"}')
+        result = await self.publish(edition)
+        return web.json_response(result, status=502 if "error" in result else 201)
 
 
 def validate(kind: str, payload: dict[str, Any]) -> str:

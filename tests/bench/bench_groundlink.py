@@ -89,8 +89,8 @@ def run() -> list[Figure]:
         process.terminate()
         process.wait(timeout=10)
 
-    up = (after["bytes_up"] - before["bytes_up"]) / piped
-    down = (after["bytes_down"] - before["bytes_down"]) / piped
+    up = (after["bytes_received"] - before["bytes_received"]) / piped
+    down = (after["bytes_sent"] - before["bytes_sent"]) / piped
     per_order_s = max(up, down) * 8 / BANDWIDTH
     bandwidth_limit = 1.0 / per_order_s
     strict_limit = len(KINDS) / (RTT + (up + down) * 8 / BANDWIDTH)
