@@ -75,7 +75,7 @@ BUILDERS: list[str] = [
     # "appliance.avionics.component:build",    reader + flight state
     "appliance.modem.component:build",
     "appliance.groundlink.component:build",  # window, outbox delivery, content sync, clock check
-    # "appliance.portal.component:build",
+    "appliance.portal.component:build",
     # "appliance.maintenance.component:build",
 ]
 
