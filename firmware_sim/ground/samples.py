@@ -15,6 +15,12 @@ HEADLINES = (
     "City council approves the new cycling plan",
 )
 
+OFFERS = (
+    ("hotel-madrid", "Hotel near the Prado, one night", "EUR 120"),
+    ("transfer-lemd", "Airport transfer to the city centre", "EUR 35"),
+    ("museum-pass", "Museum pass, three days", "EUR 60"),
+)
+
 
 def write_newspaper(src: Path, edition: str, now: datetime | None = None) -> Path:
     """A newspaper source directory for `edition` (e.g. "2026-11-23" or "2026-11-23-evening")."""
@@ -28,10 +34,31 @@ def write_newspaper(src: Path, edition: str, now: datetime | None = None) -> Pat
     (src / "newspapers" / f"{edition}.json").write_text(json.dumps({"edition": edition, "articles": articles}))
     html = "".join(f"<article><h2>{a['title']}</h2><p>{a['body']}</p></article>" for a in articles)
     (src / "newspapers" / f"{edition}.html").write_text(f"<!doctype html><title>{edition}</title>{html}")
+    # the portal's catalog schema (appliance/portal/catalog.py): the edition as a reading, plus offers to order
     catalog = {
+        "version": 1,
         "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "newspapers": [{"id": f"newspaper-{edition}", "title": f"The Daily, {edition}", "kind": "newspaper",
-                        "path": f"newspapers/{edition}.html"}],
+        "items": [
+            {
+                "id": f"news-{edition}".lower(),
+                "kind": "guide",
+                "category": "newspaper",
+                "languages": ["en"],
+                "title": {"en": f"The Daily, {edition}"},
+                "files": {"html": f"newspapers/{edition}.html"},
+            },
+            *(
+                {
+                    "id": f"offer-{name}",
+                    "kind": "offer",
+                    "category": "offer",
+                    "languages": ["en"],
+                    "title": {"en": title},
+                    "price": price,
+                }
+                for name, title, price in OFFERS
+            ),
+        ],
     }
     (src / "catalog.json").write_text(json.dumps(catalog, indent=1))
     return src
