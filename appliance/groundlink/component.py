@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from appliance.daemon import Context
@@ -21,7 +20,7 @@ def build(ctx: Context) -> GroundLink:
         time_anchor=ctx.time_anchor,
         content=ctx.content_updater,
         components=lambda: list(ctx.components),
-        boot_id=ctx.boot.boot_id if ctx.boot is not None else uuid.uuid4().hex,
+        boot=ctx.boot,
     )
     ctx.groundlink = link
     return link

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.metrics import Metrics
-from appliance.ports import ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
+from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.groundlink")
@@ -52,7 +53,7 @@ class GroundLink:
         outbox: Outbox | None = None,
         time_anchor: TimeAnchor | None = None,
         components: Callable[[], list[Component]] = list,
-        boot_id: str = "",
+        boot: BootInfo | None = None,
         content: ContentUpdater | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -64,7 +65,8 @@ class GroundLink:
         self.outbox = outbox
         self.time_anchor = time_anchor
         self.components = components
-        self.boot_id = boot_id
+        self.boot = boot
+        self._process_id = uuid.uuid4().hex  # telemetry keys when there is no boot bookkeeping
         self.content = content
         self.rng = rng or random.Random()
         self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
@@ -291,15 +293,16 @@ class GroundLink:
     async def _send_telemetry(self) -> None:
         assert self.client is not None
         number = self.telemetry_sent + 1
+        boot_id = self.boot.boot_id if self.boot is not None else self._process_id
         report = telemetry.summary(
-            boot_id=self.boot_id,
+            boot_id=boot_id,
             number=number,
             wall=self.clock.wall(),
             components=self.components,
             outbox=self.outbox,
             link=self.snapshot(),
         )
-        headers = {"Idempotency-Key": f"telemetry-{self.boot_id}-{number}"}
+        headers = {"Idempotency-Key": f"telemetry-{boot_id}-{number}"}
         body = telemetry.encode(report)
         for attempt in range(1, 4):
             reply = await self.client.request(
