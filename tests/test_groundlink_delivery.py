@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from pathlib import Path
 
 from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.metrics import Metrics
@@ -138,3 +139,36 @@ async def test_pipelining_within_a_kind_beats_the_round_trip_when_allowed() -> N
 
     strict, pipelined = await run(1), await run(8)
     assert strict > 0.6 and pipelined < strict / 3
+
+
+async def test_the_key_survives_a_restart_of_the_real_outbox(tmp_path: Path) -> None:
+    """The storage component's journaled outbox: an order whose answer was lost before a restart is sent again
+    after it with the same key, and the station replays instead of accepting it twice."""
+    from appliance.storage.component import StorageComponent
+    from appliance.storage.config import StorageConfig
+    from appliance.timebase import SystemClock
+
+    async def storage() -> StorageComponent:
+        component = StorageComponent(StorageConfig(dir=str(tmp_path)), SystemClock(), Metrics(), lambda: None)
+        await component.start()
+        return component
+
+    first = await storage()
+    ids = [(await first.outbox.append("booking", {"n": n})).id for n in range(6)]
+    async with running_station() as station:
+        station.faults.add(FaultRule("drop_after", path="/orders/"))  # accepted, but no answer gets back
+        async with ground_client(station.url) as client:
+            settings = config(station.url, retries_per_cycle=1)
+            report = await Delivery(first.outbox, client, settings, Metrics()).drain()
+        assert report.gave_up and received_keys(station, "booking") == ids[:1]
+        await first.stop()  # the reboot
+
+        station.faults.clear()
+        second = await storage()
+        assert [i.id for i in second.outbox.pending("booking")] == ids
+        assert second.outbox.pending("booking")[0].attempts == 1
+        async with ground_client(station.url) as client:
+            report = await Delivery(second.outbox, client, config(station.url), Metrics()).drain()
+        await second.stop()
+        assert report.delivered == 6 and received_keys(station, "booking") == ids
+        assert station.ledger.replays == 1  # the first order came again with its key: replayed, not doubled
