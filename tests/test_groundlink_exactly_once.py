@@ -164,7 +164,7 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
             if in_the_air:
                 rig.coverage("home")  # landing: the window opens
             before = rig.received()["total"]
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.5))
             rig.kill_daemon()
             kills += 1
             mid_delivery += rig.received()["total"] > before

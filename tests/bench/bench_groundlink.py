@@ -1,6 +1,8 @@
 """Outbox delivery over the simulated link (2 Mbit/s, 150 ms round trip) with 10,000 pending orders.
 
-The ground station runs in its own process (`python -m firmware_sim`), so its work does not count as ours.
+The outbox is the storage component's journaled one (every append and every confirmation fsynced), filled
+before the clock starts. The ground station runs in its own process (`python -m firmware_sim`), so its work
+does not count as ours.
 Two figures against the link's own limit for the same protocol, measured in the same run:
 - strict order per kind (one request in flight per kind, the default): the limit is one order per round trip
   per kind (plus its serialisation time);
@@ -12,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,9 +26,12 @@ from appliance.groundlink.client import GroundClient
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.delivery import Delivery
 from appliance.metrics import Metrics
+from appliance.ports import Outbox
+from appliance.storage.component import StorageComponent
+from appliance.storage.config import StorageConfig
+from appliance.timebase import SystemClock
 from tests.bench import Figure
 from tests.conftest import python_module, subprocess_env
-from tests.groundlink_support import MemoryOutbox
 
 BANDWIDTH = 2_000_000
 RTT = 0.150
@@ -43,29 +50,39 @@ def control(address: str, method: str, path: str, body: Any = None) -> Any:
         return json.loads(answer.read())
 
 
-async def fill(outbox: MemoryOutbox) -> None:
-    for n in range(ORDERS):
+async def fill(outbox: Outbox) -> None:
+    async def one(n: int) -> None:
         kind = KINDS[n % 3]
         await outbox.append(
             kind, {"kind": kind, "item": f"item-{n % 97:03d}", "email": f"passenger{n}@example.com", "seat": "23C"}
         )
 
+    for start in range(0, ORDERS, 250):  # concurrent appends share fsyncs (group commit)
+        await asyncio.gather(*(one(n) for n in range(start, min(ORDERS, start + 250))))
+
 
 async def deliver(url: str, in_flight: int, seconds: float | None) -> tuple[int, float, float]:
     """(orders delivered, seconds, our CPU seconds)."""
-    outbox = MemoryOutbox()
-    await fill(outbox)
-    config = GroundlinkConfig(url=url, in_flight_per_kind=in_flight, request_timeout=60.0)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        delivery = Delivery(outbox, GroundClient(url, session, Metrics()), config, Metrics())
-        cpu, started = time.process_time(), time.monotonic()
-        drain = asyncio.create_task(delivery.drain())
+    with tempfile.TemporaryDirectory(prefix="bench-groundlink-") as state:
+        storage = StorageComponent(StorageConfig(dir=str(Path(state))), SystemClock(), Metrics(), lambda: None)
+        await storage.start()
         try:
-            await asyncio.wait_for(asyncio.shield(drain), seconds)
-        except TimeoutError:
-            drain.cancel()
-            await asyncio.gather(drain, return_exceptions=True)
-        return len(outbox.delivered), time.monotonic() - started, time.process_time() - cpu
+            outbox = storage.outbox
+            await fill(outbox)
+            config = GroundlinkConfig(url=url, in_flight_per_kind=in_flight, request_timeout=60.0)
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+                delivery = Delivery(outbox, GroundClient(url, session, Metrics()), config, Metrics())
+                cpu, started = time.process_time(), time.monotonic()
+                drain = asyncio.create_task(delivery.drain())
+                try:
+                    await asyncio.wait_for(asyncio.shield(drain), seconds)
+                except TimeoutError:
+                    drain.cancel()
+                    await asyncio.gather(drain, return_exceptions=True)
+                elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
+            return ORDERS - sum(outbox.counts().values()), elapsed, cpu
+        finally:
+            await storage.stop()
 
 
 def run() -> list[Figure]:
