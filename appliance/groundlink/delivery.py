@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -111,13 +111,23 @@ class Delivery:
         return report
 
     async def _drain_kind(self, kind: str, report: DrainReport, stopped: set[str]) -> None:
+        """Items of one kind in sequence order, at most `in_flight_per_kind` exchanges at a time. A slot frees
+        as soon as the station has answered: the next item goes out while the confirmation is being made
+        durable (safe: should that write be lost, the item goes again with its key and is replayed)."""
         window = asyncio.Semaphore(self.config.in_flight_per_kind)
         halt = False
 
         async def one(item: OutboxItem) -> None:
             nonlocal halt
+            slot = [True]
+
+            def release() -> None:
+                if slot:
+                    slot.clear()
+                    window.release()
+
             try:
-                outcome = await self.deliver(item)
+                outcome = await self.deliver(item, answered=release)
                 if outcome is Outcome.DELIVERED:
                     report.delivered += 1
                 elif outcome is Outcome.DEAD:
@@ -129,7 +139,7 @@ class Delivery:
                     report.budget_exhausted = True
                     halt = True
             finally:
-                window.release()
+                release()
 
         while not halt:
             items = self.outbox.pending(kind)
@@ -144,8 +154,9 @@ class Delivery:
                     group.create_task(one(item))
         stopped.add(kind)
 
-    async def deliver(self, item: OutboxItem) -> Outcome:
-        """POST one item until it is confirmed, refused for good, or retried enough for this cycle."""
+    async def deliver(self, item: OutboxItem, answered: Callable[[], None] | None = None) -> Outcome:
+        """POST one item until it is confirmed, refused for good, or retried enough for this cycle.
+        `answered()` is called once the station's final answer is in, before it is recorded durably."""
         body = encode(item.payload)
         path = self.config.orders_path.format(kind=item.kind)
         headers = {"Idempotency-Key": item.id}
@@ -163,12 +174,16 @@ class Delivery:
                 error = f"{type(problem).__name__}: {problem}".rstrip(": ")
             else:
                 if 200 <= reply.status < 300:
+                    if answered is not None:
+                        answered()
                     await self.outbox.mark_delivered(item.id, _receipt(item, reply))
                     self.metrics.groundlink_requests.labels(outcome="delivered").inc()
                     return Outcome.DELIVERED
                 error = f"HTTP {reply.status}: {reply.error_text()}"
                 if 400 <= reply.status < 500 and reply.status not in RETRYABLE_4XX:
                     log.warning("order %s (%s) refused for good: %s", item.id, item.kind, error)
+                    if answered is not None:
+                        answered()
                     await self.outbox.dead_letter(item.id, error)
                     self.metrics.groundlink_requests.labels(outcome="dead_letter").inc()
                     self.metrics.groundlink_dead_letters.labels(kind=item.kind).inc()
