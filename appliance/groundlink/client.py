@@ -63,6 +63,8 @@ class GroundClient:
         self.meter: Meter | None = None
         self.bytes_sent = 0
         self.bytes_received = 0
+        self._sent_metric = metrics.groundlink_bytes.labels(direction="sent")
+        self._received_metric = metrics.groundlink_bytes.labels(direction="received")
 
     async def request(
         self,
@@ -99,8 +101,8 @@ class GroundClient:
         finally:
             self.bytes_sent += sent
             self.bytes_received += received
-            self.metrics.groundlink_bytes.labels(direction="sent").inc(sent)
-            self.metrics.groundlink_bytes.labels(direction="received").inc(received)
+            self._sent_metric.inc(sent)
+            self._received_metric.inc(received)
             if meter is not None:
                 meter.settle(reserved, sent + received)
 

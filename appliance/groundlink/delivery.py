@@ -83,6 +83,7 @@ class Delivery:
         self.rng = rng or random.Random()
         self.last_error = ""
         self.errors = 0
+        self._delivered_metric = metrics.groundlink_requests.labels(outcome="delivered")
 
     async def drain(self) -> DrainReport:
         """Deliver what is pending (and what arrives meanwhile) until every kind is empty, gave up for this
@@ -177,7 +178,7 @@ class Delivery:
                     if answered is not None:
                         answered()
                     await self.outbox.mark_delivered(item.id, _receipt(item, reply))
-                    self.metrics.groundlink_requests.labels(outcome="delivered").inc()
+                    self._delivered_metric.inc()
                     return Outcome.DELIVERED
                 error = f"HTTP {reply.status}: {reply.error_text()}"
                 if 400 <= reply.status < 500 and reply.status not in RETRYABLE_4XX:
