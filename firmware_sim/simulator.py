@@ -25,7 +25,7 @@ def build_devices(world: World | None) -> list[SimDevice]:
     devices: list[SimDevice] = []
     devices.append(Passengers(world))
     devices.append(SimModem(world))
-    devices.append(GroundStation())
+    devices.append(GroundStation(world=world))
     return devices
 
 

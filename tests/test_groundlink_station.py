@@ -194,3 +194,14 @@ async def test_a_newspaper_edition_is_packed_and_served_as_static_files(station:
         manifest_url = station.url + "/content/" + index["bundles"][0]["manifest"]
         async with s.get(manifest_url, headers={"Range": "bytes=0-9"}) as r:
             assert r.status == 206 and len(await r.read()) == 10
+
+
+async def test_the_next_edition_is_published_while_an_aircraft_descends(station: GroundStation) -> None:
+    station._on_world_event("phase", {"phase": "cruise"})
+    station._on_world_event("phase", {"phase": "descent"})
+    for _ in range(300):
+        if station.editions:
+            break
+        await asyncio.sleep(0.05)
+    assert len(station.editions) == 1 and station.editions[0].endswith("-1")
+    assert not station.pack_errors

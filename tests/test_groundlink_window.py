@@ -200,3 +200,12 @@ async def test_a_station_that_stops_answering_closes_the_window(tmp_path: Path) 
         station.link.restore()
         await until(lambda: link.open)
         assert link.windows == 2
+
+
+async def test_a_long_stay_on_the_ground_repeats_the_full_cycle(tmp_path: Path) -> None:
+    async with running_station() as station, link_on(
+        station, tmp_path, flight=Flight(True), modem=Modem(True), outbox=MemoryOutbox(),
+        settings={"full_cycle_seconds": 0.2},
+    ) as link:
+        await until(lambda: link.telemetry_sent >= 3)
+        assert link.windows == 1

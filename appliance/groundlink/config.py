@@ -28,6 +28,7 @@ class GroundlinkConfig:
     time_path: str = "/time"
     telemetry_path: str = "/telemetry"
     telemetry: bool = True
+    full_cycle_seconds: float = 300.0  # while the window stays open, telemetry and content again this often
     clock_check: bool = True
     modem_required: bool = True
     flight_required: bool = True
@@ -35,7 +36,8 @@ class GroundlinkConfig:
     roaming_budgets: dict[str, int] = field(default_factory=dict)  # {"26202": 500000}
 
     def validate(self) -> None:
-        for name in ("poll_seconds", "health_seconds", "health_timeout", "request_timeout", "backoff_initial"):
+        positive = ("poll_seconds", "full_cycle_seconds", "health_seconds", "health_timeout", "request_timeout")
+        for name in (*positive, "backoff_initial"):
             if getattr(self, name) <= 0:
                 raise ValueError(name, "must be > 0")
         if self.backoff_max < self.backoff_initial:

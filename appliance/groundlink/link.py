@@ -91,6 +91,7 @@ class GroundLink:
         self._work_mode = HOME
         self._wake = asyncio.Event()
         self._full_due = False
+        self._full_at = float("inf")  # monotonic: the next full cycle while the window stays open
         self._drain_after = 0.0  # monotonic: no outbox cycle before (after a cycle that gave up)
         self._health_at = 0.0
         self._drain_failures = 0
@@ -191,7 +192,10 @@ class GroundLink:
             self._work = asyncio.create_task(self._cycle(full, mode), name="groundlink-cycle")
 
     def _work_due(self) -> bool:
+        if self.clock.monotonic() >= self._full_at:
+            self._full_due = True
         if self._full_due:
+            self._full_at = self.clock.monotonic() + self.config.full_cycle_seconds
             return True
         pending = self.outbox is not None and any(self.outbox.counts().values())
         return pending and self.clock.monotonic() >= self._drain_after
@@ -215,6 +219,7 @@ class GroundLink:
         self.windows += 1
         self.reason = "open" if self.mode == HOME else f"open, roaming on {self.mode}"
         self._full_due = True
+        self._full_at = self.clock.monotonic() + self.config.full_cycle_seconds
         self._drain_after = 0.0
         self.metrics.groundlink_window_open.set(1)
         log.info("ground window %s", self.reason)

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from firmware_sim.device import World
 from firmware_sim.ground.content import ContentServer, add_content_routes
 from firmware_sim.ground.faults import FaultPlan, parse_rule
 from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger
@@ -79,7 +80,12 @@ class GroundStation:
     name = "ground"
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, bundles_dir: Path | None = None, publish_sample: bool = True
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bundles_dir: Path | None = None,
+        publish_sample: bool = True,
+        world: World | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -95,8 +101,11 @@ class GroundStation:
         self.publish_sample = publish_sample
         self.editions: list[str] = []
         self.pack_errors: list[str] = []
-        self._publishing: asyncio.Task[None] | None = None
+        self._publishing: set[asyncio.Task[Any]] = set()
         self._publish_lock = asyncio.Lock()
+        self.world = world
+        if world is not None:
+            world.subscribe(self._on_world_event)
         self.up = True
         self.time_offset = 0.0
         self.requests = 0
@@ -227,9 +236,20 @@ class GroundStation:
             result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
             return result
 
+    def _on_world_event(self, event: str, detail: dict[str, Any]) -> None:
+        """While an aircraft descends, the content desk publishes the next edition, ready for its landing."""
+        if event == "phase" and detail.get("phase") == "descent" and self._runner is not None:
+            edition = f"{datetime.now(UTC).strftime('%Y-%m-%d')}-{len(self.editions) + 1}"
+            self._spawn_publish(edition)
+
+    def _spawn_publish(self, edition: str | None) -> None:
+        task = asyncio.get_running_loop().create_task(self.publish(edition))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
     async def start(self) -> None:
         if self.publish_sample:
-            self._publishing = asyncio.create_task(self.publish())
+            self._spawn_publish(None)
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -239,9 +259,9 @@ class GroundStation:
         self.url = f"http://{self.host}:{port}"
 
     async def stop(self) -> None:
-        if self._publishing is not None:
-            self._publishing.cancel()
-            await asyncio.gather(self._publishing, return_exceptions=True)
+        for task in list(self._publishing):
+            task.cancel()
+        await asyncio.gather(*self._publishing, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
