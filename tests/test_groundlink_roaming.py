@@ -102,3 +102,26 @@ def test_a_damaged_ledger_does_not_give_a_fresh_budget(tmp_path: Path) -> None:
     (tmp_path / "roaming.json").write_text("{not json")
     ledger = RoamingLedger(tmp_path / "roaming.json", ManualClock())
     assert RoamingMeter(ledger, "20801", 5000).remaining() == 0
+
+
+def test_bad_groundlink_config_names_the_key(tmp_path: Path) -> None:
+    import pytest
+
+    from appliance.appconfig import load_config
+    from appliance.config import ConfigError
+
+    base = '[avionics]\nport = "a"\n[modem]\nport = "m"\n[groundlink]\nurl = "http://ground"\n'
+    for extra, key in (
+        ("roaming_budgets = { 2620 = 5 }\n", "groundlink.roaming_budgets.2620"),
+        ('roaming_budgets = { "26202" = -1 }\n', "groundlink.roaming_budgets.26202"),
+        ("in_flight_per_kind = 0\n", "groundlink.in_flight_per_kind"),
+        ('orders_path = "/orders"\n', "groundlink.orders_path"),
+    ):
+        path = tmp_path / "appliance.toml"
+        path.write_text(base + extra)
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert caught.value.key == key and str(path) in str(caught.value)
+    path.write_text(base + 'roaming_budgets = { "26202" = 5000 }\n')
+    config = load_config(path).groundlink
+    assert config.roaming_budget("26202") == 5000 and config.roaming_budget("20801") == 1_000_000
