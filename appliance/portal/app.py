@@ -9,9 +9,10 @@ from aiohttp import web
 
 from appliance.portal import api, welcome
 from appliance.portal.captive import PROBE_PATHS
+from appliance.portal.catalog import resolve_inside
 from appliance.portal.i18n import choose
 from appliance.portal.openapi import document
-from appliance.portal.security import middlewares
+from appliance.portal.security import json_error, middlewares
 from appliance.portal.services import SERVICES, Services, services_of
 
 STATIC = Path(__file__).with_name("static")
@@ -29,6 +30,20 @@ async def index(request: web.Request) -> web.Response:
     html = _index_template().replace("__LANG__", lang).replace("__PROFILE__", services.config.profile)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache",
                                                                        "Vary": "Accept-Language, Cookie"})
+
+
+STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json",
+                ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain"}
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """The web app's own files (no directory listing, no traversal, known types only)."""
+    path = resolve_inside(STATIC, request.match_info["path"])
+    suffix = path.suffix.lower() if path is not None else ""
+    if path is None or suffix not in STATIC_TYPES:
+        return json_error(404, "not found")
+    cache = "public, max-age=86400" if "/vendor/" in path.as_posix() else "no-cache"
+    return web.FileResponse(path, headers={"Content-Type": STATIC_TYPES[suffix], "Cache-Control": cache})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -59,7 +74,7 @@ def make_app(services: Services) -> web.Application:
     r.add_post("/api/v1/orders", api.orders)
     r.add_get("/api/v1/openapi.json", openapi)
     r.add_get("/content/{path:.+}", api.content_file)
-    r.add_static("/static/", STATIC, follow_symlinks=False, append_version=False)
+    r.add_get("/static/{path:.+}", static_file)
     for path in sorted(PROBE_PATHS):
         r.add_get(path, probe_miss)
     return app

@@ -51,14 +51,14 @@ class Portal:
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
         self.services.broadcaster.start()
-        runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False)
+        runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site: web.BaseSite
         if sock is not None:
-            site = web.SockSite(runner, sock, shutdown_timeout=1.0)
+            site = web.SockSite(runner, sock)
         else:
             host, port = parse_listen(self.listen)
-            site = web.TCPSite(runner, host, port, shutdown_timeout=1.0, backlog=1024, reuse_address=True)
+            site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
         await site.start()
         self._runner = runner
         server = site._server  # the bound address (port 0 becomes the real port)

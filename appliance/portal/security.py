@@ -72,7 +72,7 @@ def middlewares(max_body: int, allowed_origins: Iterable[str]) -> list[Callable[
                 return json_error(413, f"request body too large (limit {max_body} bytes)")
         response = await handler(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"
         if request.path.startswith("/content/"):
             response.headers.setdefault("Content-Security-Policy", CONTENT_CSP)
         else:

@@ -96,7 +96,9 @@ class Broadcaster:
             await asyncio.sleep(delay)
 
     def start(self) -> None:
-        if self._task is None:
+        """Tick every `interval` seconds (an interval <= 0 means ticks are driven by calling `tick()`)."""
+        self._stopped = False
+        if self._task is None and self._interval > 0:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="portal-sse-ticker")
 
     async def stop(self) -> None:
@@ -106,7 +108,8 @@ class Broadcaster:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._tick_event.set()  # release waiting clients
+        event, self._tick_event = self._tick_event, asyncio.Event()
+        event.set()  # release waiting clients: they see `_stopped` and end
 
     @property
     def clients(self) -> int:

@@ -90,7 +90,7 @@ async def accept(request: web.Request) -> web.Response:
     services = services_of(request)
     form = await request.post()
     services.clients.accept(request.remote or "")
-    response = web.HTTPFound("/")
+    response = web.Response(status=302, headers={"Location": "/"})
     lang = form.get("lang")
     if isinstance(lang, str) and lang in LANGUAGES:
         response.set_cookie("lang", lang, max_age=86400, samesite="Lax")
@@ -103,7 +103,7 @@ async def captive_api(request: web.Request) -> web.Response:
     portal = f"http://{services.config.public_host or request.host}{WELCOME_PATH}"
     body = captive_api_body(services.clients, request.remote or "", portal)
     return web.Response(
-        text=json.dumps(body),
+        body=json.dumps(body).encode(),
         headers={"Content-Type": "application/captive+json", "Cache-Control": "private, no-store"},
     )
 

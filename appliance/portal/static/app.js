@@ -170,7 +170,7 @@
     });
     var k = Math.cos(rad((minLat + maxLat) / 2));
     var spanX = Math.max((maxLon - minLon) * k, 4), spanY = Math.max(maxLat - minLat, 2.25);
-    var scale = Math.min(W / (spanX * 1.5), H / (spanY * 1.6));
+    var scale = Math.min(W / (spanX * 2.4), H / (spanY * 2.6));
     var cx = (minLon + maxLon) / 2, cy = (minLat + maxLat) / 2;
     return { key: [minLat, maxLat, minLon, maxLon].join(","), p: function (lat, lon) {
       return [W / 2 + (lon - cx) * k * scale, H / 2 - (lat - cy) * scale];
@@ -186,7 +186,8 @@
   }
   function drawLand(view) {
     if (!state.world || !window.topojson) { return; }
-    var fc = window.topojson.feature(state.world, state.world.objects.countries), s = "", parts = [];
+    if (!state.land) { state.land = window.topojson.feature(state.world, state.world.objects.countries); }
+    var fc = state.land, s = "", parts = [];
     fc.features.forEach(function (feature) {
       var g = feature.geometry;
       if (!g) { return; }
@@ -213,7 +214,7 @@
     var o = f.flight.origin, d = f.flight.destination, pts = [];
     if (o && o.lat !== null) { pts.push([o.lat, o.lon]); }
     if (d && d.lat !== null) { pts.push([d.lat, d.lon]); }
-    if (f.position) { pts.push([f.position.lat, f.position.lon]); }
+    if (f.position && pts.length < 2) { pts.push([f.position.lat, f.position.lon]); }  /* the route frames the map */
     if (!pts.length) { return; }
     var view = makeView(pts);
     if (!state.view || state.view.key !== view.key) {
