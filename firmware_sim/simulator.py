@@ -9,8 +9,8 @@ from aiohttp import web
 
 from firmware_sim.avionics import AvionicsDevice
 from firmware_sim.device import SimDevice, World
-from firmware_sim.ground.station import GroundStation
 from firmware_sim.flight import FlightWorld
+from firmware_sim.ground.station import GroundStation
 from firmware_sim.modem import SimModem
 from firmware_sim.passengers import Passengers
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ async def test_opens_on_the_ground_and_works_in_priority_order(tmp_path: Path) -
 
     content = Content()
     async with running_station() as station:
-        assert "error" not in await station.publish("2026-11-23")  # the real packer, as a subprocess
+        assert "error" not in await station.publish(date(2026, 11, 23))  # the real packer, as a subprocess
         station.up = False
         flight, modem = Flight(True), Modem(True)
         async with link_on(
@@ -139,7 +140,7 @@ async def test_opens_on_the_ground_and_works_in_priority_order(tmp_path: Path) -
             assert order == ["content after {'booking': 1, 'telemetry': 1}"]  # outbox, telemetry, then content
             assert link.last_content["status"] == "activated"
             root = content.inner.store.active_root()
-            assert root is not None and (root / "newspapers" / "2026-11-23.html").is_file()
+            assert root is not None and (root / "readings" / "daily-2026-11-23.pdf").is_file()
             assert anchor.calls and anchor.calls[0][1] == "network"
             telemetry = station.ledger.report()["kinds"]["telemetry"][0]["payload"]
             assert telemetry["groundlink"]["window"] == "open" and telemetry["outbox"]["pending"] == {}

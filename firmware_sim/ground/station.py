@@ -7,12 +7,13 @@ Service listener (`groundlink.url`):
   GET  /health          200 {"status": "pass"} while the station is up
   GET  /time            {"epoch": seconds} (every answer also carries a Date header)
   GET  /content/...     bundles as static files with Range (firmware_sim/ground/content.py), made by the real
-                        packer (`python -m appliance content pack SRC DEST --publish`) from sample sources
+                        packer (`python -m appliance content pack SRC DEST --publish`) from the sample sources
+                        of firmware_sim/content_samples.py, one edition per day
 Every request crosses the simulated link (`LinkModel`: bandwidth both ways, round trip, cuts) and the fault
 plan (`FaultPlan`).
 
 Control routes (the simulator's control listener): GET/DELETE /ground/received, GET/POST/DELETE
-/ground/faults, PUT /ground/link, PUT /ground/station, POST /ground/content/publish {"edition": "..."}.
+/ground/faults, PUT /ground/link, PUT /ground/station, POST /ground/content/publish {"day": "YYYY-MM-DD"}.
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from firmware_sim.content_samples import generate
 from firmware_sim.device import World
 from firmware_sim.ground.content import ContentServer, add_content_routes
 from firmware_sim.ground.faults import FaultPlan, parse_rule
 from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger
 from firmware_sim.ground.link import LinkCut, LinkModel
-from firmware_sim.ground.samples import write_newspaper
 
 log = logging.getLogger("firmware_sim.ground")
 
@@ -212,44 +213,44 @@ class GroundStation:
 
     # --- SimDevice --------------------------------------------------------------------------------------
 
-    async def publish(self, edition: str | None = None) -> dict[str, Any]:
-        """Pack a newspaper edition with the real packer and make it the current bundle."""
-        edition = edition or datetime.now(UTC).strftime("%Y-%m-%d")
+    async def publish(self, day: date | None = None) -> dict[str, Any]:
+        """Pack the sample content of `day` (default: today, then one day later per edition already
+        published, so each new edition is visibly new) with the real packer; make it the current bundle."""
         async with self._publish_lock:
+            day = day or datetime.now(UTC).date() + timedelta(days=len(self.editions))
+            bundle_id = f"content-{day.isoformat()}"
             with tempfile.TemporaryDirectory(prefix="ground-source-") as source:
-                src = write_newspaper(Path(source) / "newspaper", edition)
-                dest = self.bundles_dir / f"newspaper-{edition}"
+                src = await asyncio.to_thread(generate, Path(source) / "src", day)
                 env = dict(os.environ)
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
                 process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "appliance", "content", "pack", str(src), str(dest),
-                    "--bundle-id", f"newspaper-{edition}", "--publish",
+                    sys.executable, "-m", "appliance", "content", "pack", str(src), str(self.bundles_dir / bundle_id),
+                    "--bundle-id", bundle_id, "--publish",
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
                 )
                 out, err = await process.communicate()
             if process.returncode != 0:
-                problem = f"pack {edition}: exit {process.returncode}: {err.decode(errors='replace').strip()[-300:]}"
+                problem = f"pack {bundle_id}: exit {process.returncode}: {err.decode(errors='replace').strip()[-300:]}"
                 self.pack_errors.append(problem)
                 log.warning("%s", problem)
                 return {"error": problem}
-            self.editions.append(edition)
+            self.editions.append(day.isoformat())
             result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
             return result
 
     def _on_world_event(self, event: str, detail: dict[str, Any]) -> None:
         """While an aircraft descends, the content desk publishes the next edition, ready for its landing."""
         if event == "phase" and detail.get("phase") == "descent" and self._runner is not None:
-            edition = f"{datetime.now(UTC).strftime('%Y-%m-%d')}-{len(self.editions) + 1}"
-            self._spawn_publish(edition)
+            self._spawn_publish()
 
-    def _spawn_publish(self, edition: str | None) -> None:
-        task = asyncio.get_running_loop().create_task(self.publish(edition))
+    def _spawn_publish(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.publish())
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
     async def start(self) -> None:
         if self.publish_sample:
-            self._spawn_publish(None)
+            self._spawn_publish()
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -343,10 +344,12 @@ class GroundStation:
 
     async def _post_publish(self, request: web.Request) -> web.Response:
         body = await _json(request)
-        edition = body.get("edition") if isinstance(body, dict) else None
-        if edition is not None and (not isinstance(edition, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", edition)):
-            return error(400, 'expected {"edition": "letters, digits, . _ -"}')
-        result = await self.publish(edition)
+        raw = body.get("day") if isinstance(body, dict) else None
+        try:
+            day = date.fromisoformat(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            return error(400, 'expected {"day": "YYYY-MM-DD"} (or no day: the next edition)')
+        result = await self.publish(day)
         return web.json_response(result, status=502 if "error" in result else 201)
 
 
