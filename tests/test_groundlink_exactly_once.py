@@ -1,6 +1,7 @@
-"""Exactly once, end to end: passengers order through the portal API (`POST /api/v1/orders`) in the air or at
-the gate, the aircraft lands, and the real daemon (`python -m appliance run`) is killed with SIGKILL at random
-moments of the ground window, again and again. The simulated ground station, with lost answers injected,
+"""Exactly once, end to end: passengers order through the portal API (`POST /api/v1/orders`) with no coverage
+("in the air") or at the gate, coverage comes back ("landing"), and the real daemon (`python -m appliance run`,
+every device from the simulator: the aircraft parked at the gate on the avionics bus, the modem on its pty) is
+killed with SIGKILL at random moments of the ground window, again and again. The simulated ground station, with lost answers injected,
 must end up with every acknowledged order exactly once and nothing that was not acknowledged."""
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Rig:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.sim = subprocess.Popen(
-            python_module("firmware_sim", "--control", "127.0.0.1:0"),
+            python_module("firmware_sim", "--scenario", "gate", "--control", "127.0.0.1:0"),
             stdout=subprocess.PIPE,
             stderr=(tmp_path / "sim.log").open("wb"),
             env=subprocess_env(),
@@ -66,14 +67,13 @@ class Rig:
         self.config.write_text(
             f"""
 [avionics]
-port = "loop://"
+port = "{self.endpoints["avionics.port"]}"
 [modem]
 port = "{self.endpoints["modem.port"]}"
 poll_interval = 0.5
 [groundlink]
 url = "{self.endpoints["groundlink.url"]}"
 poll_seconds = 0.05
-flight_required = false
 backoff_initial = 0.05
 backoff_max = 0.5
 request_timeout = 2.0
