@@ -1,8 +1,9 @@
 """Exactly once, end to end: passengers order through the portal API (`POST /api/v1/orders`) with no coverage
 ("in the air") or at the gate, coverage comes back ("landing"), and the real daemon (`python -m appliance run`,
 every device from the simulator: the aircraft parked at the gate on the avionics bus, the modem on its pty) is
-killed with SIGKILL at random moments of the ground window, again and again. The simulated ground station, with lost answers injected,
-must end up with every acknowledged order exactly once and nothing that was not acknowledged."""
+killed with SIGKILL at random moments of the ground window, again and again. The simulated ground station,
+with lost answers injected, must end up with every acknowledged order exactly once and nothing that was not
+acknowledged."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from appliance.groundlink.link import GroundLink
 from appliance.metrics import Metrics
 from appliance.ports import FlightInfo, Reading
 from appliance.timebase import SystemClock
+from firmware_sim.ground.faults import FaultRule
 from firmware_sim.ground.station import GroundStation
 from tests.groundlink_support import MemoryOutbox, config, received_keys, running_station
 
@@ -210,3 +211,16 @@ async def test_a_long_stay_on_the_ground_repeats_the_full_cycle(tmp_path: Path) 
     ) as link:
         await until(lambda: link.telemetry_sent >= 3)
         assert link.windows == 1
+
+
+async def test_a_failing_step_does_not_hold_up_the_next(tmp_path: Path) -> None:
+    """No clock on the station and a broken telemetry endpoint: the orders still go."""
+    outbox = MemoryOutbox()
+    item = await outbox.append("offer", {"item": "A"})
+    async with running_station() as station:
+        station.faults.add(FaultRule("drop", path="/time"))
+        station.faults.add(FaultRule("drop", path="/telemetry"))
+        async with link_on(station, tmp_path, flight=Flight(True), modem=Modem(True), outbox=outbox) as link:
+            await until(lambda: not outbox.counts() and link.cycles >= 1 and link.errors >= 2)
+            assert received_keys(station, "offer") == [item.id]
+            assert link.health().status == "pass"  # nothing the passengers asked for is held up

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -243,49 +243,67 @@ class GroundLink:
     # --- the work inside the window ----------------------------------------------------------------------
 
     async def _cycle(self, full: bool, mode: str) -> None:
+        """One pass of the priorities. A failing step is noted and the next one still runs: a station without
+        a clock or a broken telemetry endpoint must not keep the orders or the newspaper from moving."""
         self.cycles += 1
         roaming = mode != HOME
         try:
             if full and not roaming and self.config.clock_check:
-                await self._clock_check()
+                await self._guarded("clock check", self._clock_check())
             if self.delivery is not None:
-                report = await self.delivery.drain()
-                self.last_report = {
-                    "delivered": report.delivered,
-                    "dead_letters": report.dead,
-                    "gave_up": dict(report.gave_up),
-                    "budget_exhausted": report.budget_exhausted,
-                }
-                if report.delivered:
-                    self.last_success = self.clock.wall()
-                if report.complete:
-                    self._drain_failures = 0
-                else:
-                    self._drain_failures += 1
-                    if report.gave_up:
-                        self._note_error(f"outbox: {next(iter(report.gave_up.values()))}")
-                    if report.budget_exhausted:
-                        self.reason = f"open, roaming on {mode}: {self.delivery.last_error}"
-                    # retried enough for now: the next outbox cycle waits, lower priorities go on
-                    self._drain_after = self.clock.monotonic() + backoff_delay(
-                        self._drain_failures, self.config.backoff_initial * 4, self.config.backoff_max, self.rng
-                    )
+                await self._guarded("outbox", self._drain(mode))
             if roaming or not full:
                 return
             if self.config.telemetry:
-                await self._send_telemetry()
+                await self._guarded("telemetry", self._send_telemetry())
             if self.content is not None:
-                self.last_content = await self.content.update(self.config.url)
-                self.content_runs += 1
-                if self.last_content.get("status") in ("failed", "interrupted"):
-                    self._note_error(f"content: {self.last_content.get('error') or self.last_content.get('status')}")
-        except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable) as problem:
-            self._note_error(f"{type(problem).__name__}: {problem}")
-            self._health_at = 0.0  # check the station again at the next step
+                await self._guarded("content", self._update_content())
         finally:
             if roaming:
                 self.roaming.save()
                 self.metrics.groundlink_roaming_bytes.labels(operator=mode).set(self.roaming.spent_today(mode))
+
+    async def _guarded(self, what: str, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable) as problem:
+            self._note_error(f"{what}: {type(problem).__name__}: {problem}")
+            self._health_at = 0.0  # check the station again at the next step
+        except Exception as problem:  # storage refusing a write, a bug: noted, the window logic goes on
+            log.exception("ground link: %s failed", what)
+            self._note_error(f"{what}: {type(problem).__name__}: {problem}")
+            self._drain_after = self.clock.monotonic() + self.config.backoff_max
+
+    async def _drain(self, mode: str) -> None:
+        assert self.delivery is not None
+        report = await self.delivery.drain()
+        self.last_report = {
+            "delivered": report.delivered,
+            "dead_letters": report.dead,
+            "gave_up": dict(report.gave_up),
+            "budget_exhausted": report.budget_exhausted,
+        }
+        if report.delivered:
+            self.last_success = self.clock.wall()
+        if report.complete:
+            self._drain_failures = 0
+            return
+        self._drain_failures += 1
+        if report.gave_up:
+            self._note_error(f"outbox: {next(iter(report.gave_up.values()))}")
+        if report.budget_exhausted:
+            self.reason = f"open, roaming on {mode}: {self.delivery.last_error}"
+        # retried enough for now: the next outbox cycle waits, lower priorities go on
+        self._drain_after = self.clock.monotonic() + backoff_delay(
+            self._drain_failures, self.config.backoff_initial * 4, self.config.backoff_max, self.rng
+        )
+
+    async def _update_content(self) -> None:
+        assert self.content is not None
+        self.last_content = await self.content.update(self.config.url)
+        self.content_runs += 1
+        if self.last_content.get("status") in ("failed", "interrupted"):
+            self._note_error(f"content: {self.last_content.get('error') or self.last_content.get('status')}")
 
     async def _clock_check(self) -> None:
         assert self.client is not None
