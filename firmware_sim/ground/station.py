@@ -1,7 +1,7 @@
 """The simulated ground station: the airline's existing HTTP services as the appliance meets them.
 
 Service listener (`groundlink.url`):
-  POST /orders/{kind}   booking | offer | email, JSON with an `Idempotency-Key` header (201 with a receipt;
+  POST /orders/{kind}   booking | offer | email | password_reset, JSON with an `Idempotency-Key` header (201 with a receipt;
                         the same key and body again: the same 201; another body: 422; still processing: 409)
   POST /telemetry       the appliance's summary, same idempotency rules
   GET  /health          200 {"status": "pass"} while the station is up
@@ -43,7 +43,7 @@ from firmware_sim.ground.link import LinkCut, LinkModel
 log = logging.getLogger("firmware_sim.ground")
 
 REPO = Path(__file__).resolve().parents[2]  # the packer runs from this checkout
-ORDER_KINDS = ("booking", "offer", "email")
+ORDER_KINDS = ("booking", "offer", "email", "password_reset")  # the portal's order kinds
 MAX_KEY_LENGTH = 255
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Headers aiohttp adds to every answer (Server, Date, Content-Length, status line): counted as wire bytes.
@@ -355,7 +355,7 @@ class GroundStation:
 
 def validate(kind: str, payload: dict[str, Any]) -> str:
     """What the airline's service would refuse (a permanent 4xx), or ""."""
-    if kind == "email":
+    if kind in ("email", "password_reset"):
         address = payload.get("email")
         if not isinstance(address, str) or not EMAIL.match(address):
             return "the e-mail service refuses this address"
