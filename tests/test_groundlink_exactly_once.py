@@ -52,7 +52,7 @@ def wait_for(predicate: Any, seconds: float, what: str) -> Any:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, groundlink: str = "") -> None:
         self.tmp_path = tmp_path
         self.sim = subprocess.Popen(
             python_module("firmware_sim", "--scenario", "gate", "--control", "127.0.0.1:0"),
@@ -78,6 +78,7 @@ poll_seconds = 0.05
 backoff_initial = 0.05
 backoff_max = 0.5
 request_timeout = 2.0
+{groundlink}
 [storage]
 dir = "{tmp_path / "state"}"
 [content]
@@ -203,6 +204,46 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
     assert all(emails[email] == 1 for email in acknowledged.values()), report
     assert received["conflicts"] == 0 and received["replays"] > 0, report
     assert mid_delivery >= KILLS // 4, report
+
+
+
+def test_roaming_on_the_simulated_modem_sends_only_orders_within_the_budget(tmp_path: Path) -> None:
+    budget = 6000
+    rig = Rig(tmp_path, groundlink=f'roaming_budgets = {{ "26202" = {budget} }}')
+    try:
+        wait_for(lambda: call(rig.control + "/state")[1]["ground"]["editions"], 30, "the station's first edition")
+        rig.coverage("home")
+        rig.start_daemon()
+        items = wait_for(lambda: offers(rig), 30, "the catalog synced from the ground")
+        wait_for(lambda: rig.received()["counts"].get("telemetry"), 10, "the first telemetry summary")
+        rig.kill_daemon()
+
+        rig.coverage("roaming")  # abroad: the sim modem registers roaming on 26202
+        telemetry = rig.received()["counts"]["telemetry"]
+        content_requests = call(rig.control + "/state")[1]["ground"]["content"]["requests"]
+        rig.start_daemon()
+        wait_for(lambda: offers(rig), 20, "the portal")
+        ids = []
+        for n in range(20):
+            order = {"kind": "offer", "item": items[n % len(items)], "email": f"roamer{n}@example.com"}
+            status, answer = call(rig.portal + "/api/v1/orders", "POST", order)
+            assert status == 201
+            ids.append(answer["id"])
+        wait_for(lambda: rig.received()["counts"].get("offer"), 10, "the first orders sent while roaming")
+        time.sleep(2.0)
+        sent_roaming = rig.received()["counts"]["offer"]
+        spent = json.loads((tmp_path / "state" / "groundlink-roaming.json").read_text())["spent"]["26202"]
+        assert 0 < sent_roaming < 20 and spent <= budget
+        assert rig.received()["counts"]["telemetry"] == telemetry  # priority 2 waits for the home network
+        assert call(rig.control + "/state")[1]["ground"]["content"]["requests"] == content_requests  # and 3
+
+        rig.coverage("home")  # back home: the rest goes, and the lower priorities run again
+        wait_for(lambda: rig.received()["counts"]["offer"] == 20, 20, "the rest of the orders at home")
+        wait_for(lambda: rig.received()["counts"]["telemetry"] > telemetry, 10, "telemetry at home")
+        keys = [e["key"] for e in rig.received()["kinds"]["offer"]]
+        assert keys == ids  # in order, each once
+    finally:
+        rig.close()
 
 
 pytestmark = pytest.mark.slow

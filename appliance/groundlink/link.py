@@ -88,7 +88,6 @@ class GroundLink:
         self._session: aiohttp.ClientSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._work: asyncio.Task[None] | None = None
-        self._work_mode = HOME
         self._wake = asyncio.Event()
         self._full_due = False
         self._full_at = float("inf")  # monotonic: the next full cycle while the window stays open
@@ -171,9 +170,11 @@ class GroundLink:
             await self._close(reason)
             return
         mode = self.current_mode()
-        if self._work is not None and not self._work.done() and self._work_mode != mode:
-            await self._cancel_work()  # home <-> roaming: start again under the new rules
+        if self.open and mode != self.mode:  # home <-> roaming: start again under the new rules
+            await self._cancel_work()
             self._full_due = True
+            self.reason = "open" if mode == HOME else f"open, roaming on {mode}"
+            self._drain_after = 0.0
         assert self.client is not None
         self.client.meter = self._meter(mode)
         self.mode = mode
@@ -188,7 +189,6 @@ class GroundLink:
         if idle and self._work_due():
             full = self._full_due
             self._full_due = False
-            self._work_mode = mode
             self._work = asyncio.create_task(self._cycle(full, mode), name="groundlink-cycle")
 
     def _work_due(self) -> bool:

@@ -1,8 +1,9 @@
 """The simulated ground station: the airline's existing HTTP services as the appliance meets them.
 
 Service listener (`groundlink.url`):
-  POST /orders/{kind}   booking | offer | email | password_reset, JSON with an `Idempotency-Key` header (201 with a receipt;
-                        the same key and body again: the same 201; another body: 422; still processing: 409)
+  POST /orders/{kind}   booking | offer | email | password_reset, JSON with an `Idempotency-Key` header (201
+                        with a receipt; the same key and body again: the same 201; another body: 422; still
+                        processing: 409)
   POST /telemetry       the appliance's summary, same idempotency rules
   GET  /health          200 {"status": "pass"} while the station is up
   GET  /time            {"epoch": seconds} (every answer also carries a Date header)
