@@ -224,3 +224,18 @@ async def test_a_failing_step_does_not_hold_up_the_next(tmp_path: Path) -> None:
             await until(lambda: not outbox.counts() and link.cycles >= 1 and link.errors >= 2)
             assert received_keys(station, "offer") == [item.id]
             assert link.health().status == "pass"  # nothing the passengers asked for is held up
+
+
+async def test_telemetry_carries_the_warnings_logged_since_the_last_summary(tmp_path: Path) -> None:
+    import logging
+
+    async with running_station() as station, on_ground(station, tmp_path) as link:
+        await until(lambda: link.telemetry_sent == 1)
+        logging.getLogger("appliance.somewhere").warning("disk %s is getting full", "sda")
+        link.request_sync()
+        await until(lambda: link.telemetry_sent == 2)
+        link.request_sync()
+        await until(lambda: link.telemetry_sent == 3)
+        summaries = [e["payload"] for e in station.ledger.report()["kinds"]["telemetry"]]
+    assert [line["message"] for line in summaries[1]["logs"]] == ["disk sda is getting full"]
+    assert summaries[1]["logs"][0]["level"] == "WARNING" and summaries[2]["logs"] == []

@@ -28,6 +28,7 @@ from appliance.groundlink.client import BudgetExhausted, GroundClient
 from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.delivery import Delivery, backoff_delay
+from appliance.groundlink.logbuffer import RecentLogs
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
 from appliance.timebase import Clock
@@ -84,6 +85,8 @@ class GroundLink:
         self.telemetry_sent = 0
         self.content_runs = 0
         self.last_content: dict[str, Any] = {}
+        self.logs = RecentLogs(clock)
+        self._logs_sent = 0  # number of the last log line a telemetry summary carried
         self.last_report: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -98,6 +101,7 @@ class GroundLink:
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        logging.getLogger("appliance").addHandler(self.logs)
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60))
         self.client = GroundClient(self.config.url, self._session, self.metrics)
         if self.outbox is not None:
@@ -113,6 +117,7 @@ class GroundLink:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        logging.getLogger("appliance").removeHandler(self.logs)
 
     def request_sync(self) -> dict[str, Any]:
         """"Sync now" (maintenance API): a full cycle (outbox, telemetry, content) as soon as the window allows."""
@@ -324,7 +329,9 @@ class GroundLink:
             components=self.components,
             outbox=self.outbox,
             link=self.snapshot(),
+            logs=self.logs.since(self._logs_sent),
         )
+        last_line = self.logs.number
         headers = {"Idempotency-Key": f"telemetry-{boot_id}-{number}"}
         body = telemetry.encode(report)
         for attempt in range(1, 4):
@@ -333,6 +340,7 @@ class GroundLink:
             )
             if 200 <= reply.status < 300:
                 self.telemetry_sent = number
+                self._logs_sent = last_line
                 return
             self._note_error(f"telemetry: HTTP {reply.status}: {reply.error_text()}")
             if 400 <= reply.status < 500 and reply.status not in (408, 409, 425, 429):

@@ -1,7 +1,7 @@
-"""Priority 2 of the window: one telemetry summary per window, POSTed like an order (with an idempotency key
+"""Priority 2 of the window: one telemetry summary per full cycle, POSTed like an order (with an idempotency key
 so a retry is not counted twice). Metrics proper are scraped by Prometheus over the VPN; this summary is what
 the fleet desk reads without it: every component's health, the outbox backlog and dead letters, the link's
-counters and the clock's skew."""
+counters, the clock's skew, and the warnings and errors logged since the last summary."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def summary(
     components: Callable[[], list[Component]],
     outbox: Outbox | None,
     link: dict[str, Any],
+    logs: list[dict[str, Any]],
 ) -> dict[str, Any]:
     health: dict[str, Any] = {}
     for component in components():
@@ -41,6 +42,7 @@ def summary(
             "dead_letters": len(outbox.dead_letters()) if outbox is not None else 0,
         },
         "groundlink": link,
+        "logs": logs,  # warnings and errors since the last summary the station confirmed
     }
 
 
