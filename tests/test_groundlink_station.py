@@ -205,3 +205,14 @@ async def test_the_next_edition_is_published_while_an_aircraft_descends(station:
         await asyncio.sleep(0.05)
     assert len(station.editions) == 1
     assert not station.pack_errors
+
+
+async def test_faults_apply_to_content_too(station: GroundStation, control: str) -> None:
+    (station.bundles_dir / "index.json").write_text('{"format": 1, "bundles": []}')
+    async with aiohttp.ClientSession() as s:
+        async with s.post(control + "/ground/faults", json={"kind": "error", "count": 1, "path": "/content/"}) as r:
+            assert r.status == 201
+        async with s.get(station.url + "/content/index.json") as r:
+            assert r.status == 503
+        async with s.get(station.url + "/content/index.json") as r:
+            assert r.status == 200 and (await r.json())["format"] == 1

@@ -130,11 +130,11 @@ class GroundStation:
     @web.middleware
     async def _link_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests += 1
-        if request.path.startswith("/content/"):
-            return await handler(request)  # the content server paces its bodies through the link itself
+        content = request.path.startswith("/content/")  # the content server paces its bodies itself
         try:
-            await self.link.round_trip()
-            await self.link.receive(request_wire_bytes(request))
+            if not content:
+                await self.link.round_trip()
+                await self.link.receive(request_wire_bytes(request))
             rule = self.faults.pick(request.path)
             if rule is not None and rule.kind == "drop":
                 raise Dropped
@@ -145,10 +145,13 @@ class GroundStation:
             else:
                 if rule is not None and rule.kind == "slow":
                     request[PROCESSING_DELAY] = rule.seconds
+                    if content:
+                        await asyncio.sleep(rule.seconds)
                 response = await handler(request)
                 if rule is not None and rule.kind == "drop_after":
                     raise Dropped
-            await self.link.transmit(response_wire_bytes(response), header=True)
+            if not content:
+                await self.link.transmit(response_wire_bytes(response), header=True)
             return response
         except (Dropped, LinkCut, ConnectionResetError):  # ours, the link's, or the client went away
             self.dropped += 1
