@@ -3,15 +3,19 @@
 every device from the simulator: the aircraft parked at the gate on the avionics bus, the modem on its pty) is
 killed with SIGKILL at random moments of the ground window, again and again. The simulated ground station,
 with lost answers injected, must end up with every acknowledged order exactly once and nothing that was not
-acknowledged."""
+acknowledged (the one exception: an order whose answer the kill itself cut off; the passenger saw an error,
+and the order may or may not have been stored: at most once, then)."""
 
 from __future__ import annotations
 
+import http.client
+import itertools
 import json
 import os
 import random
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -133,7 +137,35 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
     rng = random.Random(seed)
     rig = Rig(tmp_path)
     acknowledged: dict[str, str] = {}  # order id (the Idempotency-Key) -> the passenger's e-mail
+    ambiguous: set[str] = set()  # e-mails of orders whose answer was lost in a kill: stored or not, unknown
     kills = mid_delivery = refused = 0
+    counter = itertools.count(1)
+
+    def place_order(items: list[str]) -> bool:
+        """One order; False once the portal is gone (the connection refused: nothing was sent)."""
+        nonlocal refused
+        email = f"passenger{next(counter)}@example.com"
+        order = {"kind": rng.choice(ORDER_KINDS), "item": rng.choice(items), "email": email}
+        try:
+            status, answer = call(rig.portal + "/api/v1/orders", "POST", order)
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ConnectionRefusedError):
+                return False
+            ambiguous.add(email)
+            return False
+        except (OSError, http.client.HTTPException):
+            ambiguous.add(email)
+            return False
+        if status == 201:
+            acknowledged[answer["id"]] = email
+        else:
+            refused += 1
+        return True
+
+    def keep_ordering(items: list[str], stop: threading.Event) -> None:
+        while not stop.is_set() and place_order(items):
+            time.sleep(0.02)
+
     startup: list[float] = []
     started = time.monotonic()
     try:
@@ -145,7 +177,6 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
         rig.coverage("home")  # the first boot at the gate brings the catalog on board
         rig.start_daemon()
         items = wait_for(lambda: offers(rig), 30, "the catalog synced from the ground")
-        n = 0
         while kills < KILLS:
             in_the_air = rng.random() < 0.5
             rig.coverage("none" if in_the_air else "home")
@@ -155,19 +186,20 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
             wait_for(lambda: offers(rig), 20, "the portal")
             startup.append(time.monotonic() - t0)
             for _ in range(rng.randint(1, 4)):
-                n += 1
-                email = f"passenger{n}@example.com"
-                order = {"kind": rng.choice(ORDER_KINDS), "item": rng.choice(items), "email": email}
-                status, answer = call(rig.portal + "/api/v1/orders", "POST", order)
-                if status == 201:
-                    acknowledged[answer["id"]] = email
-                else:
-                    refused += 1
+                assert place_order(items)
             if in_the_air:
                 rig.coverage("home")  # landing: the window opens
             before = rig.received()["total"]
+            # one round in four, passengers at the gate keep ordering while the power goes
+            stop = threading.Event()
+            orderer = threading.Thread(target=keep_ordering, args=(items, stop), daemon=True)
+            if rng.random() < 0.25:
+                orderer.start()
             time.sleep(rng.uniform(0.0, 0.5))
             rig.kill_daemon()
+            stop.set()
+            if orderer.is_alive():
+                orderer.join(timeout=10)
             kills += 1
             mid_delivery += rig.received()["total"] > before
         # the last window, left to finish
@@ -192,7 +224,8 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
     emails = Counter(e["payload"]["email"] for e in entries)
     report = (
         f"seed {seed}: {kills} kills ({mid_delivery} while the station was receiving), {len(acknowledged)} orders "
-        f"acknowledged, {refused} refused, {received['replays']} idempotent replays, "
+        f"acknowledged, {len(ambiguous)} cut off by a kill, {refused} refused, {received['replays']} idempotent "
+        "replays, "
         f"{time.monotonic() - started:.1f} s (daemon start to portal up: median "
         f"{sorted(startup)[len(startup) // 2] if startup else 0:.2f} s)"
     )
@@ -200,8 +233,11 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
     assert kills >= KILLS, report
     assert refused == 0, report
     assert [k for k, c in keys.items() if c > 1] == [], report  # never twice
-    assert set(keys) == set(acknowledged), report  # every acknowledged one, nothing else
-    assert all(emails[email] == 1 for email in acknowledged.values()), report
+    assert set(acknowledged) <= set(keys), report  # every acknowledged one
+    # nothing else, but for orders whose answer a kill cut off (stored or not: the passenger never knew)
+    unacknowledged = [e["payload"]["email"] for e in entries if e["key"] not in acknowledged]
+    assert set(unacknowledged) <= ambiguous, report
+    assert all(count == 1 for count in emails.values()), report  # no order under two keys either
     assert received["conflicts"] == 0 and received["replays"] > 0, report
     assert mid_delivery >= KILLS // 4, report
 
