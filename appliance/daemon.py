@@ -57,6 +57,9 @@ class Context:
     modem: ModemView | None = None
     groundlink: GroundLinkControl | None = None
     components: list[Component] = field(default_factory=list)
+    # Asks the daemon to stop in order (e.g. the power-fail path when power does not come back); the Daemon
+    # fills it in. `request_stop(reason)`.
+    request_stop: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         if self.alarms is None:
@@ -70,8 +73,8 @@ Builder = Callable[[Context], Component]
 BUILDERS: list[str] = [
     "appliance.storage.component:build",  # storage, outbox, time keeper, boot info: first, all others use it
     "appliance.content.component:build",  # content store, boot-time check, content sync
-    # "appliance.discretes.component:build",   discretes, power fail, built-in test
-    # "appliance.sensors.component:build",
+    "appliance.discretes.component:build",  # discretes, power fail, built-in test, modem power
+    "appliance.sensors.component:build",  # board temperature, supply voltage and current
     "appliance.avionics.component:build",  # reader + flight state
     "appliance.modem.component:build",
     "appliance.groundlink.component:build",  # window, outbox delivery, content sync, clock check
@@ -96,6 +99,8 @@ class Daemon:
         self._started: list[Component] = []
         self._stop = asyncio.Event()
         self.exit_status = 0
+        if ctx.request_stop is None:
+            ctx.request_stop = self.request_stop
 
     def request_stop(self, reason: str = "requested") -> None:
         if not self._stop.is_set():

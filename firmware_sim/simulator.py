@@ -11,6 +11,7 @@ from firmware_sim.avionics import AvionicsDevice
 from firmware_sim.device import SimDevice, World
 from firmware_sim.flight import FlightWorld
 from firmware_sim.ground.station import GroundStation
+from firmware_sim.hardware import HardwareDevice
 from firmware_sim.modem import SimModem
 from firmware_sim.passengers import Passengers
 
@@ -29,9 +30,14 @@ def build_devices(world: World | None) -> list[SimDevice]:
         devices.append(world)  # its clock, events and the /scenario and /world/* routes
     if world is not None:
         devices.append(AvionicsDevice(world))
+    hardware = HardwareDevice(world)
+    modem = SimModem(world)
+    hardware.board.modem_supplies.append(modem.set_power)  # GSM_POWER_STATUS feeds the modem
+    devices.append(hardware)
     devices.append(Passengers(world))
     devices.append(SimModem(world))
     devices.append(GroundStation(world=world))
+    devices.append(modem)
     return devices
 
 
