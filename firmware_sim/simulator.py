@@ -35,9 +35,8 @@ def build_devices(world: World | None) -> list[SimDevice]:
     hardware.board.modem_supplies.append(modem.set_power)  # GSM_POWER_STATUS feeds the modem
     devices.append(hardware)
     devices.append(Passengers(world))
-    devices.append(SimModem(world))
-    devices.append(GroundStation(world=world))
     devices.append(modem)
+    devices.append(GroundStation(world=world))
     return devices
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from appliance.config import dotted_to_tables, merge
+from appliance.simlaunch import known_config_keys
 from tests.conftest import free_port, python_module, subprocess_env
 
 KILLS = int(os.environ.get("GROUNDLINK_KILLS", "100"))
@@ -55,8 +57,23 @@ def wait_for(predicate: Any, seconds: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def toml(sections: dict[str, Any]) -> str:
+    """A config document from tables of strings, numbers, booleans and one level of inline tables."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(str(k))} = {value(x)}" for k, x in v.items()) + " }"
+        return json.dumps(v)
+
+    return "".join(
+        f"[{name}]\n" + "".join(f"{key} = {value(v)}\n" for key, v in table.items()) for name, table in sections.items()
+    )
+
+
 class Rig:
-    def __init__(self, tmp_path: Path, groundlink: str = "") -> None:
+    def __init__(self, tmp_path: Path, groundlink: dict[str, Any] | None = None) -> None:
         self.tmp_path = tmp_path
         self.sim = subprocess.Popen(
             python_module("firmware_sim", "--scenario", "gate", "--control", "127.0.0.1:0"),
@@ -69,33 +86,20 @@ class Rig:
         self.control = "http://" + self.endpoints["control"]
         self.portal = f"http://127.0.0.1:{free_port()}"
         self.config = tmp_path / "appliance.toml"
-        self.config.write_text(
-            f"""
-[avionics]
-port = "{self.endpoints["avionics.port"]}"
-[modem]
-port = "{self.endpoints["modem.port"]}"
-poll_interval = 0.5
-[groundlink]
-url = "{self.endpoints["groundlink.url"]}"
-poll_seconds = 0.05
-backoff_initial = 0.05
-backoff_max = 0.5
-request_timeout = 2.0
-{groundlink}
-[storage]
-dir = "{tmp_path / "state"}"
-[content]
-dir = "{tmp_path / "state" / "content"}"
-[portal]
-listen = "{self.portal.removeprefix("http://")}"
-orders_per_minute = 1000000
-orders_burst = 1000000
-[maintenance]
-listen = "127.0.0.1:{free_port()}"
-token_file = "{tmp_path / "token"}"
-"""
-        )
+        # every device where the simulator put it (as `appliance run --sim` does), then this test's settings
+        known = known_config_keys()
+        sections = dotted_to_tables({k: v for k, v in self.endpoints.items() if k in known})
+        sections = merge(sections, {
+            "modem": {"poll_interval": 0.5},
+            "groundlink": {"poll_seconds": 0.05, "backoff_initial": 0.05, "backoff_max": 0.5,
+                           "request_timeout": 2.0, **(groundlink or {})},
+            "storage": {"dir": str(tmp_path / "state")},
+            "content": {"dir": str(tmp_path / "state" / "content")},
+            "portal": {"listen": self.portal.removeprefix("http://"), "orders_per_minute": 1_000_000,
+                       "orders_burst": 1_000_000},
+            "maintenance": {"listen": f"127.0.0.1:{free_port()}", "token_file": str(tmp_path / "token")},
+        })
+        self.config.write_text(toml(sections))
         self.daemon: subprocess.Popen[bytes] | None = None
         self.log = (tmp_path / "daemon.log").open("ab")
 
@@ -245,7 +249,7 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
 
 def test_roaming_on_the_simulated_modem_sends_only_orders_within_the_budget(tmp_path: Path) -> None:
     budget = 6000
-    rig = Rig(tmp_path, groundlink=f'roaming_budgets = {{ "26202" = {budget} }}')
+    rig = Rig(tmp_path, groundlink={"roaming_budgets": {"26202": budget}})
     try:
         wait_for(lambda: call(rig.control + "/state")[1]["ground"]["editions"], 30, "the station's first edition")
         rig.coverage("home")
