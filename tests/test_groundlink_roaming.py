@@ -125,3 +125,29 @@ def test_bad_groundlink_config_names_the_key(tmp_path: Path) -> None:
     path.write_text(base + 'roaming_budgets = { "26202" = 5000 }\n')
     config = load_config(path).groundlink
     assert config.roaming_budget("26202") == 5000 and config.roaming_budget("20801") == 1_000_000
+
+
+async def test_crossing_into_roaming_mid_drain_switches_to_the_budget(tmp_path: Path) -> None:
+    outbox = MemoryOutbox()
+    ids = [(await outbox.append("booking", {"n": n, "pad": "x" * 200})).id for n in range(60)]
+    modem = Modem(True, roaming=False, operator="21407")
+    async with running_station() as station:
+        station.link.rtt_s = 0.02
+        settings = config(station.url, poll_seconds=0.02, roaming_budgets={"26202": 8000})
+        link = GroundLink(settings, SystemClock(), Metrics(), state_dir=tmp_path, flight=Flight(True), modem=modem,
+                          outbox=outbox)
+        await link.start()
+        try:
+            await until(lambda: len(outbox.delivered) >= 5)
+            modem.roaming, modem.operator = True, "26202"
+            await until(lambda: link.reason.startswith("open, roaming on 26202"))
+            at_switch = len(station.ledger.by_kind["booking"])
+            await asyncio.sleep(0.6)
+            roaming_sent = len(station.ledger.by_kind["booking"]) - at_switch
+            assert 0 < roaming_sent < 60 - at_switch  # some within the budget, not the rest
+            assert link.roaming.spent_today("26202") <= 8000
+            modem.roaming, modem.operator = False, "21407"
+            await until(lambda: not outbox.counts(), 10)
+        finally:
+            await link.stop()
+        assert received_keys(station, "booking") == ids
