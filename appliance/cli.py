@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     fsck.add_argument("--json", action="store_true", help="machine-readable report")
     fsck.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
     fsck.add_argument("--config", type=Path, default=None)
+    fsck.add_argument("--state-dir", type=Path, default=None, help="state directory (default: from the config)")
     fsck.set_defaults(func=_lazy("appliance.content.cli:fsck"))
 
     content = sub.add_parser("content", help="content bundles")

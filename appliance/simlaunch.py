@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import dotted_to_tables, merge
+from appliance.storage.atomic import atomic_write_text
 
 SIM_LISTEN_DEFAULTS = {
     "portal": {"listen": "127.0.0.1:8080"},
@@ -84,9 +84,7 @@ def ensure_token(path: Path) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
+    atomic_write_text(path, token + "\n", mode=0o600)
     return token
 
 

@@ -30,15 +30,20 @@ DIR = -1  # a directory entry that is a directory
 
 
 class RecordingOps(FileOps):
-    """Real file operations on `root`, recorded as a log of tuples with paths relative to `root`."""
+    """File operations on `root` (real ones, or `inner`'s), recorded as a log of tuples with paths relative to
+    `root`. `existing` names the files already there (path -> inode numbers are given to them in order)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, inner: FileOps = REAL_OPS, existing: list[str] | None = None) -> None:
         self.root = root
+        self.inner = inner
         self.log: list[tuple[Any, ...]] = []
         self._lock = threading.Lock()
         self._fds: dict[int, int] = {}  # fd -> inode number
         self._names: dict[str, int] = {}  # path -> inode number (the live view)
         self._next_ino = 1
+        for name in existing or []:
+            self._names[name] = self._next_ino
+            self._next_ino += 1
 
     def _rel(self, path: Path) -> str:
         return os.path.relpath(path, self.root)
@@ -49,7 +54,7 @@ class RecordingOps(FileOps):
 
     def open(self, path: Path, flags: int, mode: int = 0o644) -> int:
         with self._lock:
-            fd = REAL_OPS.open(path, flags, mode)
+            fd = self.inner.open(path, flags, mode)
             rel = self._rel(path)
             if rel not in self._names:
                 self._names[rel] = self._next_ino
@@ -62,34 +67,34 @@ class RecordingOps(FileOps):
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> None:
         with self._lock:
-            REAL_OPS.pwrite(fd, data, offset)
+            self.inner.pwrite(fd, data, offset)
             self.log.append(("write", self._fds[fd], offset, bytes(data)))
 
     def fsync(self, fd: int) -> None:
         with self._lock:
-            REAL_OPS.fsync(fd)
+            self.inner.fsync(fd)
             self.log.append(("fsync", self._fds[fd]))
 
     def truncate(self, fd: int, size: int) -> None:
         with self._lock:
-            REAL_OPS.truncate(fd, size)
+            self.inner.truncate(fd, size)
             self.log.append(("trunc", self._fds[fd], size))
 
     def close(self, fd: int) -> None:
         with self._lock:
-            REAL_OPS.close(fd)
+            self.inner.close(fd)
             self._fds.pop(fd, None)
 
     def rename(self, src: Path, dst: Path) -> None:
         with self._lock:
-            REAL_OPS.rename(src, dst)
+            self.inner.rename(src, dst)
             s, d = self._rel(src), self._rel(dst)
             self._names[d] = self._names.pop(s)
             self.log.append(("rename", s, d))
 
     def unlink(self, path: Path) -> None:
         with self._lock:
-            REAL_OPS.unlink(path)
+            self.inner.unlink(path)
             rel = self._rel(path)
             self._names.pop(rel, None)
             self.log.append(("unlink", rel))
@@ -98,22 +103,31 @@ class RecordingOps(FileOps):
         with self._lock:
             missing = []
             current = path
-            while not current.exists():
+            while not self.inner.exists(current):
                 missing.append(current)
                 current = current.parent
-            REAL_OPS.mkdir(path)
+            self.inner.mkdir(path)
             for created in reversed(missing):
                 self.log.append(("mkdir", self._rel(created)))
 
     def fsync_dir(self, path: Path) -> None:
         with self._lock:
-            REAL_OPS.fsync_dir(path)
+            self.inner.fsync_dir(path)
             self.log.append(("fsync_dir", self._rel(path)))
 
     def sync(self) -> None:
         with self._lock:
-            REAL_OPS.sync()
+            self.inner.sync()
             self.log.append(("sync",))
+
+    def read_bytes(self, path: Path) -> bytes:
+        return self.inner.read_bytes(path)
+
+    def listdir(self, path: Path) -> list[str]:
+        return self.inner.listdir(path)
+
+    def exists(self, path: Path) -> bool:
+        return self.inner.exists(path)
 
 
 class MemOps(FileOps):
@@ -309,18 +323,29 @@ def _variants(model: _Model, last: tuple[Any, ...] | None, rng: random.Random) -
     for i, cut in enumerate([offset, *cuts][:4]):
         rel = cut - offset
         junk = rng.randbytes(min(SECTOR - cut % SECTOR, len(data) - rel))
-        yield f"sector {i} of last write garbage", m, [*before, ("write", ino, offset, data[:rel] + junk
-                                                               + data[rel + len(junk) :])]
+        yield (
+            f"sector {i} of last write garbage",
+            m,
+            [*before, ("write", ino, offset, data[:rel] + junk + data[rel + len(junk) :])],
+        )
 
 
 def marks_of(log: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [op[1:] for op in log if op[0] == "mark"]
 
 
-def crash_states(log: list[tuple[Any, ...]], seed: int = 1) -> Iterator[CrashState]:
-    """Every crash state of the recorded `log` (see the module docstring for the model)."""
+def crash_states(log: list[tuple[Any, ...]], seed: int = 1, initial: dict[str, bytes] | None = None,
+                 initial_dirs: set[str] | None = None) -> Iterator[CrashState]:
+    """Every crash state of the recorded `log` (see the module docstring for the model), starting from the
+    durable `initial` files (in the order RecordingOps(existing=...) numbered them) and directories."""
     rng = random.Random(seed)
     model = _Model()
+    for ino, (path, content) in enumerate((initial or {}).items(), start=1):
+        model.durable_dir[path] = ino
+        model.durable[ino] = content
+        model.volatile[ino] = bytearray(content)
+    for directory in initial_dirs or set():
+        model.durable_dir[directory] = DIR
     marks: list[tuple[Any, ...]] = []
     last: tuple[Any, ...] | None = None
     for point in range(len(log) + 1):

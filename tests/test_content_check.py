@@ -120,9 +120,9 @@ async def test_file_events_make_the_store_notice_quickly(tmp_path: Path) -> None
     try:
         assert component.health().status is Status.PASS
         (root / "newspapers/planted.exe").write_bytes(b"not from the ground")
-        assert await wait_until(lambda: not (root / "newspapers/planted.exe").exists(), 3.0)
+        assert await wait_until(lambda: component.found == {"extra": 1}, 3.0), component.found
+        assert not (root / "newspapers/planted.exe").exists()
         assert [p.name for p in store.quarantine.rglob("*") if p.is_file()] == ["planted.exe"]
-        assert component.found == {"extra": 1}
     finally:
         await component.stop()
 
@@ -147,7 +147,21 @@ async def test_background_rehash_finds_silent_corruption(tmp_path: Path) -> None
     await component.start()
     try:
         corrupt_keeping_stat(root / "newspapers/p7.pdf")
-        assert await wait_until(lambda: not (root / "newspapers/p7.pdf").exists(), 5.0)
+        assert await wait_until(lambda: component.found.get("corrupt") == 1, 5.0), component.found
+        assert not (root / "newspapers/p7.pdf").exists()
         assert component.rehash_passes >= 1
     finally:
         await component.stop()
+
+
+def test_rate_limiter_bounds_the_background_rate() -> None:
+    import threading
+    import time
+
+    from appliance.content.component import RateLimiter
+
+    limiter = RateLimiter(2e6, threading.Event())  # 2 MB/s
+    started = time.monotonic()
+    for _ in range(8):
+        limiter(128 * 1024)  # 1 MiB in all: about half a second
+    assert time.monotonic() - started >= 0.45

@@ -149,3 +149,39 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         os.close(controller)
     assert process.returncode == 0
     assert b"checking [" in output and b"100%" in output
+
+
+def test_fsck_also_checks_the_state_directory(tmp_path: Path) -> None:
+    """A journal record damaged before the tail is reported (never repaired by fsck): exit 4."""
+    import asyncio
+
+    from appliance.metrics import Metrics
+    from appliance.storage.component import StorageComponent
+    from appliance.storage.config import StorageConfig
+    from appliance.timebase import SystemClock
+
+    state = tmp_path / "state"
+    content = tmp_path / "content"
+    content.mkdir()
+
+    async def write_records() -> None:
+        storage = StorageComponent(StorageConfig(dir=str(state)), SystemClock(), Metrics())
+        await storage.start()
+        assert storage.outbox is not None
+        for n in range(3):
+            await storage.outbox.append("email", {"item": f"i{n}"})
+        await storage.stop()
+
+    asyncio.run(write_records())
+    clean = fsck(content, "--json", "--state-dir", str(state))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["state"]["errors"] == []
+    segments = sorted((state / "journal").glob("*"))
+    segment = next(p for p in segments if p.is_file() and p.stat().st_size > 200)
+    data = bytearray(segment.read_bytes())
+    data[40] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    damaged = fsck(content, "--json", "--state-dir", str(state))
+    report = json.loads(damaged.stdout)
+    assert damaged.returncode == 4, damaged.stdout
+    assert report["state"]["errors"]

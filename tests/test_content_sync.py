@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from pathlib import Path
 
 from appliance.content.manifest import CHUNK_SIZE, load_manifest
 from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync
 from firmware_sim.ground.link import LinkModel
+from tests.conftest import python_module, subprocess_env
 from tests.content_support import KIB, make_bundle, serve_ground
 
 FILES_V1: dict[str, int | bytes] = {
@@ -50,12 +52,17 @@ async def test_update_fetches_only_changed_chunks(tmp_path: Path) -> None:
     async with serve_ground(ground_dir) as ground:
         assert (await ContentSync(store, ground.url).sync()).status == "activated"
         old_root = store.active_root()
-        # v2: same film with one more chunk appended, a new newspaper, yesterday's gone
+        assert old_root is not None
+        kept = (old_root / "videos/film.mp4").read_bytes()
+        kept_inode = (old_root / "videos/film.mp4").stat().st_ino
+        # v2: the old film kept as it is (shared with the old bundle, not copied), the film with one more chunk
+        # appended, a new newspaper, yesterday's gone
         film = (ground_dir / "b1" / "videos/film.mp4").read_bytes()
         files_v2: dict[str, int | bytes] = {
             "catalog.json": b'{"items": [1]}',
             "newspapers/tomorrow.pdf": 200 * KIB,
             "videos/film.mp4": film + b"x" * CHUNK_SIZE,
+            "videos/kept.mp4": kept,
         }
         make_bundle(ground_dir, "b2", files_v2, seed=7)
         result = await ContentSync(store, ground.url).sync()
@@ -64,7 +71,9 @@ async def test_update_fetches_only_changed_chunks(tmp_path: Path) -> None:
     # the film's first 5 chunks are local; its 6th changed (1000 bytes + the appended ones) and 7th is new
     changed = len(b'{"items": [1]}') + 200 * KIB + (len(film) + CHUNK_SIZE - 5 * CHUNK_SIZE)
     assert result.bytes_downloaded == changed
-    assert result.chunks_local == 5
+    assert result.chunks_local == 5 + 6  # the film's first five, and the kept film's six by a hard link
+    new_root = store.active_root()
+    assert new_root is not None and (new_root / "videos/kept.mp4").stat().st_ino == kept_inode
     assert old_root is not None and not old_root.exists()  # removed once the new bundle was active
 
 
@@ -177,3 +186,92 @@ async def test_damaged_active_bundle_is_repaired_by_sync(tmp_path: Path) -> None
     assert new_root is not None and (new_root / "newspapers/today.pdf").is_file()
     assert store.damage() == {}
     assert load_manifest(new_root).bundle_id == "b1"
+
+
+async def test_cuts_at_random_moments_until_done(tmp_path: Path) -> None:
+    """A window that keeps closing: each attempt is cut at a random moment; nothing is activated before the
+    whole bundle is there, and across all attempts at most one chunk's worth is fetched again per cut."""
+    manifest = make_bundle(tmp_path / "ground", "b1", {"catalog.json": b"{}", "videos/a.bin": 12 * CHUNK_SIZE})
+    store = ContentStore(tmp_path / "store")
+    link = LinkModel(bandwidth_bps=16 * 1024 * 1024 * 8)  # 16 MiB/s: 3 MiB take about 0.2 s
+    downloaded = 0
+    cuts = 0
+    async with serve_ground(tmp_path / "ground", link) as ground:
+        for _ in range(40):
+            link.restore()
+            link.schedule_cut(random_in=(0.02, 0.08))
+            result = await ContentSync(store, ground.url, concurrency=3).sync()
+            downloaded += result.bytes_downloaded
+            if result.status == "activated":
+                break
+            assert result.status == "interrupted", result
+            assert store.active_id() is None
+            cuts += 1
+    assert result.status == "activated"
+    assert store.active_id() == "b1"
+    assert cuts >= 2
+    assert downloaded - manifest.total_size <= cuts * CHUNK_SIZE
+
+
+async def test_sigkill_mid_sync_resumes_and_refetches_at_most_one_chunk_per_kill(tmp_path: Path) -> None:
+    """The real thing: the syncing process is killed (SIGKILL) at random points of its progress, over and over.
+    What it had received (counted as each piece arrived) and not kept is all it fetches again."""
+    manifest = make_bundle(tmp_path / "ground", "b1", {"catalog.json": b"{}", "videos/a.bin": 16 * CHUNK_SIZE})
+    store_dir = tmp_path / "store"
+    rng = random.Random(5)
+    kills = 0
+    received = 0
+    async with serve_ground(tmp_path / "ground", LinkModel(bandwidth_bps=8 * 1024 * 1024 * 8)) as ground:
+        for _ in range(8):
+            process = await asyncio.create_subprocess_exec(
+                *python_module("tests.content_killsync", str(store_dir), ground.url),
+                env=subprocess_env(),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            assert await process.stdout.readline() == b"started\n"
+            goal = rng.randrange(100 * KIB, 900 * KIB)  # a random point of its progress, not of the clock
+            seen = 0
+            finished = False
+            async for line in process.stdout:
+                if line.startswith(b"done"):
+                    finished = True
+                    break
+                seen = int(line)
+                if seen >= goal:
+                    process.kill()
+                    kills += 1
+                    break
+            received += seen
+            await process.wait()
+            assert ContentStore(store_dir).active_id() == ("b1" if finished else None)
+            if finished:
+                break
+        if not finished:
+            result = await ContentSync(ContentStore(store_dir), ground.url).sync()
+            assert result.status == "activated"
+            received += result.bytes_downloaded
+    root = ContentStore(store_dir).active_root()
+    assert root is not None
+    assert (root / "videos/a.bin").read_bytes() == (tmp_path / "ground/b1/videos/a.bin").read_bytes()
+    assert kills >= 3
+    assert received - manifest.total_size <= kills * CHUNK_SIZE, (received, kills)
+
+
+async def test_a_newer_bundle_reuses_what_an_interrupted_download_had_fetched(tmp_path: Path) -> None:
+    ground_dir = tmp_path / "ground"
+    film = {"videos/film.mp4": 6 * CHUNK_SIZE}
+    make_bundle(ground_dir, "b1", {"catalog.json": b"1"} | film)
+    store = ContentStore(tmp_path / "store")
+    link = LinkModel()
+    async with serve_ground(ground_dir, link) as ground:
+        link.schedule_cut(after_bytes=4 * CHUNK_SIZE)
+        assert (await ContentSync(store, ground.url).sync()).status == "interrupted"
+        link.restore()
+        # before the next window, the ground publishes b2: the same film, today's catalog
+        make_bundle(ground_dir, "b2", {"catalog.json": b"2"} | film)
+        result = await ContentSync(store, ground.url).sync()
+    assert result.status == "activated" and store.active_id() == "b2"
+    assert result.chunks_local >= 3  # what b1's staging had completed was copied, not fetched again
+    assert result.bytes_downloaded <= 3 * CHUNK_SIZE + 1
+    assert staged_names(store) == []

@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,40 +96,65 @@ def _check(state: CrashState, root: Path, submitted: dict[str, dict[str, Any]], 
         assert json.loads(floor_file)["floor"] >= floor_acked, f"{where}: time floor went back"
 
 
-def _run(tmp_path: Path, rounds: int, seed: int, on_state: Callable[[CrashState], None] | None = None) -> int:
-    root = tmp_path / "recorded"
-    root.mkdir()
+@dataclass
+class Recorded:
+    root: Path
+    log: list[tuple[Any, ...]]
+    submitted: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    root = tmp_path_factory.mktemp("recorded")
     ops = RecordingOps(root)
-    submitted = asyncio.run(_workload(root, ops, rounds, seed))
-    count = 0
-    acks = _Acks(marks_of(ops.log))
-    for state in crash_states(ops.log, seed):
-        _check(state, root, submitted, acks)
-        if on_state is not None:
-            on_state(state)
-        count += 1
-    return count
+    submitted = asyncio.run(_workload(root, ops, rounds=110, seed=3))
+    return Recorded(root, ops.log, submitted)
 
 
-def test_every_crash_state_recovers(tmp_path: Path, record_property: Callable[[str, object], None],
+def test_every_crash_state_recovers(recorded: Recorded, tmp_path: Path,
+                                    record_property: Callable[[str, object], None],
                                     artifacts_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     real_checks = 0
-    root = tmp_path / "recorded"
-
-    def on_state(state: CrashState) -> None:
-        # Every 500th state is also written to a real directory and recovered from disk: same verdict.
-        nonlocal real_checks
+    count = 0
+    acks = _Acks(marks_of(recorded.log))
+    for state in crash_states(recorded.log, seed=3):
+        _check(state, recorded.root, recorded.submitted, acks)
+        count += 1
         if state.variant == "all" and state.point // 300 >= real_checks:
+            # Now and then the same state is written to a real directory and recovered from disk: same verdict.
             target = tmp_path / f"real-{real_checks}"
-            MemOps(root, state.files, state.dirs).materialize(target)
+            MemOps(recorded.root, state.files, state.dirs).materialize(target)
             store = Store.open(target / "journal")
             assert not store.recovery.corruption
             store.close()
             real_checks += 1
-
-    count = _run(tmp_path, rounds=110, seed=3, on_state=on_state)
     record_property("crash_states", count)
     (artifacts_dir / "storage-crash-states.txt").write_text(f"{count}\n")
     with capsys.disabled():
         print(f"\nstorage crash harness: {count} crash states checked ({real_checks} also on a real disk)")
     assert count >= MIN_STATES
+
+
+def test_a_crash_during_recovery_recovers(recorded: Recorded, record_property: Callable[[str, object], None],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Recovery repairs (truncates torn tails, drops torn segments, starts a segment): crash it at every one of
+    its own operations, in every way, and recover again."""
+    acks = _Acks(marks_of(recorded.log))
+    root = recorded.root
+    sampled = nested = 0
+    for state in crash_states(recorded.log, seed=5):
+        if not (state.variant.startswith("last write") or state.variant == "durable only") or state.point % 9:
+            continue
+        inner = MemOps(root, state.files, state.dirs)
+        rec = RecordingOps(root, inner=inner, existing=list(state.files))
+        Store.open(root / "journal", rec, segment_bytes=6 * 1024, checkpoint_bytes=1 << 40).close()
+        sampled += 1
+        for again in crash_states(rec.log, seed=state.point, initial=state.files, initial_dirs=state.dirs):
+            again.marks = state.marks
+            again.point, again.variant = state.point, f"{state.variant}, then recovery cut at {again.variant}"
+            _check(again, root, recorded.submitted, acks)
+            nested += 1
+    record_property("crash_states_during_recovery", nested)
+    with capsys.disabled():
+        print(f"\nstorage crash harness: {nested} crash states during the recovery of {sampled} crash states")
+    assert sampled >= 50 and nested >= 1000

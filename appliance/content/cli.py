@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from appliance.config import ConfigError, build_section, read_toml
 from appliance.content.config import ContentConfig
 from appliance.content.manifest import ManifestError
+from appliance.storage.config import StorageConfig
 
 EXIT_CLEAN = 0
 EXIT_CORRECTED = 1
@@ -19,20 +21,32 @@ EXIT_USAGE = 8  # fsck(8): operational error
 DEFAULT_CONFIG = Path("/etc/appliance/appliance.toml")
 
 
-def content_dir(args: argparse.Namespace) -> Path:
-    """--content, else [content].dir of --config (or the default config if present), else the default."""
-    if args.content is not None:
-        return Path(args.content)
+def _section_dir(args: argparse.Namespace, section: str, cls: Any) -> Path:
+    """[section].dir of --config (or the default config if present), else the section's default."""
     config_path: Path | None = args.config
     if config_path is None and DEFAULT_CONFIG.is_file():
         config_path = DEFAULT_CONFIG
     if config_path is None:
-        return Path(ContentConfig().dir)
+        return Path(cls().dir)
     raw = read_toml(config_path)
-    table = raw.get("content", {})
+    table = raw.get(section, {})
     if not isinstance(table, dict):
-        raise ConfigError(str(config_path), "content", "expected a [content] table")
-    return Path(build_section(ContentConfig, table, str(config_path), "content").dir)
+        raise ConfigError(str(config_path), section, f"expected a [{section}] table")
+    return Path(build_section(cls, table, str(config_path), section).dir)
+
+
+def state_dir(args: argparse.Namespace) -> Path:
+    """--state-dir, else [storage].dir of the config."""
+    if getattr(args, "state_dir", None) is not None:
+        return Path(args.state_dir)
+    return _section_dir(args, "storage", StorageConfig)
+
+
+def content_dir(args: argparse.Namespace) -> Path:
+    """--content, else [content].dir of --config (or the default config if present), else the default."""
+    if args.content is not None:
+        return Path(args.content)
+    return _section_dir(args, "content", ContentConfig)
 
 
 class ProgressBar:
@@ -67,6 +81,7 @@ def fsck(args: argparse.Namespace) -> int:
 
     try:
         root = content_dir(args)
+        state = state_dir(args)
     except ConfigError as error:
         print(f"appliance fsck: config error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -75,7 +90,8 @@ def fsck(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = ContentStore(root)
     bar = ProgressBar(sys.stderr)
-    report = Checker(store).check(full=True, repair=bool(args.repair), progress=bar)
+    workers = min(os.cpu_count() or 1, 4)
+    report = Checker(store).check(full=True, repair=bool(args.repair), workers=workers, processes=True, progress=bar)
     bar.finish()
     if not report.problems:
         status = EXIT_CLEAN
@@ -83,9 +99,17 @@ def fsck(args: argparse.Namespace) -> int:
         status = EXIT_UNCORRECTED
     else:
         status = EXIT_CORRECTED
+    state_report = _check_state(state)
+    if state_report is not None and state_report["errors"]:
+        status = EXIT_UNCORRECTED  # journal corruption is reported and kept for an engineer, never "repaired"
     if args.json:
-        print(json.dumps(report.as_dict() | {"root": str(root), "exit_status": status}, indent=1))
+        document = report.as_dict() | {"root": str(root), "state": state_report, "exit_status": status}
+        print(json.dumps(document, indent=1))
     else:
+        if state_report is not None:
+            for problem_text in state_report["errors"]:
+                print(f"state: {problem_text}")
+            print(f"{state}: {state_report['records']} journal records, {len(state_report['errors'])} error(s)")
         for problem in report.problems:
             action = (
                 f" -> {problem.quarantined_to}"
@@ -102,6 +126,16 @@ def fsck(args: argparse.Namespace) -> int:
             f"in {report.seconds:.2f} s: {verdict[status]}"
         )
     return status
+
+
+def _check_state(directory: Path) -> dict[str, Any] | None:
+    """The state directory's read-only check (journal framing, state files), when there is one."""
+    from appliance.storage.check import check_state_dir
+
+    if not (directory / "journal").is_dir():
+        return None
+    report: dict[str, Any] = check_state_dir(directory)
+    return report | {"dir": str(directory)}
 
 
 def pack(args: argparse.Namespace) -> int:

@@ -199,8 +199,8 @@ class ContentComponent:
                 log.warning("content check failed: %s", error)
 
     async def _rehash_loop(self) -> None:
-        limiter = RateLimiter(self.config.rehash_mb_per_s * 1e6, self._stopping)
         while True:
+            limiter = RateLimiter(self.config.rehash_mb_per_s * 1e6, self._stopping)  # no burst after a pause
             try:
                 bad = await asyncio.to_thread(self._rehash_pass, limiter)
             except _Stopping:

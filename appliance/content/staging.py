@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
-from appliance.content.durable import atomic_write_bytes, fsync_dir
+from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes
 from appliance.content.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError, parse_manifest
 
 LOG_NAME = "progress.log"
@@ -21,21 +22,23 @@ ChunkKey = tuple[str, int]
 
 
 class Staging:
-    def __init__(self, directory: Path, manifest: Manifest) -> None:
+    def __init__(self, directory: Path, manifest: Manifest, ops: FileOps = REAL_OPS) -> None:
+        self.ops = ops
         self.dir = directory
         self.files = directory / "files"
         self.manifest = manifest
         self.done: dict[ChunkKey, int] = {}
         self._log_fd: int | None = None
+        self._log_size = 0
+        self._log_lock = threading.Lock()  # workers record from threads: one append at a time
 
     @classmethod
-    def open(cls, staging_root: Path, manifest: Manifest, manifest_bytes: bytes) -> Staging:
-        """Resume the staging of this exact manifest, or start it afresh (other staged bundles are dropped)."""
-        staging_root.mkdir(parents=True, exist_ok=True)
+    def open(cls, staging_root: Path, manifest: Manifest, manifest_bytes: bytes, ops: FileOps = REAL_OPS) -> Staging:
+        """Resume the staging of this exact manifest, or start it afresh. Other staged bundles stay until
+        `drop_others` (the sync first copies what it can use from them)."""
+        if not staging_root.is_dir():
+            ops.mkdir(staging_root)
         directory = staging_root / manifest.bundle_id
-        for other in staging_root.iterdir():
-            if other != directory:
-                _remove(other)
         saved = directory / MANIFEST_NAME
         if directory.exists():
             try:
@@ -43,24 +46,50 @@ class Staging:
             except OSError:
                 same = False
             if not same:
-                _remove(directory)
-        fresh = not directory.exists()
-        if fresh:
-            directory.mkdir()
-            (directory / "files").mkdir()
-            fsync_dir(directory)
-            fsync_dir(staging_root)
-            atomic_write_bytes(saved, manifest_bytes)
-        staging = cls(directory, manifest)
+                _remove(directory, ops)
+        if not directory.exists():
+            ops.mkdir(directory / "files")
+            ops.fsync_dir(directory)
+            ops.fsync_dir(staging_root)
+            atomic_write_bytes(saved, manifest_bytes, ops=ops)
+        staging = cls(directory, manifest, ops)
         staging._load_log()
         return staging
 
-    @staticmethod
-    def saved_manifest(directory: Path) -> Manifest | None:
-        try:
-            return parse_manifest((directory / MANIFEST_NAME).read_bytes())
-        except (OSError, ManifestError):
-            return None
+    @classmethod
+    def others(cls, staging_root: Path, keep: Path) -> list[Staging]:
+        """Earlier, unfinished downloads of other bundles (read only: their completed chunks are sources)."""
+        found: list[Staging] = []
+        if not staging_root.is_dir():
+            return found
+        for directory in sorted(staging_root.iterdir()):
+            if directory == keep or not directory.is_dir():
+                continue
+            try:
+                manifest = parse_manifest((directory / MANIFEST_NAME).read_bytes())
+            except (OSError, ManifestError):
+                continue
+            staging = cls(directory, manifest)
+            staging._load_log()
+            found.append(staging)
+        return found
+
+    def drop_others(self) -> None:
+        """Remove every other staged bundle (once this one has taken what it could from them)."""
+        for other in self.dir.parent.iterdir():
+            if other != self.dir:
+                _remove(other, self.ops)
+
+    def completed_chunks(self) -> list[tuple[str, Path, int, int]]:
+        """(hash, file, offset, length) of every chunk logged complete."""
+        chunk_size = self.manifest.chunk_size
+        result: list[tuple[str, Path, int, int]] = []
+        for entry in self.manifest.files:
+            for index, digest in enumerate(entry.chunks):
+                if self.is_complete(entry, index):
+                    offset, length = entry.chunk_range(index, chunk_size)
+                    result.append((digest, self.files / entry.path, offset, length))
+        return result
 
     def _load_log(self) -> None:
         try:
@@ -97,11 +126,16 @@ class Staging:
         """The staged file, created at its full size (sparse) so chunks land at their offsets."""
         target = self.files / entry.path
         if not target.is_file() or target.stat().st_size != entry.size:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as handle:
-                handle.truncate(entry.size)
-                os.fsync(handle.fileno())
-            fsync_dir(target.parent)
+            if not target.parent.is_dir():
+                self.ops.mkdir(target.parent)
+                self.ops.fsync_dir(target.parent.parent)  # (parents above are fsynced by install's tree sync)
+            fd = self.ops.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                self.ops.truncate(fd, entry.size)
+                self.ops.fsync(fd)
+            finally:
+                self.ops.close(fd)
+            self.ops.fsync_dir(target.parent)
             for index in range(len(entry.chunks)):
                 self.done.pop((entry.path, index), None)
         return target
@@ -110,31 +144,37 @@ class Staging:
         """Append steps whose data is already durable, then fsync the log."""
         if not steps:
             return
+        with self._log_lock:
+            self._append(steps)
+
+    def _append(self, steps: list[tuple[str, int, int]]) -> None:
         if self._log_fd is None:
             created = not (self.dir / LOG_NAME).exists()
-            self._log_fd = os.open(self.dir / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._log_fd = self.ops.open(self.dir / LOG_NAME, os.O_WRONLY | os.O_CREAT, 0o644)
+            self._log_size = self.ops.size(self._log_fd)
             if created:
-                fsync_dir(self.dir)
+                self.ops.fsync_dir(self.dir)
         data = b"".join(json.dumps([p, i, n]).encode() + b"\n" for p, i, n in steps)
         # A torn previous tail would swallow this line's start: begin with a newline to keep lines apart.
-        os.write(self._log_fd, b"\n" + data)
-        os.fsync(self._log_fd)
+        self.ops.pwrite(self._log_fd, b"\n" + data, self._log_size)
+        self._log_size += len(data) + 1
+        self.ops.fsync(self._log_fd)
         for path, index, done in steps:
             self.done[(path, index)] = done
 
     def close(self) -> None:
         if self._log_fd is not None:
-            os.close(self._log_fd)
+            self.ops.close(self._log_fd)
             self._log_fd = None
 
     def remove(self) -> None:
         self.close()
-        _remove(self.dir)
+        _remove(self.dir, self.ops)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path, ops: FileOps) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    elif path.exists() or path.is_symlink():
+        ops.unlink(path)
+    ops.fsync_dir(path.parent)

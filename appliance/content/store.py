@@ -17,11 +17,13 @@ import json
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
-from appliance.content.durable import atomic_write_bytes, fsync_dir, fsync_tree, move, swap_symlink
+from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, swap_symlink
 from appliance.content.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
+from appliance.storage.atomic import remove_stray_temps
 
 log = logging.getLogger("appliance.content")
 
@@ -33,14 +35,16 @@ STATE_DAMAGED = "damaged.json"
 class ContentStore:
     """Implements appliance.ports.ContentView."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ops: FileOps = REAL_OPS) -> None:
         self.root = root
+        self.ops = ops  # every durable write goes through it (crash and I/O-error tests pass their own)
         self.bundles = root / "bundles"
         self.staging = root / "staging"
         self.quarantine = root / "quarantine"
         self.state = root / "state"
         self.current = root / "current"
         self._manifest_cache: tuple[Path, Manifest] | None = None
+        self.lock = threading.RLock()  # installs and repairs, one at a time (they run in worker threads)
 
     # --- layout and recovery ----------------------------------------------------------------------------
 
@@ -48,11 +52,11 @@ class ContentStore:
         created = False
         for directory in (self.root, self.bundles, self.staging, self.quarantine, self.state):
             if not directory.is_dir():
-                directory.mkdir(parents=True, exist_ok=True)
+                self.ops.mkdir(directory)
                 created = True
         if created:
-            fsync_dir(self.root)
-            fsync_dir(self.root.parent)
+            self.ops.fsync_dir(self.root)
+            self.ops.fsync_dir(self.root.parent)
 
     def recover(self) -> None:
         """Finish an install a crash interrupted; remove bundles that are neither active nor being installed."""
@@ -62,7 +66,7 @@ class ContentStore:
             target = self.bundles / intent["dir"]
             if (target / MANIFEST_NAME).is_file():
                 log.info("finishing the interrupted install of %s", target.name)
-                swap_symlink(self.current, f"bundles/{target.name}")
+                swap_symlink(self.current, f"bundles/{target.name}", self.ops)
             self._clear_state(STATE_INSTALL)
         self.remove_old_bundles()
 
@@ -117,20 +121,29 @@ class ContentStore:
     def install(self, files_dir: Path, manifest: Manifest) -> Path:
         """Install a complete, verified bundle whose files are in `files_dir` (same file system, e.g. under
         staging/), make it active and remove the old ones. Returns the installed directory."""
+        with self.lock:
+            return self._install(files_dir, manifest)
+
+    def _install(self, files_dir: Path, manifest: Manifest) -> Path:
         self.ensure_layout()
-        atomic_write_bytes(files_dir / MANIFEST_NAME, manifest.to_bytes())
-        fsync_tree(files_dir)
+        remove_stray_temps(files_dir, self.ops)  # an earlier attempt's, cut short
+        atomic_write_bytes(files_dir / MANIFEST_NAME, manifest.to_bytes(), ops=self.ops)
+        fsync_tree(files_dir, self.ops)
         name = self.new_bundle_dir_name(manifest.bundle_id)
         self.mark_writing(name)
         self._write_state(STATE_INSTALL, {"dir": name})
-        move(files_dir, self.bundles / name)
-        swap_symlink(self.current, f"bundles/{name}")
+        move(files_dir, self.bundles / name, self.ops)
+        swap_symlink(self.current, f"bundles/{name}", self.ops)
         self._clear_state(STATE_INSTALL)
         self.remove_old_bundles()
         log.info("content bundle %s active (%s)", manifest.bundle_id, name)
         return self.bundles / name
 
     def remove_old_bundles(self) -> None:
+        with self.lock:
+            self._remove_old_bundles()
+
+    def _remove_old_bundles(self) -> None:
         active = self.active_dir()
         removed = False
         for bundle in self.installed():
@@ -142,7 +155,7 @@ class ContentStore:
             self.forget_damage(bundle.name)
             removed = True
         if removed:
-            fsync_dir(self.bundles)
+            self.ops.fsync_dir(self.bundles)
 
     # --- state files ------------------------------------------------------------------------------------
 
@@ -154,14 +167,14 @@ class ContentStore:
 
     def _write_state(self, name: str, value: Any) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.state / name, json.dumps(value).encode())
+        atomic_write_bytes(self.state / name, json.dumps(value).encode(), ops=self.ops)
 
     def _clear_state(self, name: str) -> None:
         try:
-            os.unlink(self.state / name)
+            self.ops.unlink(self.state / name)
         except FileNotFoundError:
             return
-        fsync_dir(self.state)
+        self.ops.fsync_dir(self.state)
 
     def writing(self) -> set[str]:
         """Bundle directories written since their files were last verified (re-hashed after an unclean boot)."""
@@ -206,5 +219,5 @@ class ContentStore:
         while dest.exists():
             serial += 1
             dest = self.quarantine / f"{serial:06d}-{bundle_dir.name}" / rel
-        move(bundle_dir / rel, dest)
+        move(bundle_dir / rel, dest, self.ops)
         return dest

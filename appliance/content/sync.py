@@ -28,14 +28,18 @@ from typing import Any, Literal
 
 import aiohttp
 
-from appliance.content.hashing import file_sha256
+from appliance.content.check import STATCACHE, StatCache
+from appliance.content.durable import write_durable
+from appliance.content.hashing import file_sha256, verify_file
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
 from appliance.content.store import ContentStore
 
 log = logging.getLogger("appliance.content.sync")
 
-SUBBLOCK = 64 * 1024  # received bytes made durable and logged at a time
+# Received bytes are made durable and logged SUBBLOCK at a time. A kill loses, per request in flight, at most
+# the block being received and the one being logged: with up to 4 in flight that is at most one chunk.
+SUBBLOCK = 32 * 1024
 MAX_CORRUPT_PER_CHUNK = 3
 LINK_RETRIES = 2
 
@@ -94,15 +98,18 @@ class ContentSync:
         self,
         store: ContentStore,
         base_url: str,
+        *,
         session: aiohttp.ClientSession | None = None,
         concurrency: int = 3,
         on_activated: Callable[[Path], None] | None = None,
+        on_received: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._session = session
         self.concurrency = concurrency
         self.on_activated = on_activated
+        self.on_received = on_received  # told the byte count of every piece of a chunk as it arrives
         self.corrupt_chunks_total = 0
 
     def content_url(self, rel: str) -> str:
@@ -149,7 +156,7 @@ class ContentSync:
             raise SyncFailed(f"manifest {manifest_rel}: {error}") from None
         if manifest.bundle_id != bundle_id:
             raise SyncFailed(f"manifest {manifest_rel} is bundle {manifest.bundle_id!r}, index says {bundle_id!r}")
-        staging = await asyncio.to_thread(Staging.open, self.store.staging, manifest, manifest_bytes)
+        staging = await asyncio.to_thread(Staging.open, self.store.staging, manifest, manifest_bytes, self.store.ops)
         result = SyncResult("interrupted", bundle_id, manifest.total_size)
         run = _Run(staging, result)
         try:
@@ -217,47 +224,93 @@ class ContentSync:
         if needed > usage.free:
             raise SyncFailed(f"no space: bundle needs {needed} more bytes, {usage.free} free")
 
-    def _local_sources(self) -> dict[str, tuple[Path, int, int]]:
-        """chunk hash -> (file, offset, length) in the active bundle, skipping files known damaged."""
+    def _local_sources(self) -> tuple[dict[str, tuple[Path, int, int]], dict[tuple[str, int], Path]]:
+        """In the active bundle, skipping files known damaged: chunk hash -> (file, offset, length), and
+        (file SHA-256, size) -> file for whole files that can be shared."""
         manifest = self.store.active_manifest()
         directory = self.store.active_dir()
         if manifest is None or directory is None:
-            return {}
+            return {}, {}
         damaged = set(self.store.damage().get(directory.name, []))
-        sources: dict[str, tuple[Path, int, int]] = {}
+        chunks: dict[str, tuple[Path, int, int]] = {}
+        files: dict[tuple[str, int], Path] = {}
         for entry in manifest.files:
             if entry.path in damaged:
                 continue
+            files.setdefault((entry.sha256, entry.size), directory / entry.path)
             for index, digest in enumerate(entry.chunks):
                 offset, length = entry.chunk_range(index, manifest.chunk_size)
-                sources.setdefault(digest, (directory / entry.path, offset, length))
-        return sources
+                chunks.setdefault(digest, (directory / entry.path, offset, length))
+        return chunks, files
+
+    def _share_whole_file(self, staging: Staging, entry: FileEntry, source: Path, verified: StatCache) -> bool:
+        """Hard-link an unchanged file of the active bundle into the staged one (bundles are immutable once
+        installed, so they can share it: a daily newspaper update does not duplicate the video library). The
+        source must be as the store's last check verified it (stat cache), or verify now."""
+        try:
+            st = os.lstat(source)
+        except OSError:
+            return False
+        key = str(source.relative_to(self.store.bundles))
+        if not verified.matches(key, st):
+            kind, _, _ = verify_file(str(source), entry.size, entry.chunks, staging.manifest.chunk_size)
+            if kind != "ok":
+                return False
+        target = staging.files / entry.path
+        if not target.parent.is_dir():
+            staging.ops.mkdir(target.parent)
+        if target.exists():
+            staging.ops.unlink(target)
+        try:
+            os.link(source, target)
+        except OSError:
+            return False
+        staging.ops.fsync_dir(target.parent)
+        staging.record([(entry.path, i, staging.chunk_length(entry, i)) for i in range(len(entry.chunks))])
+        return True
 
     def _plan(self, run: _Run, bundle_dir: str) -> None:
         """Copy what the store has (verifying it), queue the rest in priority order."""
         staging = run.staging
         chunk_size = staging.manifest.chunk_size
-        sources = self._local_sources()
+        sources, whole_files = self._local_sources()
+        for earlier in Staging.others(self.store.staging, staging.dir):  # an update superseded mid-download
+            for digest, path, offset, length in earlier.completed_chunks():
+                sources.setdefault(digest, (path, offset, length))
+        verified = StatCache(self.store.state / STATCACHE)
         for entry in staging.manifest.in_priority_order():
+            complete = all(staging.is_complete(entry, i) for i in range(len(entry.chunks)))
+            shareable = whole_files.get((entry.sha256, entry.size))
+            if not complete and shareable is not None and self._share_whole_file(staging, entry, shareable, verified):
+                run.result.bytes_local += entry.size
+                run.result.chunks_local += len(entry.chunks)
+                continue
             target = staging.prepare_file(entry)
             url = self.content_url(f"{bundle_dir}/{entry.path}" if bundle_dir not in ("", ".") else entry.path)
             steps: list[tuple[str, int, int]] = []
-            with open(target, "r+b", buffering=0) as out:
+            ops = staging.ops
+            out = ops.open(target, os.O_WRONLY)
+            try:
                 for index, digest in enumerate(entry.chunks):
                     offset, length = entry.chunk_range(index, chunk_size)
                     if staging.is_complete(entry, index):
                         run.result.bytes_resumed += length
                         continue
                     source = sources.get(digest)
-                    if source is not None and _copy_verified(source, out.fileno(), offset, length, digest):
+                    data = _read_verified(source, length, digest) if source is not None else None
+                    if data is not None:
+                        ops.pwrite(out, data, offset)
                         steps.append((entry.path, index, length))
                         run.result.bytes_local += length
                         run.result.chunks_local += 1
                         continue
                     run.jobs.append(_Job(entry, index, url))
                 if steps:
-                    os.fsync(out.fileno())
+                    ops.fsync(out)
+            finally:
+                ops.close(out)
             staging.record(steps)
+        staging.drop_others()
 
     # --- fetching ---------------------------------------------------------------------------------------
 
@@ -339,7 +392,7 @@ class ContentSync:
         def save_partial() -> None:
             nonlocal position
             if pending and position + len(pending) < length:
-                _write_durable(target, offset + position, bytes(pending))
+                write_durable(target, offset + position, bytes(pending), staging.ops)
                 position += len(pending)
                 pending.clear()
                 staging.record([(path, index, position)])
@@ -357,18 +410,20 @@ class ContentSync:
                     raise SyncFailed(f"{job.url}: Content-Range {response.headers.get('Content-Range')!r}")
                 async for data in response.content.iter_chunked(SUBBLOCK):
                     run.result.bytes_downloaded += len(data)
+                    if self.on_received is not None:
+                        self.on_received(len(data))
                     pending += data
                     if position + len(pending) > length:
                         raise SyncFailed(f"{job.url}: more bytes than asked for")
                     if len(pending) >= SUBBLOCK and position + len(pending) < length:
                         block = bytes(pending)
-                        await asyncio.to_thread(_write_durable, target, offset + position, block)
+                        await asyncio.to_thread(write_durable, target, offset + position, block, staging.ops)
                         position += len(block)
                         del pending[: len(block)]
                         await asyncio.to_thread(staging.record, [(path, index, position)])
             if position + len(pending) != length:
                 raise LinkDown(f"{job.url}: body ended after {position + len(pending) - start} bytes")
-            await asyncio.to_thread(_write_durable, target, offset + position, bytes(pending))
+            await asyncio.to_thread(write_durable, target, offset + position, bytes(pending), staging.ops)
         except asyncio.CancelledError:
             save_partial()
             raise
@@ -388,20 +443,6 @@ class ContentSync:
                 raise SyncFailed(f"{entry.path}: whole-file SHA-256 differs although every chunk matched")
 
 
-def _write_durable(target: Path, offset: int, data: bytes) -> None:
-    fd = os.open(target, os.O_WRONLY)
-    try:
-        view = memoryview(data)
-        position = offset
-        while view:
-            written = os.pwrite(fd, view, position)
-            view = view[written:]
-            position += written
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
 def _verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
     fd = os.open(target, os.O_RDONLY)
     try:
@@ -411,10 +452,11 @@ def _verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
     return len(data) == length and hashlib.sha256(data).hexdigest() == digest
 
 
-def _copy_verified(source: tuple[Path, int, int], out_fd: int, offset: int, length: int, digest: str) -> bool:
+def _read_verified(source: tuple[Path, int, int], length: int, digest: str) -> bytes | None:
+    """A chunk from a local file, only if it still matches its hash (the store may have rotted since)."""
     path, src_offset, src_length = source
     if src_length != length:
-        return False
+        return None
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -422,8 +464,7 @@ def _copy_verified(source: tuple[Path, int, int], out_fd: int, offset: int, leng
         finally:
             os.close(fd)
     except OSError:
-        return False
+        return None
     if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
-        return False
-    os.pwrite(out_fd, data, offset)
-    return True
+        return None
+    return data

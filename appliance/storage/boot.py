@@ -31,11 +31,13 @@ class BootRecord:
         self.directory = directory
         self.ops = ops
         self._boot_id = str(uuid.uuid4())
-        self._clean = True
+        self._clean = False  # until begin() knows better: an unknown past is treated as unclean
         self._unsafe = 0
         self._boots = 0
-        self._reason = FIRST
+        self._reason = "unknown (boot bookkeeping not read yet)"
         self.problems: list[str] = []
+        self._judged = False
+        self.begun = False  # begin() completed (it must count a boot once, even when the start is retried)
 
     @property
     def boot_id(self) -> str:
@@ -58,12 +60,28 @@ class BootRecord:
         return self._boots
 
     def begin(self) -> None:
+        """Read and judge the previous shutdown (once per process, even if a write below fails and the start is
+        retried), remove the marker, record the counters."""
         ensure_dir(self.directory, self.ops)
+        marker_path = self.directory / MARKER
+        marker = read_state_file(marker_path, self.ops)
+        if not self._judged:
+            self._judge(marker)
+            self._judged = True
+        if marker is not None:
+            self.ops.unlink(marker_path)
+            self.ops.fsync_dir(self.directory)
+        self._write_state({"boots": self._boots, "unsafe_shutdowns": self._unsafe, "boot_id": self._boot_id,
+                           "previous_shutdown": self._reason})
+        self.begun = True
+        (log.info if self._clean else log.warning)(
+            "boot %s (#%d): previous shutdown %s; %d unsafe shutdowns so far",
+            self._boot_id, self._boots, self._reason, self._unsafe)
+
+    def _judge(self, marker: bytes | None) -> None:
         state = self._read_state()
         self._boots = int(state.get("boots", 0)) + 1
         self._unsafe = int(state.get("unsafe_shutdowns", 0))
-        marker_path = self.directory / MARKER
-        marker = read_state_file(marker_path, self.ops)
         if not state:
             self._clean, self._reason = True, FIRST
         elif marker is None:
@@ -75,14 +93,6 @@ class BootRecord:
                 self._reason = str(json.loads(marker)["reason"])
             except (ValueError, KeyError, TypeError):
                 self._reason = "clean (marker unreadable)"
-        if marker is not None:
-            self.ops.unlink(marker_path)
-            self.ops.fsync_dir(self.directory)
-        self._write_state({"boots": self._boots, "unsafe_shutdowns": self._unsafe, "boot_id": self._boot_id,
-                           "previous_shutdown": self._reason})
-        (log.info if self._clean else log.warning)(
-            "boot %s (#%d): previous shutdown %s; %d unsafe shutdowns so far",
-            self._boot_id, self._boots, self._reason, self._unsafe)
 
     def end(self, reason: str) -> None:
         """Write the clean-shutdown marker: call last, after everything else is durable."""

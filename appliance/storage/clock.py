@@ -6,7 +6,8 @@ below it. At boot the RTC is judged:
 
 - sane (not below the floor, not absurdly far past it): wall time = RTC, quality "rtc";
 - before the floor (1970, or set back): wall time = floor + time elapsed since boot, quality "floor";
-- far in the future (e.g. 2038, more than `max_future_days` past the floor): the same, quality "floor".
+- far in the future (e.g. 2038: more than `max_future_days` past the floor, or past 2035 on a first boot with
+  no floor saved yet): the same, quality "floor".
 
 Trusted sources re-anchor it: the avionics UTC (polled from the FlightView while it is fresh) and the ground
 network (`anchor(wall, "network")`). Each record carries `stamp()`: boot id, monotonic offset since boot,
@@ -32,6 +33,8 @@ StampQuality = Literal["rtc", "floor", "avionics", "network"]
 FLOOR_FILE = "time-floor.json"
 # No appliance ran before this: an RTC (or a floor) below it is wrong. 2025-01-01T00:00:00Z.
 BUILD_FLOOR = 1_735_689_600.0
+# With no floor saved yet (first boot), an RTC past this is not trusted either: 2035-01-01T00:00:00Z.
+FIRST_BOOT_LIMIT = 2_051_222_400.0
 
 
 def iso(wall: float) -> str:
@@ -70,16 +73,18 @@ class TimeKeeper:
     def begin(self) -> None:
         """Read the floor and judge the RTC."""
         raw = read_state_file(self.directory / FLOOR_FILE, self.ops)
+        limit = FIRST_BOOT_LIMIT
         if raw is not None:
             try:
                 self.floor = max(BUILD_FLOOR, float(json.loads(raw)["floor"]))
+                limit = self.floor + self.max_future
             except (ValueError, KeyError, TypeError) as error:
                 log.warning("time floor unreadable (%s): using the build floor", error)
         self._boot_mono = self._base_mono = self.clock.monotonic()
         rtc = self.clock.wall()
         if rtc < self.floor:
             self.rtc_problem = f"RTC reads {iso(rtc)}, before the time floor {iso(self.floor)}"
-        elif rtc > self.floor + self.max_future:
+        elif rtc > limit:
             self.rtc_problem = f"RTC reads {iso(rtc)}, implausibly far past the time floor {iso(self.floor)}"
         if self.rtc_problem is None:
             self._base_wall, self._quality = rtc, "rtc"

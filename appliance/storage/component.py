@@ -5,8 +5,12 @@ the daemon's BUILDERS so every later component can rely on durable storage.
 
 - start: boot bookkeeping (marker read and removed), recovery (snapshot + journal), time keeper.
 - stop: prune delivered items, checkpoint, close the journal, save the time floor, write the clean marker.
+- corruption found by recovery also raises the latched alarm `storage_corruption` (cleared by an ack); the
+  damaged segment is kept (moved to journal/corrupt/ at the next checkpoint, never deleted).
 - health: fail when recovery found corruption, a write or fsync failed, or the disk is full; warn while the
   RTC is not trusted (time is the floor + elapsed until avionics or network time arrives).
+- a full disk refuses writes; when room is back (checked every 5 s) the journal is reopened by a full
+  recovery. A failed fsync is never reopened in-process (the page cache may lie): it needs a restart.
 - emergency_flush (power fail): new writes are *refused* (StorageRefused, "frozen for a power fail"), not
   held: a passenger's request then fails fast instead of hanging into the power loss. Everything queued is
   written and fsynced, then os.sync() is given up to `power_fail_budget`. `resume_writes` lifts the freeze.
@@ -19,13 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from appliance.alarms import Alarms
 from appliance.component import Check
 from appliance.metrics import Metrics
-from appliance.ports import FlightView
+from appliance.ports import FlightView, StorageRefused
 from appliance.storage.boot import BootRecord
 from appliance.storage.clock import TimeKeeper
 from appliance.storage.config import StorageConfig
@@ -40,18 +47,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appliance.storage")
 
+CORRUPTION_ALARM = "storage_corruption"
+
 
 class StorageComponent:
     name = "storage"
     critical = True
 
-    def __init__(self, config: StorageConfig, clock: Clock, metrics: Metrics | None = None,
-                 flight: Callable[[], FlightView | None] = lambda: None, ops: FileOps = REAL_OPS) -> None:
+    def __init__(self, config: StorageConfig, clock: Clock, metrics: Metrics | None = None, *,
+                 flight: Callable[[], FlightView | None] = lambda: None, ops: FileOps = REAL_OPS,
+                 alarms: Alarms | None = None) -> None:
         self.config = config
         self.clock = clock
         self.metrics = metrics
         self.flight = flight
         self.ops = ops
+        self.alarms = alarms
         self.directory = Path(config.dir)
         self.boot = BootRecord(self.directory, ops)
         self.time = TimeKeeper(self.directory, clock, ops=ops, max_future_days=config.max_future_days,
@@ -62,28 +73,57 @@ class StorageComponent:
         self.start_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint_mono = clock.monotonic()
+        self.reopens = 0
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if await self._try_open():
+            self._start_background()
+        else:
+            # Faults are data: the daemon keeps running (flight info, content); writes are refused, health
+            # says why, and the start is retried (a full disk or a late mount may come right).
+            self._tasks = [asyncio.create_task(self._retry_start(), name="storage-retry")]
+
+    async def _try_open(self) -> bool:
         try:
             await asyncio.to_thread(self._open)
         except OSError as error:
             self.start_error = f"storage did not start: {error}"
             log.error("%s", self.start_error)
-            raise
+            return False
+        self.start_error = None
         assert self.store is not None
         self.db = JournaledDB(self.store)
         self.outbox.attach(self.db)
+        corruption = self.store.recovery.corruption
+        if corruption and self.alarms is not None:
+            # Latched: the condition is a past event, so it clears once a maintenance engineer acknowledges it.
+            self.alarms.raise_alarm(CORRUPTION_ALARM, f"storage recovery found corruption: {corruption[0]}")
+            self.alarms.condition_cleared(CORRUPTION_ALARM)
         if self.metrics is not None and self.boot.unsafe_shutdowns:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
+        self._update_metrics()
+        return True
+
+    def _start_background(self) -> None:
         self._last_checkpoint_mono = self.clock.monotonic()
-        self._tasks = [asyncio.create_task(self._time_loop(), name="storage-time"),
-                       asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint")]
+        self._tasks += [asyncio.create_task(self._time_loop(), name="storage-time"),
+                        asyncio.create_task(self._checkpoint_loop(), name="storage-checkpoint"),
+                        asyncio.create_task(self._disk_loop(), name="storage-disk")]
+
+    async def _retry_start(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.start_retry_interval)
+            if await self._try_open():
+                log.warning("storage: started on retry")
+                self._start_background()
+                return
 
     def _open(self) -> None:
         ensure_dir(self.directory, self.ops)
-        self.boot.begin()
+        if not self.boot.begun:
+            self.boot.begin()
         self.time.boot_id = self.boot.boot_id
         self.time.begin()
         self.store = Store.open(self.directory / "journal", self.ops, self.config.segment_bytes,
@@ -137,6 +177,46 @@ class StorageComponent:
                 except Exception as error:
                     log.error("storage: checkpoint failed: %s", error)
 
+    async def _disk_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            await self.check_disk()
+            self._update_metrics()
+
+    def _update_metrics(self) -> None:
+        store = self.store
+        if self.metrics is None or store is None:
+            return
+        journal = store.journal
+        self.metrics.storage_recovery_seconds.set(store.recovery.seconds)
+        self.metrics.storage_corrupt_regions.set(len(store.recovery.corruption))
+        self.metrics.storage_refusing.set(1 if store.failure is not None or journal.frozen else 0)
+        self.metrics.storage_journal_bytes.set(journal.bytes_since_checkpoint)
+
+    async def check_disk(self) -> bool:
+        """After a full disk (and only then: never after a failed fsync), reopen the journal once there is room
+        again. Reopening is a full recovery from disk. True when it reopened."""
+        store = self.store
+        if store is None or store.failure is None or not store.journal.reopenable:
+            return False
+        usage = await asyncio.to_thread(shutil.disk_usage, self.directory)
+        if usage.free < 4 * self.config.segment_bytes:
+            return False
+        await asyncio.to_thread(store.close)
+        try:
+            self.store = await asyncio.to_thread(Store.open, self.directory / "journal", self.ops,
+                                                 self.config.segment_bytes, self.config.checkpoint_bytes)
+        except OSError as error:  # still failing: the closed store keeps refusing; try again later
+            log.error("storage: reopening the journal failed: %s", error)
+            return False
+        self.db = JournaledDB(self.store)
+        self.outbox.attach(self.db)
+        self.reopens += 1
+        self._update_metrics()
+        log.warning("storage: disk has room again (%d MB free): journal reopened, writes accepted",
+                    usage.free // 1_000_000)
+        return True
+
     # --- Flushable -----------------------------------------------------------------------------------------
 
     async def emergency_flush(self) -> None:
@@ -144,8 +224,26 @@ class StorageComponent:
         store = self.store
         if store is not None:
             store.journal.freeze()
-            await asyncio.to_thread(store.journal.drain)
-        sync = asyncio.ensure_future(asyncio.to_thread(self.ops.sync))
+            self._update_metrics()
+            with contextlib.suppress(StorageRefused):  # closed or failed: nothing more can be made durable
+                await asyncio.wrap_future(store.journal.barrier())
+        # os.sync in a thread of its own: the shared executor may be busy (content hashing) and this must not
+        # queue behind it.
+        loop = asyncio.get_running_loop()
+        sync: asyncio.Future[None] = loop.create_future()
+
+        def finished() -> None:
+            if not sync.done():
+                sync.set_result(None)
+
+        def run_sync() -> None:
+            try:
+                self.ops.sync()
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is already gone
+                    loop.call_soon_threadsafe(finished)
+
+        threading.Thread(target=run_sync, name="power-fail-sync", daemon=True).start()
         try:
             await asyncio.wait_for(asyncio.shield(sync), self.config.power_fail_budget)
         except TimeoutError:
@@ -155,6 +253,7 @@ class StorageComponent:
     def resume_writes(self) -> None:
         if self.store is not None:
             self.store.journal.thaw()
+        self._update_metrics()
 
     # --- health --------------------------------------------------------------------------------------------
 
@@ -169,7 +268,7 @@ class StorageComponent:
         details["journal"] = {"durable_seq": journal.durable_seq, "segments": journal.segment_count,
                               "snapshot_seq": journal.snapshot_seq, "frozen": journal.frozen,
                               "bytes_since_checkpoint": journal.bytes_since_checkpoint,
-                              "recovery_seconds": round(store.recovery.seconds, 4)}
+                              "recovery_seconds": round(store.recovery.seconds, 4), "reopens": self.reopens}
         details["outbox"] = self.outbox.counts()
         corruption = store.recovery.corruption
         if corruption:
@@ -190,7 +289,8 @@ class StorageComponent:
 
 def build(ctx: Context) -> StorageComponent:
     # The avionics component is built later: read ctx.flight when polling, not now.
-    component = StorageComponent(ctx.config.storage, ctx.clock, ctx.metrics, lambda: ctx.flight)
+    component = StorageComponent(ctx.config.storage, ctx.clock, ctx.metrics, flight=lambda: ctx.flight,
+                                 alarms=ctx.alarms)
     ctx.outbox = component.outbox
     ctx.boot = component.boot
     ctx.time_anchor = component.time

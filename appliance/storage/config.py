@@ -15,4 +15,5 @@ class StorageConfig:
     time_poll_interval: float = 10.0  # seconds between avionics UTC polls and time-floor saves
     floor_save_interval: float = 60.0  # seconds between time-floor saves
     max_future_days: float = 400.0  # an RTC further than this past the time floor is not trusted
+    start_retry_interval: float = 10.0  # seconds between attempts when storage could not start
     power_fail_budget: float = 0.04  # seconds emergency_flush waits for os.sync after the journal is durable

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import crc32c
 
@@ -67,8 +68,7 @@ def decode_segment_header(data: bytes) -> tuple[int, int] | None:
     return index, first_seq
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     seq: int
     rtype: int
     payload: bytes
@@ -95,23 +95,19 @@ class ScanResult:
 
 
 def _record_at(data: bytes, offset: int, expect_seq: int | None) -> tuple[Record, int] | None:
-    """The valid record at `offset` and the offset after it, or None."""
-    end = len(data)
-    if offset + HEADER_SIZE > end:
+    """The valid record at `offset` and the offset after it, or None. (The body CRC covers the header fields
+    too, so once the length is known to fit, one check decides; the header CRC guards what tools read.)"""
+    if offset + HEADER_SIZE > len(data):
         return None
-    body_crc, length, seq, rtype, flags, head_crc = RECORD_HEADER.unpack_from(data, offset)
-    if head_crc != crc32c.crc32c(data[offset + 4 : offset + 20]):
-        return None
-    if length > MAX_PAYLOAD or (expect_seq is not None and seq != expect_seq):
-        return None
+    body_crc, length, seq, rtype, flags, _ = RECORD_HEADER.unpack_from(data, offset)
     start = offset + HEADER_SIZE
     stop = start + length
-    if stop > end:
+    if stop > len(data) or (expect_seq is not None and seq != expect_seq):
         return None
-    if body_crc != crc32c.crc32c(data[start:stop], crc32c.crc32c(data[offset + 4 : offset + 20])):
+    payload = data[start:stop]
+    if body_crc != crc32c.crc32c(payload, crc32c.crc32c(data[offset + 4 : offset + 20])):
         return None
-    record = Record(seq, rtype, bytes(data[start:stop]), offset, bool(flags & FLAG_BATCH_END))
-    return record, start + _padded(length)
+    return Record(seq, rtype, payload, offset, bool(flags & FLAG_BATCH_END)), start + ((length + 7) & ~7)
 
 
 def _resync(data: bytes, offset: int, after_seq: int | None) -> list[Record]:

@@ -10,7 +10,8 @@ journal refuses every later write until it is reopened: after a failed fsync Lin
 pages, so nothing is retried and assumed good. ENOSPC is reported as "disk full".
 
 `checkpoint(snapshot, seq)` writes a snapshot covering every record up to `seq` by atomic replace and deletes
-the segments it makes redundant, so recovery time stays bounded. Files: `seg-<index>.log`, `snapshot`.
+the segments it makes redundant, so recovery time stays bounded (segments with corruption are moved to
+`corrupt/` instead). Files: `seg-<index>.log`, `snapshot`. Recovery itself is in appliance.storage.recovery.
 """
 
 from __future__ import annotations
@@ -21,97 +22,29 @@ import contextlib
 import errno
 import logging
 import os
-import re
-import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import crc32c
-
 from appliance.ports import StorageRefused
-from appliance.storage.atomic import atomic_write_bytes, remove_stray_temps
-from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
-from appliance.storage.framing import (
-    FLAG_BATCH_END,
-    SEGMENT_HEADER_SIZE,
-    Damage,
-    Record,
-    decode_segment_header,
-    encode_record,
-    encode_segment_header,
-    scan_segment,
+from appliance.storage.atomic import atomic_write_bytes
+from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.storage.framing import FLAG_BATCH_END, SEGMENT_HEADER_SIZE, encode_record, encode_segment_header
+from appliance.storage.recovery import (
+    SNAPSHOT_NAME,
+    Problem,
+    Recovery,
+    Segment,
+    encode_snapshot,
+    quarantine,
+    recover,
+    segment_name,
 )
 
+__all__ = ["Journal", "Problem", "Recovery"]
+
 log = logging.getLogger("appliance.storage.journal")
-
-SEGMENT_RE = re.compile(r"^seg-(\d{8})\.log$")
-SNAPSHOT_NAME = "snapshot"
-SNAPSHOT_MAGIC = b"APSNAP01"
-_SNAP_HEAD = struct.Struct("<8sQQ")  # magic, seq, payload length; then u32 crc32c of head+payload, payload
-
-
-def segment_name(index: int) -> str:
-    return f"seg-{index:08d}.log"
-
-
-def encode_snapshot(seq: int, payload: bytes) -> bytes:
-    head = _SNAP_HEAD.pack(SNAPSHOT_MAGIC, seq, len(payload))
-    return head + struct.pack("<I", crc32c.crc32c(payload, crc32c.crc32c(head))) + payload
-
-
-def decode_snapshot(data: bytes) -> tuple[int, bytes] | None:
-    """(seq, payload) or None when the snapshot is damaged."""
-    if len(data) < _SNAP_HEAD.size + 4:
-        return None
-    magic, seq, length = _SNAP_HEAD.unpack_from(data, 0)
-    start = _SNAP_HEAD.size + 4
-    if magic != SNAPSHOT_MAGIC or len(data) != start + length:
-        return None
-    (crc,) = struct.unpack_from("<I", data, _SNAP_HEAD.size)
-    payload = data[start:]
-    if crc != crc32c.crc32c(payload, crc32c.crc32c(data[: _SNAP_HEAD.size])):
-        return None
-    return seq, payload
-
-
-@dataclass
-class Problem:
-    """Something recovery found. `torn` problems are the normal trace of a power cut; the rest is corruption."""
-
-    file: str
-    offset: int
-    length: int
-    torn: bool
-    reason: str
-
-    def __str__(self) -> str:
-        kind = "torn" if self.torn else "CORRUPT"
-        return f"{kind} {self.file} at {self.offset} ({self.length} bytes): {self.reason}"
-
-
-@dataclass
-class Recovery:
-    """What `Journal.open` found: the snapshot (if any) and every record after it, in sequence order."""
-
-    snapshot_seq: int = 0
-    snapshot: bytes | None = None
-    records: list[Record] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def corruption(self) -> list[Problem]:
-        return [p for p in self.problems if not p.torn]
-
-
-@dataclass
-class _Segment:
-    index: int
-    path: Path
-    max_seq: int  # 0 while empty
 
 
 class _Control:
@@ -134,10 +67,12 @@ class Journal:
         self._queue: list[_Item | _Control] = []
         self._next_seq = 1
         self._durable_seq = 0
-        self._segments: list[_Segment] = []
+        self._segments: list[Segment] = []
         self._fd = -1
         self._offset = 0
         self._failure: str | None = None
+        self.reopenable = False  # the failure was a full disk before anything reached the page cache
+        self._damaged: set[str] = set()  # segments with corruption: quarantined, not deleted, at checkpoint
         self._frozen = False
         self._closing = False
         self._busy = False
@@ -147,84 +82,30 @@ class Journal:
         self.batches = 0
         self.records_written = 0
 
-    # --- opening and recovery ------------------------------------------------------------------------------
+    # --- opening -------------------------------------------------------------------------------------------
 
     @classmethod
     def open(
         cls, directory: Path, ops: FileOps = REAL_OPS, segment_bytes: int = 4 * 1024 * 1024
     ) -> tuple[Journal, Recovery]:
-        """Recover the journal in `directory` (created if missing) and start its writer thread."""
+        """Recover the journal in `directory` (created if missing) and start a new segment to write in."""
         started = time.monotonic()
         journal = cls(directory, ops, segment_bytes)
-        recovery = journal._recover()
+        found = recover(directory, ops)
+        journal._segments = found.segments
+        journal._damaged = found.damaged
+        journal._next_seq = found.last_seq + 1
+        journal._durable_seq = found.last_seq
+        journal.snapshot_seq = found.recovery.snapshot_seq
+        journal.bytes_since_checkpoint = found.journal_bytes
         journal._start_segment(journal._next_seq)
-        recovery.seconds = time.monotonic() - started
-        for problem in recovery.problems:
-            (log.error if not problem.torn else log.info)("journal recovery: %s", problem)
-        return journal, recovery
+        found.recovery.seconds = time.monotonic() - started
+        return journal, found.recovery
 
-    def _recover(self) -> Recovery:
-        ops = self.ops
-        ensure_dir(self.directory, ops)
-        remove_stray_temps(self.directory, ops)
-        recovery = Recovery()
-        names = ops.listdir(self.directory)
-        if SNAPSHOT_NAME in names:
-            decoded = decode_snapshot(ops.read_bytes(self.directory / SNAPSHOT_NAME))
-            if decoded is None:
-                recovery.problems.append(Problem(SNAPSHOT_NAME, 0, 0, False, "snapshot fails its checksum"))
-                self._quarantine(SNAPSHOT_NAME)
-            else:
-                recovery.snapshot_seq, recovery.snapshot = decoded
-        indexes = sorted(int(m.group(1)) for n in names if (m := SEGMENT_RE.match(n)))
-        last_seq = recovery.snapshot_seq
-        for position, index in enumerate(indexes):
-            name = segment_name(index)
-            path = self.directory / name
-            data = ops.read_bytes(path)
-            is_last = position == len(indexes) - 1
-            header = decode_segment_header(data)
-            if header is None:
-                if is_last:
-                    # Created but its header never became durable: a torn create. Nothing was acknowledged in it.
-                    recovery.problems.append(Problem(name, 0, len(data), True, "segment header torn"))
-                    ops.unlink(path)
-                    ops.fsync_dir(self.directory)
-                    continue
-                recovery.problems.append(Problem(name, 0, len(data), False, "segment header corrupt"))
-                self._quarantine(name)
-                continue
-            _, first_seq = header
-            scan = scan_segment(data, first_seq - 1, is_last)
-            for damage in scan.damage:
-                recovery.problems.append(_problem(name, damage))
-            max_seq = 0
-            for record in scan.records:
-                max_seq = record.seq
-                if record.seq > last_seq:
-                    recovery.records.append(record)
-                    last_seq = record.seq
-            if is_last and any(d.torn for d in scan.damage):
-                fd = ops.open(path, os.O_WRONLY)
-                try:
-                    ops.truncate(fd, scan.good_end)
-                    ops.fsync(fd)
-                finally:
-                    ops.close(fd)
-            self._segments.append(_Segment(index, path, max_seq))
-            self.bytes_since_checkpoint += scan.good_end - SEGMENT_HEADER_SIZE
-        self._next_seq = last_seq + 1
-        self._durable_seq = last_seq
-        self.snapshot_seq = recovery.snapshot_seq
-        return recovery
-
-    def _quarantine(self, name: str) -> None:
-        """Keep a corrupt file for inspection, out of the journal's way."""
-        target = self.directory / "corrupt"
-        ensure_dir(target, self.ops)
-        self.ops.rename(self.directory / name, target / f"{name}.{int(time.time())}")
-        self.ops.fsync_dir(target)
-        self.ops.fsync_dir(self.directory)
+    @staticmethod
+    def inspect(directory: Path, ops: FileOps = REAL_OPS) -> Recovery:
+        """Read-only check (for `appliance fsck`): what recovery would find, changing nothing on disk."""
+        return recover(directory, ops, repair=False).recovery
 
     def _start_segment(self, first_seq: int) -> None:
         """Open a new segment (always a new file at open and at rotation: never append after damage)."""
@@ -243,7 +124,7 @@ class Journal:
             raise
         self._fd = fd
         self._offset = SEGMENT_HEADER_SIZE
-        self._segments.append(_Segment(index, path, 0))
+        self._segments.append(Segment(index, path, 0))
 
     # --- writing -------------------------------------------------------------------------------------------
 
@@ -275,7 +156,8 @@ class Journal:
     async def append(self, rtype: int, payload: bytes) -> int:
         """Durable when it returns (the sequence number). Raises StorageRefused."""
         _, future = self.submit(rtype, payload)
-        return await asyncio.wrap_future(future)
+        # shield: a cancelled waiter must not cancel the record's future (the record is written anyway)
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def append_sync(self, rtype: int, payload: bytes) -> int:
         _, future = self.submit(rtype, payload)
@@ -337,9 +219,13 @@ class Journal:
         )
         try:
             self.ops.pwrite(self._fd, data, self._offset)
+        except OSError as error:  # ENOSPC here: nothing of the batch is durable, the file is cut back below
+            self._fail(items, error, reopenable=error.errno == errno.ENOSPC)
+            return
+        try:
             self.ops.fsync(self._fd)
-        except OSError as error:
-            self._fail(items, error)
+        except OSError as error:  # the page cache may now hold what the disk does not: never reopen in-process
+            self._fail(items, error, reopenable=False)
             return
         self._offset += len(data)
         self.bytes_since_checkpoint += len(data)
@@ -354,21 +240,24 @@ class Journal:
             try:
                 self._start_segment(self._durable_seq + 1)
             except OSError as error:
-                self._set_failure(_describe(error, "creating a new segment"))
+                self._set_failure(_describe(error, "creating a new segment"), error.errno == errno.ENOSPC)
 
-    def _fail(self, items: list[_Item], error: OSError) -> None:
+    def _fail(self, items: list[_Item], error: OSError, reopenable: bool) -> None:
         reason = _describe(error, "writing the journal")
-        self._set_failure(reason)
-        self._fail_items(items, reason)
         # Best effort: take the refused batch back off the end of the file (the next boot truncates it
         # anyway if it is torn). Never treated as making anything good.
-        with contextlib.suppress(OSError):
+        try:
             self.ops.truncate(self._fd, self._offset)
+        except OSError:
+            reopenable = False
+        self._set_failure(reason, reopenable)
+        self._fail_items(items, reason)
 
-    def _set_failure(self, reason: str) -> None:
+    def _set_failure(self, reason: str, reopenable: bool = False) -> None:
         with self._cond:
             if self._failure is None:
                 self._failure = reason
+                self.reopenable = reopenable
                 log.error("journal: %s; refusing writes until reopened", reason)
             queued = [item for item in self._queue if not isinstance(item, _Control)]
             self._queue = [item for item in self._queue if isinstance(item, _Control)]
@@ -416,13 +305,16 @@ class Journal:
             keep = [s for s in self._segments if s is self._segments[-1] or s.max_seq > seq]
             dropped = [s for s in self._segments if s not in keep]
             for segment in dropped:
-                self.ops.unlink(segment.path)
+                if segment.path.name in self._damaged:
+                    quarantine(self.directory, segment.path.name, self.ops)  # evidence is kept, not deleted
+                else:
+                    self.ops.unlink(segment.path)
             if dropped:
                 self.ops.fsync_dir(self.directory)
             self._segments = keep
             self.bytes_since_checkpoint = 0
-        except OSError as error:
-            self._set_failure(_describe(error, "writing a checkpoint"))
+        except OSError as error:  # the old snapshot and every segment are still there
+            self._set_failure(_describe(error, "writing a checkpoint"), error.errno == errno.ENOSPC)
             raise StorageRefused(f"checkpoint failed: {self._failure}") from error
 
     # --- power fail and closing ----------------------------------------------------------------------------
@@ -439,6 +331,11 @@ class Journal:
     @property
     def frozen(self) -> bool:
         return self._frozen
+
+    def barrier(self) -> concurrent.futures.Future[None]:
+        """A future resolved once everything queued before it is written and fsynced (or refused). Needs no
+        thread of its own: the power-fail path awaits it even when every worker thread is busy."""
+        return self._enqueue_control(lambda: None)
 
     def drain(self, timeout: float | None = None) -> bool:
         """Block until everything queued is written and fsynced (or refused). True when drained in time."""
@@ -462,10 +359,6 @@ class Journal:
             with contextlib.suppress(OSError):
                 self.ops.close(self._fd)
             self._fd = -1
-
-
-def _problem(name: str, damage: Damage) -> Problem:
-    return Problem(name, damage.offset, damage.length, damage.torn, damage.reason)
 
 
 def _describe(error: OSError, doing: str) -> str:

@@ -8,6 +8,8 @@ to the `Store` as one journal record, so an insert costs the same in a 10,000-do
     db = JournaledDB(store)
     db.table("orders").insert({...})               # blocks until durable (use from a worker thread)
     await db.write(lambda: db.table("orders").insert({...}))   # from the event loop: never blocks on fsync
+    doc_id, futures = db.start_write(lambda: ...)   # queue now (in call order) ...
+    await db.finish_write(futures)                  # ... and wait for durability later
 
 Writes raise StorageRefused when the journal refuses them; nothing of a refused write stays in memory.
 """
@@ -145,26 +147,42 @@ class JournaledDB(TinyDB):
     def __init__(self, store: Store) -> None:
         super().__init__(store, storage=JournalStorage)
         self.store = store
+        self._finishing: set[asyncio.Future[None]] = set()
 
     async def write(self, fn: Callable[[], T]) -> T:
         """Run TinyDB writes in `fn` on the event loop without blocking it on fsync; return once all of them
         are durable. Raises StorageRefused (and rolls back) when any was refused."""
+        result, futures = self.start_write(fn)
+        await self.finish_write(futures)
+        return result
+
+    def start_write(self, fn: Callable[[], T]) -> tuple[T, list[concurrent.futures.Future[int]]]:
+        """The first half of `write`: run `fn` now (its records are queued before this returns) and hand back
+        the futures to pass to `finish_write`."""
         futures: list[concurrent.futures.Future[int]] = []
         token = _DEFERRED.set(futures)
         try:
             result = fn()
+        except BaseException:
+            if futures:  # some of fn's writes were queued before it failed: still see them through
+                self._finishing.add(asyncio.ensure_future(self.finish_write(futures)))
+                self._finishing = {f for f in self._finishing if not f.done()}
+            raise
         finally:
             _DEFERRED.reset(token)
-            refused: StorageRefused | None = None
-            for future in futures:
-                try:
-                    await asyncio.wrap_future(future)
-                except StorageRefused as error:
-                    refused = error
-            if refused is not None:
-                self.store.rollback()
-                raise refused
-        return result
+        return result, futures
+
+    async def finish_write(self, futures: list[concurrent.futures.Future[int]]) -> None:
+        """The second half of `write`: wait until every future is durable; on a refusal roll back and raise."""
+        refused: StorageRefused | None = None
+        for future in futures:
+            try:
+                await asyncio.shield(asyncio.wrap_future(future))
+            except StorageRefused as error:
+                refused = error
+        if refused is not None:
+            self.store.rollback()
+            raise refused
 
 
 def _commit(store: Store, ops: list[Op]) -> None:
