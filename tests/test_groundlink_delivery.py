@@ -149,7 +149,7 @@ async def test_the_key_survives_a_restart_of_the_real_outbox(tmp_path: Path) -> 
     from appliance.timebase import SystemClock
 
     async def storage() -> StorageComponent:
-        component = StorageComponent(StorageConfig(dir=str(tmp_path)), SystemClock(), Metrics(), lambda: None)
+        component = StorageComponent(StorageConfig(dir=str(tmp_path)), SystemClock(), Metrics())
         await component.start()
         return component
 

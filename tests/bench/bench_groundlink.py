@@ -64,7 +64,7 @@ async def fill(outbox: Outbox) -> None:
 async def deliver(url: str, in_flight: int, seconds: float | None) -> tuple[int, float, float]:
     """(orders delivered, seconds, our CPU seconds)."""
     with tempfile.TemporaryDirectory(prefix="bench-groundlink-") as state:
-        storage = StorageComponent(StorageConfig(dir=str(Path(state))), SystemClock(), Metrics(), lambda: None)
+        storage = StorageComponent(StorageConfig(dir=str(Path(state))), SystemClock(), Metrics())
         await storage.start()
         try:
             outbox = storage.outbox
