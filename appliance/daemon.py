@@ -23,6 +23,7 @@ from appliance.ports import (
     DiscretesControl,
     FlightView,
     Flushable,
+    GroundLinkControl,
     ModemPower,
     ModemView,
     Outbox,
@@ -54,6 +55,7 @@ class Context:
     discretes: DiscretesControl | None = None
     modem_power: ModemPower | None = None
     modem: ModemView | None = None
+    groundlink: GroundLinkControl | None = None
     components: list[Component] = field(default_factory=list)
     # Asks the daemon to stop in order (e.g. the power-fail path when power does not come back); the Daemon
     # fills it in. `request_stop(reason)`.
@@ -75,7 +77,7 @@ BUILDERS: list[str] = [
     "appliance.sensors.component:build",  # board temperature, supply voltage and current
     "appliance.avionics.component:build",  # reader + flight state
     "appliance.modem.component:build",
-    # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
+    "appliance.groundlink.component:build",  # window, outbox delivery, content sync, clock check
     "appliance.portal.component:build",
     # "appliance.maintenance.component:build",
 ]

@@ -193,3 +193,16 @@ class BootInfo(Protocol):
 
     @property
     def last_shutdown_reason(self) -> str: ...
+
+
+# --- ground link -> maintenance ("sync now", status) ----------------------------------------------------
+
+class GroundLinkControl(Protocol):
+    def request_sync(self) -> dict[str, Any]:
+        """Run a full cycle (outbox, telemetry, content) as soon as the window allows. Answers at once with
+        {"requested": True, "window": "open" | "closed", "reason": "..."}."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready: window, reason, backlog, dead_letters, last_success, errors, clock_skew, ..."""
+        ...
