@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             sim_process.terminate()
         print(f"appliance: config error: {error}", file=sys.stderr)
         return EX_CONFIG
-    ctx = Context(config=config, config_path=config_path, sim_endpoints=endpoints)
+    ctx = Context(config=config, config_path=config_path, sim_endpoints=endpoints, config_defaults=defaults)
     try:
         return asyncio.run(Daemon(ctx).run())
     finally:

@@ -183,3 +183,11 @@ class BootInfo(Protocol):
 
     @property
     def last_shutdown_reason(self) -> str: ...
+
+
+# --- ground link -> maintenance -------------------------------------------------------------------------
+
+class SyncTrigger(Protocol):
+    def request_sync(self) -> None:
+        """An engineer's "sync now": open the ground window's work (outbox, content, clock) at the next chance."""
+        ...
