@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import shutil
 import subprocess
@@ -82,8 +83,8 @@ def test_the_daemon_unit_is_notify_watchdog_and_socket_activated() -> None:
 
 def test_sysusers_and_tmpfiles_apply_to_a_root(tmp_path: Path) -> None:
     """systemd-sysusers makes the user and groups, then systemd-tmpfiles the state dirs and the token's mode."""
-    if shutil.which("systemd-sysusers") is None or shutil.which("systemd-tmpfiles") is None:
-        pytest.skip("needs systemd-sysusers and systemd-tmpfiles")
+    if shutil.which("systemd-sysusers") is None or shutil.which("systemd-tmpfiles") is None or os.geteuid() != 0:
+        pytest.skip("needs systemd-sysusers and systemd-tmpfiles, as root (file ownership)")
     (tmp_path / "etc" / "sysusers.d").mkdir(parents=True)
     (tmp_path / "etc" / "tmpfiles.d").mkdir()
     (tmp_path / "etc" / "group").write_text("root:x:0:\ndialout:x:20:\n")
