@@ -102,7 +102,8 @@ def test_the_recipe_enables_units_that_exist(overlay: Path, tmp_path: Path) -> N
 
 
 def test_the_boot_test_customization(overlay: Path) -> None:
-    (overlay / "etc/passwd").write_text(f"root:x:0:0::/root:/bin/sh\nappliance:x:{os.getuid()}:{os.getgid()}::/:/bin/false\n")
+    passwd = f"root:x:0:0::/root:/bin/sh\nappliance:x:{os.getuid()}:{os.getgid()}::/:/bin/false\n"
+    (overlay / "etc/passwd").write_text(passwd)
     customize(overlay, "tok", "sim")
     token = overlay / "etc/appliance/maintenance.token"
     assert token.read_text() == "tok\n" and token.stat().st_mode & 0o777 == 0o600
