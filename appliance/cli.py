@@ -118,11 +118,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             from appliance import simlaunch
 
             simlaunch.ensure_token(Path(config.maintenance.token_file))
+            simlaunch.configure_passengers(config.sim.control, config.portal.listen)
     except ConfigError as error:
         if sim_process is not None:
             sim_process.terminate()
         print(f"appliance: config error: {error}", file=sys.stderr)
         return EX_CONFIG
+    if args.sim:
+        print(
+            f"appliance: simulated run, state in {args.state_dir}\n"
+            f"  passengers' portal:   http://{config.portal.listen}/\n"
+            f"  maintenance health:   http://{config.maintenance.listen}/health\n"
+            f"  maintenance metrics:  http://{config.maintenance.listen}/metrics"
+            f"  (bearer token in {config.maintenance.token_file})\n"
+            f"  simulator control:    http://{config.sim.control}/state",
+            file=sys.stderr,
+            flush=True,
+        )
     ctx = Context(config=config, config_path=config_path, sim_endpoints=endpoints, config_defaults=defaults)
     try:
         return asyncio.run(Daemon(ctx).run())

@@ -26,15 +26,15 @@ class Check:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def passing(cls, reason: str = "", **details: Any) -> Check:
+    def passing(cls, reason: str = "", /, **details: Any) -> Check:
         return cls(Status.PASS, reason, details)
 
     @classmethod
-    def warning(cls, reason: str, **details: Any) -> Check:
+    def warning(cls, reason: str, /, **details: Any) -> Check:
         return cls(Status.WARN, reason, details)
 
     @classmethod
-    def failing(cls, reason: str, **details: Any) -> Check:
+    def failing(cls, reason: str, /, **details: Any) -> Check:
         return cls(Status.FAIL, reason, details)
 
 

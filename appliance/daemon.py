@@ -80,7 +80,7 @@ BUILDERS: list[str] = [
     # "appliance.discretes.component:build",   discretes, power fail, built-in test
     # "appliance.sensors.component:build",
     # "appliance.avionics.component:build",    reader + flight state
-    # "appliance.modem.component:build",
+    "appliance.modem.component:build",
     # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
     # "appliance.portal.component:build",
     "appliance.maintenance.component:build",  # keep LAST: it reports on everything above

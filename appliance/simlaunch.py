@@ -6,12 +6,15 @@ real doors (ptys, sockets, HTTP) exactly as on the aircraft, and its load does n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import subprocess
 import sys
 import time
+import typing
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +52,8 @@ def start_simulator(control: str, scenario: str, speed: float, timeout: float = 
 
 def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     """Config defaults for a simulated run: the simulator's devices, a local state directory, local listeners."""
-    config_keys = {k: v for k, v in endpoints.items() if "." in k}
+    known = known_config_keys()
+    config_keys = {k: v for k, v in endpoints.items() if k in known}
     defaults = merge(SIM_LISTEN_DEFAULTS, dotted_to_tables(config_keys))
     defaults = merge(
         defaults,
@@ -62,6 +66,18 @@ def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     return defaults
 
 
+def known_config_keys() -> set[str]:
+    """Every `section.key` the config accepts (the simulator also prints keys that are only informative)."""
+    from appliance.appconfig import AppConfig
+
+    hints = typing.get_type_hints(AppConfig)
+    return {
+        f"{section.name}.{key.name}"
+        for section in dataclasses.fields(AppConfig)
+        for key in dataclasses.fields(hints[section.name])
+    }
+
+
 def ensure_token(path: Path) -> str:
     """The maintenance token for a simulated run: made once, kept 0600."""
     if path.exists():
@@ -72,3 +88,16 @@ def ensure_token(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     return token
+
+
+def configure_passengers(control: str, portal_listen: str, orders_per_minute: float = 6.0) -> None:
+    """Point the simulator's passengers at the portal (they order through its real API during the flight)."""
+    host, _, port = portal_listen.rpartition(":")
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    body = json.dumps({"portal": f"http://{host}:{port}", "orders_per_minute": orders_per_minute}).encode()
+    request = urllib.request.Request(
+        f"http://{control}/passengers", data=body, method="PUT", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        response.read()

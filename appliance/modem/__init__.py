@@ -1,1 +1,1 @@
-"""The modem component."""
+"""The 3G modem: state over the AT port (ModemManager's states) and its recovery ladder."""
