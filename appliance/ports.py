@@ -188,6 +188,7 @@ class BootInfo(Protocol):
 # --- ground link -> maintenance -------------------------------------------------------------------------
 
 class SyncTrigger(Protocol):
-    def request_sync(self) -> None:
-        """An engineer's "sync now": open the ground window's work (outbox, content, clock) at the next chance."""
+    def request_sync(self) -> Mapping[str, Any] | None:
+        """An engineer's "sync now": the ground window's work (outbox, content, clock) at the next chance.
+        May answer with what it will do (e.g. {"window": "closed", "reason": ...})."""
         ...

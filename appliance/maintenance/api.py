@@ -129,11 +129,12 @@ class Routes:
         return web.json_response({"name": name, "value": value})
 
     async def sync_now(self, request: web.Request) -> web.Response:
-        if self.ctx.sync_trigger is None:
+        trigger = self.ctx.sync_trigger or getattr(self.ctx, "groundlink", None)
+        if trigger is None:
             return error(503, "no ground link service")
-        self.ctx.sync_trigger.request_sync()
+        answer = trigger.request_sync()
         log.info("ground sync requested by maintenance")
-        return web.json_response({"requested": True}, status=202)
+        return web.json_response({"requested": True, **(dict(answer) if answer else {})}, status=202)
 
     async def block_loop(self, request: web.Request) -> web.Response:
         """An engineer's test hook: block the event loop on purpose for `seconds`, to see the systemd watchdog

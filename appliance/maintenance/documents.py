@@ -136,6 +136,7 @@ def status_document(ctx: Context) -> dict[str, Any]:
     discretes = ctx.discretes
     modem = ctx.modem
     content = ctx.content
+    groundlink = getattr(ctx, "groundlink", None)  # the ground link's GroundLinkControl, where it is built
     return {
         "status": status.value,
         "version": __version__,
@@ -162,6 +163,7 @@ def status_document(ctx: Context) -> dict[str, Any]:
         )
         if outbox is not None
         else None,
+        "groundlink": _guard("groundlink", groundlink.snapshot) if groundlink is not None else None,
         "content": _guard("content", lambda: {"active_id": content.active_id()}) if content is not None else None,
         "storage": _guard("storage", lambda: _storage(ctx)),
     }
