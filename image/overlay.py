@@ -57,7 +57,9 @@ MaxAuthTries 3
 
 SSH_HOST_KEYS = """\
 [Service]
+ExecStartPre=
 ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
 """
 
 CONFIG_PULL_SERVICE = """\

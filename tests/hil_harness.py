@@ -14,7 +14,7 @@ from typing import Any
 
 from appliance.simlaunch import configure_passengers, sim_defaults
 from tests.conftest import free_port, subprocess_env
-from tests.ops_support import NotifyListener, http, toml_dump, write_token
+from tests.ops_support import Message, NotifyListener, http, toml_dump, write_token
 
 
 class SimProcess:
@@ -70,6 +70,10 @@ class Aircraft:
             listen=f"127.0.0.1:{self.maintenance_port}", token_file=str(tmp / "maintenance.token")
         )
         document.setdefault("portal", {})["listen"] = f"127.0.0.1:{self.portal_port}"
+        # a device the simulator does not provide is absent: its component must cope (ready, but degraded)
+        document.setdefault("avionics", {}).setdefault("port", "socket://127.0.0.1:9")
+        document.setdefault("modem", {}).setdefault("port", "socket://127.0.0.1:9")
+        document.setdefault("groundlink", {}).setdefault("url", "http://127.0.0.1:9")
         for section, table in overrides.items():
             document.setdefault(section, {}).update(table)
         self.config_path = tmp / "appliance.toml"
@@ -92,6 +96,18 @@ class Aircraft:
                 env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
             )  # fmt: skip
         return self.notify
+
+    def wait_notify(self, key: str, value: str | None, timeout: float, after: int = 0) -> Message:
+        """Like NotifyListener.wait_for, but fails at once with the daemon's log when it exits."""
+        assert self.notify is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_running()
+            try:
+                return self.notify.wait_for(key, value, min(1.0, max(0.05, deadline - time.monotonic())), after)
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
 
     def passengers(self, orders_per_minute: float) -> bool:
         """Point the simulated passengers at this daemon's portal (False when the simulator has none)."""

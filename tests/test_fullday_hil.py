@@ -1,0 +1,240 @@
+"""Full-day hardware-in-the-loop: the simulator and the daemon as their own processes, the daemon started the way
+systemd starts it (this test is its notify socket, WATCHDOG_USEC set), every device over its real interface.
+
+Boot, READY, gate, taxi, flight, landing, the ground window (outbox drained, content in place), the power
+transfer (a cut: SIGKILL), the appliance-fsck.service step, reboot with recovery, the next flight, an orderly
+stop. It asserts on what the components present provide (a component that is built must do its part; a service
+nobody builds yet is skipped by name in the test's log), and strictly on the daemon's own systemd contract.
+The second test blocks the event loop through the maintenance debug hook and shows the watchdog pings stop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.daemon import Daemon
+from tests.conftest import subprocess_env
+from tests.hil_harness import Aircraft, SimProcess, metric_sum, metric_value
+from tests.ops_support import Message, NotifyListener
+
+pytestmark = pytest.mark.slow
+
+SPEED = 30.0  # scenario seconds per real second
+WATCHDOG_USEC = 2_000_000
+
+
+def log(message: str) -> None:
+    print(f"[hil] {message}", flush=True)
+
+
+def max_gap(times: list[float]) -> float:
+    return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
+def assert_boot(aircraft: Aircraft, notify: NotifyListener) -> tuple[Message, dict[str, Any]]:
+    """READY=1 only after every component started, in order; the watchdog fed at half of WATCHDOG_USEC."""
+    ready = aircraft.wait_notify("READY", "1", 60)
+    log(f"READY after {ready.at - aircraft.started_at:.2f} s: {ready.fields.get('STATUS')}")
+    status = aircraft.wait_status(lambda s: s["daemon"]["ready"], 10, "the daemon to report ready")
+    names = [c["name"] for c in status["components"]]
+    before_ready = notify.snapshot()[: notify.index_of(ready)]
+    starting = [m.fields["STATUS"].removeprefix("starting ") for m in before_ready if m.has("STATUS")]
+    assert starting == names, f"READY=1 before every component started: {starting} vs {names}"
+    assert names[-1] == "maintenance"
+    notify.wait_for("WATCHDOG", "1", WATCHDOG_USEC / 1e6, after=notify.index_of(ready))
+    return ready, status
+
+
+def assert_healthy(aircraft: Aircraft) -> dict[str, Any]:
+    """With every device simulated, no check fails; /health agrees with /api/v1/status."""
+    deadline = time.monotonic() + 45
+    body: Any = None
+    while time.monotonic() < deadline:
+        status, body = aircraft.get("/health")
+        failing = [k for k, v in body["checks"].items() if v[0]["status"] == "fail"]
+        if status == 200 and not failing:
+            log(f"health {body['status']}: {sorted(body['checks'])}")
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.5)
+    raise AssertionError(f"health still failing: {json.dumps(body)[:3000]}\n{aircraft.tail()}")
+
+
+def assert_metrics(aircraft: Aircraft) -> str:
+    status, text = aircraft.get("/metrics")
+    assert status == 200
+    check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    assert metric_value(text, "appliance_ready") == 1.0
+    assert (metric_value(text, "appliance_watchdog_pings_total") or 0) >= 1
+    return str(text)
+
+
+def flight_phase(status: dict[str, Any]) -> str | None:
+    flight = status.get("flight")
+    return flight.get("phase") if isinstance(flight, dict) else None
+
+
+def fly(sim: SimProcess, aircraft: Aircraft, notify: NotifyListener, has_flight: bool) -> None:
+    """Gate, taxi, climb, cruise: the simulated world jumps to each phase; the daemon's FlightState (from the
+    ARINC 429 words on its serial port) must follow. Then approach at speed, through landing to the gate."""
+    for phase in ("taxi", "climb", "cruise"):
+        code, answer = sim.post("/world/seek", {"at": phase})
+        assert code == 200, answer
+        if has_flight:
+            aircraft.wait_status(lambda s, p=phase: flight_phase(s) == p, 30, f"the daemon to see {phase}")
+            log(f"daemon sees {phase}")
+    if has_flight:  # STATUS= tells systemd where the aircraft is
+        deadline = time.monotonic() + 3 * Daemon.STATUS_PERIOD
+        while not any("cruise FL" in m.fields.get("STATUS", "") for m in notify.snapshot()):
+            assert time.monotonic() < deadline, "STATUS= never said cruise FLnnn"
+            time.sleep(0.2)
+    time.sleep(3)  # passengers order during the cruise
+    code, answer = sim.post("/scenario", {"name": "day", "speed": 120.0, "at": "approach"})
+    assert code == 200, answer
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        world = sim.world() or {}
+        if world.get("segment") == "gate":
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the simulated aircraft never reached the gate")
+    sim.post("/scenario", {"name": "day", "speed": SPEED, "at": float(world["t"])})
+    if has_flight:
+        aircraft.wait_status(lambda s: flight_phase(s) == "gate", 60, "the daemon to see the gate")
+    log(f"at the gate after the flight (scenario t={world['t']:.0f} s)")
+
+
+def ground_window(sim: SimProcess, aircraft: Aircraft, status: dict[str, Any]) -> None:
+    """At the gate with coverage: the outbox drains to the ground station, which received each order once."""
+    if status.get("outbox") is None:
+        log("no outbox built: ground window not checked")
+        return
+    code, answer = aircraft.post("/api/v1/groundlink/sync")
+    assert code in (202, 503), answer
+    drained = aircraft.wait_status(
+        lambda s: sum((s["outbox"] or {}).get("pending", {}).values()) == 0, 90, "the outbox to drain"
+    )
+    log(f"outbox drained: {drained['outbox']}")
+    code, received = sim.get("/ground/received")
+    if code != 200:
+        log("the simulator has no ground station: receipts not checked")
+        return
+    items = received if isinstance(received, list) else received.get("orders", received.get("received", []))
+    keys = [item.get("idempotency_key") or item.get("id") for item in items if isinstance(item, dict)]
+    assert len(keys) == len(set(keys)), "the ground station received an order twice"
+    code, passengers = sim.get("/passengers")
+    if code == 200 and isinstance(passengers, dict) and passengers.get("acknowledged"):
+        acked = {o.get("id") for o in passengers["acknowledged"]}
+        assert acked <= set(keys), f"acknowledged orders missing at the ground: {sorted(acked - set(keys))[:5]}"
+        log(f"ground station received all {len(acked)} acknowledged orders ({len(keys)} items)")
+    if drained.get("content") is not None:
+        assert drained["content"]["active_id"], "no active content bundle after the ground window"
+
+
+def fsck(aircraft: Aircraft) -> None:
+    """What appliance-fsck.service runs before the daemon starts again."""
+    if importlib.util.find_spec("appliance.content.cli") is None:
+        log("no content CLI yet: fsck step skipped")
+        return
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "fsck", "--repair", "--json", "--config", str(aircraft.config_path)],
+        env=subprocess_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    log(f"fsck --repair: exit {result.returncode}")
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
+def test_full_day(tmp_path: Path) -> None:
+    sim = SimProcess("day", SPEED)
+    aircraft = Aircraft(tmp_path, sim, WATCHDOG_USEC)
+    try:
+        has_world = sim.world() is not None
+        notify = aircraft.start()
+        ready, status = assert_boot(aircraft, notify)
+        assert_healthy(aircraft)
+        text = assert_metrics(aircraft)
+        has_flight = status.get("flight") is not None
+        log(f"components {[c['name'] for c in status['components']]}; world {has_world}; flight {has_flight}")
+        if aircraft.passengers(120.0):
+            log("passengers pointed at the portal")
+        if has_world:
+            words_before = metric_sum(text, "appliance_avionics_words_total")
+            fly(sim, aircraft, notify, has_flight)
+            if has_flight:
+                words_after = metric_sum(aircraft.get("/metrics")[1], "appliance_avionics_words_total")
+                assert words_after > words_before, "no ARINC 429 words counted during the flight"
+        status = aircraft.get("/api/v1/status")[1]
+        ground_window(sim, aircraft, status)
+        assert max_gap(notify.times("WATCHDOG", ready.at)) < WATCHDOG_USEC / 1e6, "the watchdog went hungry"
+
+        # the power transfer: a cut, with nothing flushed by us
+        aircraft.cut()
+        log("power cut (SIGKILL)")
+        fsck(aircraft)
+        notify = aircraft.start()
+        ready, status = assert_boot(aircraft, notify)
+        boot = (status.get("storage") or {}).get("boot")
+        if boot is not None:
+            assert boot["previous_shutdown_clean"] is False and boot["unsafe_shutdowns"] >= 1, boot
+            text = aircraft.get("/metrics")[1]
+            assert (metric_value(text, "appliance_storage_unsafe_shutdowns_total") or 0) >= 1
+            log(f"recovered after the cut: {boot}")
+        else:
+            log("no storage built: recovery not checked")
+        assert_healthy(aircraft)
+
+        # the next flight
+        if has_world:
+            world = sim.world() or {}
+            sim.post("/world/seek", {"at": float(world["t"]) + 1600.0})  # past the turnaround
+            fly(sim, aircraft, notify, has_flight)
+
+        assert aircraft.terminate() == 0
+        stopping = notify.wait_for("STOPPING", "1", 5)
+        assert stopping.at > ready.at
+        assert max_gap(notify.times("WATCHDOG", ready.at)) < WATCHDOG_USEC / 1e6
+    except BaseException:
+        print(aircraft.tail(80))
+        raise
+    finally:
+        aircraft.close()
+        sim.stop()
+
+
+def test_a_blocked_loop_stops_the_watchdog(tmp_path: Path) -> None:
+    """The engineer's hook blocks the event loop; the pings stop for that long (systemd would restart us)."""
+    sim = SimProcess("day", 1.0)
+    aircraft = Aircraft(tmp_path, sim, watchdog_usec=1_000_000)
+    try:
+        notify = aircraft.start()
+        ready = aircraft.wait_notify("READY", "1", 60)
+        notify.wait_for("WATCHDOG", "1", 5, after=notify.index_of(ready))
+        time.sleep(1.5)
+        before = time.monotonic()
+        code, answer = aircraft.post("/api/v1/debug/block-loop?seconds=3")
+        after = time.monotonic()
+        assert code == 200 and answer == {"blocked_seconds": 3.0}
+        assert after - before >= 3.0
+        time.sleep(2.0)
+        pings = notify.times("WATCHDOG", ready.at)
+        during = [t for t in pings if before + 0.6 < t < after - 0.1]
+        assert during == [], f"pings while the loop was blocked: {during}"
+        assert max_gap(pings) >= 3.0 and any(t > after for t in pings), "pings did not resume"
+        text = aircraft.get("/metrics")[1]
+        assert (metric_value(text, "appliance_watchdog_withheld_total") or 0) >= 1  # the late wake-up withheld
+        assert aircraft.terminate() == 0
+    finally:
+        aircraft.close()
+        sim.stop()
