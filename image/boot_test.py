@@ -1,8 +1,9 @@
 """`make image-test`: boot the image under qemu (software emulation, TCG) and wait for appliance.service to be
 active (Type=notify: active means READY=1 was sent) and for /livez to answer through a forwarded port.
 
-`--mode sim` (default) runs `appliance run --sim` through a unit drop-in, so every device is the simulator's,
-inside the image; `--mode absent` runs the aircraft config with no devices attached: ready, but degraded.
+`--mode absent` (default) runs the aircraft's own config with no devices attached: ready, but degraded.
+`--mode sim` runs `appliance run --sim` through a unit drop-in, so every device is the simulator's, inside the
+image (this needs a simulator that provides every required device: avionics.port, modem.port, groundlink.url).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def boot(out: Path, mode: str, timeout: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m image.boot_test", description=__doc__)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--mode", choices=("sim", "absent"), default="sim")
+    parser.add_argument("--mode", choices=("sim", "absent"), default="absent")
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:

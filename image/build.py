@@ -70,6 +70,7 @@ def customize_hooks(overlay: Path, wheels: Path) -> list[str]:
         f'chroot "$1" {VENV}/bin/appliance --version',
         'chroot "$1" systemd-sysusers',
         'chroot "$1" chown -R root:appliance /etc/appliance',
+        'chmod 0750 "$1/etc/appliance"',  # ConfigurationDirectoryMode=0750
         f'chroot "$1" systemctl enable {enable}',
         'rm -f "$1"/etc/ssh/ssh_host_*',
         'chroot "$1" passwd --lock root',
