@@ -47,9 +47,11 @@ After=appliance.service
 [Service]
 Type=oneshot
 StandardOutput=journal+console
-ExecStart=/bin/sh -c 'for i in $(seq 900); do systemctl is-active -q appliance.service && break; sleep 1; done; \\
-  echo "{REPORT_MARK} $(systemctl show -p ActiveState -p SubState -p NRestarts -p StatusText appliance.service \\
-  | tr "\\\\n" " ")"; journalctl -b -u appliance.service -n 40 --no-pager -o cat'
+ExecStart=/bin/sh -c 'for i in $(seq 900); do systemctl is-active -q appliance.service && break; \
+  [ $((i %% 30)) = 0 ] && echo "BOOT-PROGRESS $(systemctl show -p ActiveState -p SubState -p NRestarts \
+  appliance.service | tr "\\n" " ")"; sleep 1; done; \
+  echo "{REPORT_MARK} $(systemctl show -p ActiveState -p SubState -p NRestarts -p StatusText appliance.service \
+  | tr "\\n" " ")"; journalctl -b -u appliance.service -n 40 --no-pager -o cat'
 
 [Install]
 WantedBy=multi-user.target
