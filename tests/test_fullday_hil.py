@@ -84,38 +84,69 @@ def flight_phase(status: dict[str, Any]) -> str | None:
     return flight.get("phase") if isinstance(flight, dict) else None
 
 
-def fly(sim: SimProcess, aircraft: Aircraft, notify: NotifyListener, has_flight: bool) -> None:
-    """Gate, taxi, climb, cruise: the simulated world jumps to each phase; the daemon's FlightState (from the
-    ARINC 429 words on its serial port) must follow. Then approach at speed, through landing to the gate."""
-    for phase in ("taxi", "climb", "cruise"):
-        code, answer = sim.post("/world/seek", {"at": phase})
-        assert code == 200, answer
-        if has_flight:
-            aircraft.wait_status(lambda s, p=phase: flight_phase(s) == p, 30, f"the daemon to see {phase}")
-            log(f"daemon sees {phase}")
-    if has_flight:  # STATUS= tells systemd where the aircraft is
-        deadline = time.monotonic() + 3 * Daemon.STATUS_PERIOD
-        while not any("cruise FL" in m.fields.get("STATUS", "") for m in notify.snapshot()):
-            assert time.monotonic() < deadline, "STATUS= never said cruise FLnnn"
-            time.sleep(0.2)
-    time.sleep(3)  # passengers order during the cruise
-    code, answer = sim.post("/scenario", {"name": "day", "speed": 120.0, "at": "approach"})
-    assert code == 200, answer
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+def scenario_t(sim: SimProcess) -> float:
+    world = sim.world()
+    assert world is not None
+    return float(world["t"])
+
+
+def run_world_until(sim: SimProcess, wanted: Any, speed: float, timeout: float, what: str) -> dict[str, Any]:
+    """Let the simulated world run at `speed` until wanted(world truth); then back to SPEED from there."""
+    world = sim.world() or {}
+    sim.post("/scenario", {"name": "day", "speed": speed, "at": float(world["t"])})
+    deadline = time.monotonic() + timeout
+    while not wanted(world):
+        assert time.monotonic() < deadline, f"the simulated world never reached {what}: {world}"
+        time.sleep(0.2)
         world = sim.world() or {}
-        if world.get("segment") == "gate":
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("the simulated aircraft never reached the gate")
     sim.post("/scenario", {"name": "day", "speed": SPEED, "at": float(world["t"])})
+    return world
+
+
+def daemon_sees(aircraft: Aircraft, phases: tuple[str, ...], timeout: float) -> dict[str, Any]:
+    """The daemon's FlightState (from the ARINC 429 words on its serial port) reaches one of `phases`.
+    Its phase logic holds each candidate for real seconds (cruise 30 s, gate 60 s), hence the timeouts."""
+    status = aircraft.wait_status(lambda s: flight_phase(s) in phases, timeout, f"the daemon to see {phases}")
+    log(f"daemon sees {flight_phase(status)}: {status['daemon']['status']}")
+    return status
+
+
+def fly(sim: SimProcess, aircraft: Aircraft, notify: NotifyListener, has_flight: bool, first: bool) -> str | None:
+    """Gate, taxi, takeoff and climb, cruise (the first flight), then approach, landing and the gate.
+    Returns the flight number the daemon decoded (label 360), if it decodes one."""
+    flight_number = None
+    if first:
+        assert sim.post("/world/seek", {"at": "taxi"})[0] == 200
+    else:  # after the turnaround: the next leg's pushback
+        run_world_until(sim, lambda w: w.get("segment") != "gate", 300.0, 60, "the next pushback")
     if has_flight:
-        aircraft.wait_status(lambda s: flight_phase(s) == "gate", 60, "the daemon to see the gate")
+        daemon_sees(aircraft, ("taxi", "takeoff", "climb"), 30)
+    run_world_until(sim, lambda w: w.get("phase") == "climb", 120.0, 60, "the climb")
+    if has_flight:
+        status = daemon_sees(aircraft, ("climb",), 45)
+        info = status["flight"].get("flight") or {}
+        flight_number = info.get("flight_number") if isinstance(info.get("flight_number"), str) else None
+        log(f"flight {status['flight'].get('flight')}")
+    if first:
+        assert sim.post("/world/seek", {"at": "cruise"})[0] == 200
+        # real time now: level long enough for the daemon to call it cruise
+        sim.post("/scenario", {"name": "day", "speed": 1.0, "at": scenario_t(sim)})
+        if has_flight:
+            daemon_sees(aircraft, ("cruise",), 60)
+            deadline = time.monotonic() + 3 * Daemon.STATUS_PERIOD  # STATUS= tells systemd where the aircraft is
+            while not any("cruise FL" in m.fields.get("STATUS", "") for m in notify.snapshot()):
+                assert time.monotonic() < deadline, "STATUS= never said cruise FLnnn"
+                time.sleep(0.2)
+    code, answer = sim.post("/world/seek", {"at": "approach"} if first else {"at": scenario_t(sim) + 600})
+    assert code == 200, answer
+    world = run_world_until(sim, lambda w: w.get("segment") == "gate", 120.0, 120, "the gate")
+    if has_flight:
+        daemon_sees(aircraft, ("landed", "gate"), 45)
     log(f"at the gate after the flight (scenario t={world['t']:.0f} s)")
+    return flight_number
 
 
-def ground_window(sim: SimProcess, aircraft: Aircraft, status: dict[str, Any]) -> None:
+def ground_window(sim: SimProcess, aircraft: Aircraft, status: dict[str, Any], bundle_id: str | None) -> None:
     """At the gate with coverage: the outbox drains to the ground station, which received each order once."""
     if status.get("outbox") is None:
         log("no outbox built: ground window not checked")
@@ -138,8 +169,34 @@ def ground_window(sim: SimProcess, aircraft: Aircraft, status: dict[str, Any]) -
         acked = {o.get("id") for o in passengers["acknowledged"]}
         assert acked <= set(keys), f"acknowledged orders missing at the ground: {sorted(acked - set(keys))[:5]}"
         log(f"ground station received all {len(acked)} acknowledged orders ({len(keys)} items)")
-    if drained.get("content") is not None:
-        assert drained["content"]["active_id"], "no active content bundle after the ground window"
+    if drained.get("content") is not None and bundle_id is not None:
+        updated = aircraft.wait_status(
+            lambda s: (s.get("content") or {}).get("active_id") == bundle_id, 90, f"content bundle {bundle_id}"
+        )
+        log(f"content updated to {updated['content']['active_id']}")
+    elif drained.get("content") is not None:
+        log("the simulator does not say where the ground's bundles are: content update not checked")
+
+
+def publish_bundle(sim: SimProcess, tmp: Path) -> str | None:
+    """Publish a new content bundle on the simulated ground station, as the airline would (`appliance content
+    pack SRC DEST --publish` into its static files). None when the simulator does not say where they are."""
+    bundles = next((v for k, v in sim.endpoints.items() if "bundles" in k), None)
+    if not bundles or importlib.util.find_spec("appliance.content.cli") is None:
+        return None
+    source = tmp / "bundle-src"
+    (source / "films").mkdir(parents=True)
+    for i in range(20):
+        (source / "films" / f"trailer-{i:02d}.txt").write_text(f"trailer {i}\n" * 200)
+    bundle_id = f"hil-{int(time.time())}"
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "content", "pack", str(source), str(Path(bundles) / bundle_id),
+         "--bundle-id", bundle_id, "--publish"],
+        env=subprocess_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    log(f"published content bundle {bundle_id} at the ground station")
+    return bundle_id
 
 
 def fsck(aircraft: Aircraft) -> None:
@@ -161,6 +218,7 @@ def test_full_day(tmp_path: Path) -> None:
     aircraft = Aircraft(tmp_path, sim, WATCHDOG_USEC)
     try:
         has_world = sim.world() is not None
+        first_flight: str | None = None
         notify = aircraft.start()
         ready, status = assert_boot(aircraft, notify)
         assert_healthy(aircraft)
@@ -169,14 +227,15 @@ def test_full_day(tmp_path: Path) -> None:
         log(f"components {[c['name'] for c in status['components']]}; world {has_world}; flight {has_flight}")
         if aircraft.passengers(120.0):
             log("passengers pointed at the portal")
+        bundle_id = publish_bundle(sim, tmp_path)
         if has_world:
             words_before = metric_sum(text, "appliance_avionics_words_total")
-            fly(sim, aircraft, notify, has_flight)
+            first_flight = fly(sim, aircraft, notify, has_flight, first=True)
             if has_flight:
                 words_after = metric_sum(aircraft.get("/metrics")[1], "appliance_avionics_words_total")
                 assert words_after > words_before, "no ARINC 429 words counted during the flight"
         status = aircraft.get("/api/v1/status")[1]
-        ground_window(sim, aircraft, status)
+        ground_window(sim, aircraft, status, bundle_id)
         assert max_gap(notify.times("WATCHDOG", ready.at)) < WATCHDOG_USEC / 1e6, "the watchdog went hungry"
 
         # the power transfer: a cut, with nothing flushed by us
@@ -197,9 +256,8 @@ def test_full_day(tmp_path: Path) -> None:
 
         # the next flight
         if has_world:
-            world = sim.world() or {}
-            sim.post("/world/seek", {"at": float(world["t"]) + 1600.0})  # past the turnaround
-            fly(sim, aircraft, notify, has_flight)
+            next_flight = fly(sim, aircraft, notify, has_flight, first=False)
+            assert next_flight is None or next_flight != first_flight, "the daemon still shows the first flight"
 
         assert aircraft.terminate() == 0
         stopping = notify.wait_for("STOPPING", "1", 5)
