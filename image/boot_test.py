@@ -94,6 +94,15 @@ def customize(root: Path, token: str, mode: str) -> None:
     (wants / "appliance-boot-report.service").symlink_to("../appliance-boot-report.service")
 
 
+def _ssh_banner(port: int) -> str:
+    """The first line a server sends on `port` ("SSH-2.0-OpenSSH_..."), "" when nothing answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            return sock.recv(256).decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -134,13 +143,14 @@ def boot(out: Path, mode: str, timeout: float) -> int:
     token = secrets.token_urlsafe(24)
     disk = out / f"boot-test-{mode}.img"
     kernel, initrd = make_disk(tarball, disk, customize=lambda root: customize(root, token, mode))
-    port = _free_port()
+    port, ssh_port, ssh_default = _free_port(), _free_port(), _free_port()
     argv = [
         "qemu-system-x86_64", "-m", "1536", "-smp", "2", "-nographic", "-no-reboot", "-accel", "tcg",
         "-kernel", str(kernel), "-initrd", str(initrd),
         "-drive", f"file={disk},format=raw,if=virtio",
         "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1",
-        "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:9180",
+        "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:9180"
+                f",hostfwd=tcp:127.0.0.1:{ssh_port}-:2222,hostfwd=tcp:127.0.0.1:{ssh_default}-:22",
     ]  # fmt: skip
     log("$ " + " ".join(argv))
     started = time.monotonic()
@@ -170,6 +180,12 @@ def boot(out: Path, mode: str, timeout: float) -> int:
                 result |= {"seconds_to_ready": round(elapsed, 1), "report": report, "health": health["status"]}
                 log(f"READY after {elapsed:.0f} s under TCG: {report}")
                 log(f"/livez 200, /readyz 200, /health {status} {health['status']}: {health.get('output', '')}")
+                banner, default = _ssh_banner(ssh_port), _ssh_banner(ssh_default)
+                log(f"sshd on 2222: {banner!r}; on 22: {default!r}")
+                result |= {"ssh_2222": banner, "ssh_22": default}
+                if not banner.startswith("SSH-2.0-") or default:
+                    log("sshd is not (only) on port 2222")
+                    return 1
                 (out / f"boot-test-{mode}.json").write_text(json.dumps(result, indent=2))
                 return 0
             time.sleep(2)
