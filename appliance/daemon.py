@@ -128,7 +128,8 @@ class Daemon:
     async def start(self) -> None:
         """Build and start every component in order. A non-critical component that fails to start is reported
         (the daemon runs degraded); a critical one, or a ConfigError from any, is raised."""
-        self.lifecycle.started_monotonic = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        self.lifecycle.started_monotonic = loop.time()
         self.lifecycle.max_loop_lag = self.ctx.config.maintenance.watchdog_max_lag
         self.components = build_components(self.ctx)
         for component in self.components:
@@ -136,6 +137,7 @@ class Daemon:
                 return
             self.notifier.status(f"starting {component.name}")
             log.debug("starting %s", component.name)
+            started = loop.time()
             try:
                 await component.start()
             except ConfigError:
@@ -146,6 +148,8 @@ class Daemon:
                 log.exception("non-critical component %s failed to start; running degraded", component.name)
                 self.lifecycle.start_failures[component.name] = f"{type(error).__name__}: {error}"
                 continue
+            finally:
+                self.lifecycle.start_seconds[component.name] = round(loop.time() - started, 3)
             self._started.append(component)
 
     async def stop(self) -> None:

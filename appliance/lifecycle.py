@@ -27,6 +27,7 @@ class Lifecycle:
     watchdog_pings: int = 0
     watchdog_withheld: str = ""  # why the last ping was not sent ("" when it was)
     start_failures: dict[str, str] = field(default_factory=dict)
+    start_seconds: dict[str, float] = field(default_factory=dict)  # how long each component's start() took
     reload_error: str = ""  # the last refused config reload, "" after a good one
     status_line: str = ""
 

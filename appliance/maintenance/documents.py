@@ -147,6 +147,7 @@ def status_document(ctx: Context) -> dict[str, Any]:
             "uptime_seconds": round(time.monotonic() - lifecycle.started_monotonic, 1)
             if lifecycle.started_monotonic
             else None,
+            "start_seconds": dict(lifecycle.start_seconds),
             "loop_lag_seconds": round(lifecycle.loop_lag, 4),
             "watchdog_interval_seconds": lifecycle.watchdog_interval,
             "watchdog_pings": lifecycle.watchdog_pings,

@@ -9,7 +9,7 @@ content's store, the portal's clients), the figure says so rather than pretendin
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import json
 import subprocess
 import sys
 import tempfile
@@ -24,7 +24,9 @@ from tests.bench import Figure
 from tests.conftest import subprocess_env
 from tests.hil_harness import Aircraft, SimProcess, metric_sum
 
-READY_RUNS = 3
+READY_RUNS = 2
+CONTENT_FILES = 20_000
+JOURNAL_RECORDS = 100_000
 CLIENTS = 200
 CPU_WINDOW = 10.0
 
@@ -53,22 +55,39 @@ def _built(status: dict[str, Any]) -> list[str]:
     return [c["name"] for c in status.get("components", [])]
 
 
-def _time_to_ready(tmp: Path, sim: SimProcess) -> tuple[list[float], list[str], int]:
+def _big_state(aircraft: Aircraft) -> dict[str, Any]:
+    """20,000 content files and 100,000 journal records, written by storage's and content's own code, then an
+    unsafe exit (tests/bench/ops_state.py)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.bench.ops_state", str(aircraft.config_path), str(CONTENT_FILES),
+         str(JOURNAL_RECORDS)],
+        env=subprocess_env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        return {"error": (result.stderr or result.stdout)[-500:]}
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
+
+
+def _time_to_ready(tmp: Path, sim: SimProcess) -> tuple[list[float], list[str], dict[str, Any]]:
+    """Start to READY=1, READY_RUNS times, each after an unsafe shutdown; the state's report gets where the
+    time went (each component's start, from /api/v1/status)."""
     aircraft = Aircraft(tmp, sim)
     times = []
     try:
         aircraft.start()
         aircraft.wait_notify("READY", "1", 60)
         status = aircraft.get("/api/v1/status")[1]
-        aircraft.passengers(600.0)  # fill the outbox/journal with what the portal accepts, if built
-        time.sleep(3)
+        aircraft.cut()
+        state = _big_state(aircraft) if {"storage", "content"} <= set(_built(status)) else {}
         for _ in range(READY_RUNS):
-            aircraft.cut()  # unsafe shutdown
             aircraft.start()
-            ready = aircraft.wait_notify("READY", "1", 60)
+            ready = aircraft.wait_notify("READY", "1", 120)
             times.append(ready.at - aircraft.started_at)
-        files = sum(1 for p in aircraft.state.rglob("*") if p.is_file())
-        return times, _built(status), files
+            state["start_seconds"] = aircraft.get("/api/v1/status")[1]["daemon"].get("start_seconds")
+            aircraft.cut()  # unsafe shutdown again: every run recovers
+        return times, _built(status), state
     finally:
         aircraft.close()
 
@@ -145,17 +164,19 @@ def run() -> list[Figure]:
         tmp = Path(scratch)
         sim = SimProcess("day", 10.0)
         try:
-            times, built, files = _time_to_ready(tmp / "ready", sim)
+            times, built, built_state = _time_to_ready(tmp / "ready", sim)
             floor = _baseline_import_seconds()
             median = sorted(times)[len(times) // 2]
-            big_state = all(importlib.util.find_spec(m) for m in ("appliance.storage.component",
-                                                                   "appliance.content.component"))  # fmt: skip
-            state = f"{files} state files" + ("" if big_state else "; storage/content not built: no 20k/100k state")
+            big_state = (built_state.get("content_files") == CONTENT_FILES
+                         and built_state.get("journal_records") == JOURNAL_RECORDS)  # fmt: skip
+            state = (f"{CONTENT_FILES} content files, {JOURNAL_RECORDS} journal records" if big_state
+                     else f"without the 20k/100k state: {built_state or 'storage/content not built'}")  # fmt: skip
             figures.append(Figure(
                 f"start to READY=1 after an unsafe shutdown ({', '.join(built)}; {state})", median, "s", floor,
                 "interpreter + imports", median / floor, "< 2 s",
                 median < 2.0 if big_state else None,  # judged only with the goal's state
             ))  # fmt: skip
+            print(f"  start to READY: runs {[round(t, 2) for t in times]}, state {built_state}", flush=True)
             figures.extend(_memory_and_cpu(tmp / "load", sim))
         finally:
             sim.stop()
