@@ -104,6 +104,7 @@ def base_config(tmp: Path, maintenance_port: int, **sections: dict[str, Any]) ->
         "avionics": {"port": "socket://127.0.0.1:9"},
         "modem": {"port": "socket://127.0.0.1:9"},
         "groundlink": {"url": "http://127.0.0.1:9"},
+        "discretes": {"pin_factory": "mock"},  # gpiozero's MockFactory: pins that exist, nobody drives
         "storage": {"dir": str(tmp / "state")},
         "content": {"dir": str(tmp / "state" / "content")},
         "maintenance": {"listen": f"127.0.0.1:{maintenance_port}", "token_file": str(tmp / "maintenance.token")},
