@@ -180,7 +180,12 @@ def boot(out: Path, mode: str, timeout: float) -> int:
                 result |= {"seconds_to_ready": round(elapsed, 1), "report": report, "health": health["status"]}
                 log(f"READY after {elapsed:.0f} s under TCG: {report}")
                 log(f"/livez 200, /readyz 200, /health {status} {health['status']}: {health.get('output', '')}")
-                banner, default = _ssh_banner(ssh_port), _ssh_banner(ssh_default)
+                banner = ""
+                ssh_deadline = time.monotonic() + 240  # host keys are made on the first boot: slow under TCG
+                while not banner.startswith("SSH-2.0-") and time.monotonic() < ssh_deadline:
+                    banner = _ssh_banner(ssh_port)
+                    time.sleep(0 if banner else 5)
+                default = _ssh_banner(ssh_default)
                 log(f"sshd on 2222: {banner!r}; on 22: {default!r}")
                 result |= {"ssh_2222": banner, "ssh_22": default}
                 if not banner.startswith("SSH-2.0-") or default:
