@@ -28,6 +28,10 @@ class SystemCollector(Collector):
         self._lifecycle = lifecycle
         self._process = psutil.Process()
 
+    def describe(self) -> Iterator[Metric]:
+        """Nothing up front: registering must not run a collection (it asks every component for health)."""
+        return iter(())
+
     def collect(self) -> Iterator[Metric]:
         yield from self._process_metrics()
         yield from self._system_metrics()
