@@ -107,7 +107,12 @@ def render(health: dict[str, Any], status: dict[str, Any]) -> str:
         lines.append("alarms: none")
     modem = status.get("modem")
     if isinstance(modem, dict):
-        lines.append("modem: " + ", ".join(f"{k} {v}" for k, v in modem.items() if not isinstance(v, dict | list)))
+        scalars = [f"{k} {v}" for k, v in modem.items() if not isinstance(v, dict | list)]
+        lines.append("modem: " + ", ".join(scalars[:8]))
+    ground = status.get("groundlink")
+    if isinstance(ground, dict) and "window" in ground:
+        lines.append(f"ground link: window {ground['window']} ({ground.get('reason', '')}), "
+                     f"errors {ground.get('errors', 0)}, dead letters {ground.get('dead_letters', 0)}")  # fmt: skip
     outbox = status.get("outbox")
     if isinstance(outbox, dict) and "pending" in outbox:
         pending = outbox["pending"] or {}
