@@ -189,7 +189,7 @@ async def test_ready_only_after_every_component_started_then_watchdog_status_and
     await asyncio.sleep(0.8)
     pings = notify.times("WATCHDOG", ready.at)
     assert len(pings) >= 3, pings
-    assert all(b - a < 0.3 for a, b in itertools.pairwise(pings)), pings
+    assert all(b - a < 0.6 for a, b in itertools.pairwise(pings)), pings  # 0.15 s apart, slack for a busy CI
     os.kill(os.getpid(), signal.SIGTERM)  # as systemd stops the unit
     assert await asyncio.wait_for(run, 10) == 0
     stopping = notify.wait_for("STOPPING", "1", 1)
