@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit bench debs venv image image-test clean
+.PHONY: run test lint typecheck unit bench debs venv image image-test clean avionics-corpus avionics-goldens
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ test: $(STAMP) debs
 
 bench: $(STAMP) debs
 	$(BIN)/python -m tests.bench
+
+# The avionics trace corpus (tests/data/avionics): new captures from the simulator + goldens, or goldens only.
+# Never run by the tests; review the goldens' diff before committing.
+avionics-corpus: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m tests.data.avionics.make_corpus
+
+avionics-goldens: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m tests.data.avionics.make_corpus --goldens
 
 image: $(STAMP)
 	$(BIN)/python -m image.build

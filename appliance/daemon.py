@@ -79,7 +79,7 @@ BUILDERS: list[str] = [
     # "appliance.content.component:build",     content store, boot-time check
     # "appliance.discretes.component:build",   discretes, power fail, built-in test
     # "appliance.sensors.component:build",
-    # "appliance.avionics.component:build",    reader + flight state
+    "appliance.avionics.component:build",  # reader + flight state
     "appliance.modem.component:build",
     # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
     # "appliance.portal.component:build",

@@ -7,21 +7,27 @@ from typing import Any
 
 from aiohttp import web
 
+from firmware_sim.avionics import AvionicsDevice
 from firmware_sim.device import SimDevice, World
+from firmware_sim.flight import FlightWorld
 from firmware_sim.modem import SimModem
 from firmware_sim.passengers import Passengers
 
 log = logging.getLogger("firmware_sim")
 
 
-def build_world(scenario: str, speed: float) -> World | None:
+def build_world(scenario: str, speed: float) -> FlightWorld:
     """The flight profile every device reads (firmware_sim/flight/)."""
-    return None
+    return FlightWorld(scenario, speed)
 
 
 def build_devices(world: World | None) -> list[SimDevice]:
     """Every simulated device, in start order. Devices take the world they need."""
     devices: list[SimDevice] = []
+    if isinstance(world, FlightWorld):
+        devices.append(world)  # its clock, events and the /scenario and /world/* routes
+    if world is not None:
+        devices.append(AvionicsDevice(world))
     devices.append(Passengers(world))
     devices.append(SimModem(world))
     return devices
@@ -48,6 +54,8 @@ class Simulator:
         return web.json_response(self.state())
 
     def state(self) -> dict[str, Any]:
+        if self.world is not None:
+            self.scenario, self.speed = self.world.truth()["scenario"], self.world.speed
         return {"scenario": self.scenario, "speed": self.speed} | {d.name: d.state() for d in self.devices}
 
     async def start(self) -> None:

@@ -1,0 +1,230 @@
+"""The avionics reader component: the adapter's port, read-only, in bulk, on a thread; the bytes go to the
+event loop (call_soon_threadsafe) where ReaderCore parses them and updates the flight state.
+
+A lost device (EOF, EIO/ENODEV, SerialException, the port gone) is reopened with backoff, the first retry
+within `reopen_backoff` (0.25 s). When no frame at all (not even the adapter's heartbeat) arrives for
+`silence_timeout` (2 s) the bus is reported silent and the port reopened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from appliance.avionics.config import AvionicsConfig
+from appliance.avionics.core import ReaderCore
+from appliance.avionics.state import FlightState
+from appliance.component import Check
+from appliance.metrics import Metrics
+from appliance.timebase import Clock
+from hal.serialport import ReadOnlyPort
+
+log = logging.getLogger("appliance.avionics")
+
+READ_TIMEOUT_S = 0.1
+FAIL_AFTER_S = 30.0  # silent or disconnected longer than this: fail (before: warn)
+
+
+class ByteSource(Protocol):
+    def read_chunk(self, max_bytes: int = 65536) -> bytes: ...
+
+    def cancel_read(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_port(config: AvionicsConfig) -> ByteSource:
+    return ReadOnlyPort(config.port, baudrate=config.baudrate, timeout=READ_TIMEOUT_S)
+
+
+class AvionicsReader:
+    name = "avionics"
+    critical = True
+
+    def __init__(self, config: AvionicsConfig, clock: Clock, state: FlightState, metrics: Metrics | None = None,
+                 opener: Callable[[AvionicsConfig], ByteSource] = open_port) -> None:
+        self.config = config
+        self.clock = clock
+        self.state = state
+        self.core = ReaderCore(state, metrics)
+        self.metrics = metrics
+        self._opener = opener
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._source: ByteSource | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self.connected = False
+        self.silent = False
+        self.opens = 0
+        self.reconnects = 0
+        self.silences = 0
+        self.last_error = ""
+        self._trouble_since: float | None = None  # when the bus last went silent or the port was lost
+        self._thread_beat = 0.0
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._trouble_since = self.clock.monotonic()
+        self._thread = threading.Thread(target=self._run, name="avionics-reader", daemon=True)
+        self._thread.start()
+        self._monitor = asyncio.create_task(self._tick(), name="avionics-monitor")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        source = self._source
+        if source is not None:
+            with contextlib.suppress(Exception):
+                source.cancel_read()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5.0)
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+
+    @property
+    def alive(self) -> bool:
+        """The reader thread runs and went round its loop recently (the watchdog stops being fed otherwise)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return False
+        return self.clock.monotonic() - self._thread_beat < max(5.0, self.config.silence_timeout * 2)
+
+    # --- the thread -----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = self.config.reopen_backoff
+        while not self._stop.is_set():
+            self._thread_beat = self.clock.monotonic()
+            try:
+                source = self._opener(self.config)
+            except Exception as error:  # the device is not there (yet): retry with backoff
+                self._lost(f"cannot open {self.config.port}: {error}")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.reopen_backoff_max)
+                continue
+            self._source = source
+            self.opens += 1
+            self._call(self._opened)
+            try:
+                if self._read_until_lost(source):
+                    backoff = self.config.reopen_backoff
+            finally:
+                self._source = None
+                with contextlib.suppress(Exception):
+                    source.close()
+            if not self._stop.is_set():
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.reopen_backoff_max)
+
+    def _read_until_lost(self, source: ByteSource) -> bool:
+        """Read until the device is lost or silent. True when frames arrived on this connection."""
+        opened = self.clock.monotonic()
+        got_frames = False
+        while not self._stop.is_set():
+            now = self.clock.monotonic()
+            self._thread_beat = now
+            try:
+                data = source.read_chunk()
+            except Exception as error:  # SerialException, OSError (EIO, ENODEV), EOF on a socket
+                self._lost(f"device lost: {error}")
+                return got_frames
+            now = self.clock.monotonic()
+            if data:
+                self._call(self.core.process, data, now)
+            last = self.core.last_frame
+            if last is not None and last >= opened:
+                got_frames = True
+            since = max(last if last is not None else opened, opened)
+            if now - since > self.config.silence_timeout:
+                self._call(self._went_silent, now - since)
+                return got_frames
+        return got_frames
+
+    def _call(self, callback: Callable[..., object], *args: object) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were reading
+            loop.call_soon_threadsafe(callback, *args)
+
+    # --- on the loop ----------------------------------------------------------------------------------------
+
+    def _opened(self) -> None:
+        self.core.reopened()
+        if not self.connected:
+            log.info("avionics: %s open", self.config.port)
+        self.connected = True
+
+    def _lost(self, reason: str) -> None:
+        if self._loop is not None and threading.current_thread() is not threading.main_thread():
+            self._call(self._lost_on_loop, reason)
+        else:
+            self._lost_on_loop(reason)
+
+    def _lost_on_loop(self, reason: str) -> None:
+        if self.connected:
+            log.warning("avionics: %s", reason)
+            self.reconnects += 1
+        self.connected = False
+        self.last_error = reason
+        if self._trouble_since is None:
+            self._trouble_since = self.clock.monotonic()
+
+    def _went_silent(self, seconds: float) -> None:
+        if not self.silent:
+            log.warning("avionics: bus silent for %.1f s (not even a heartbeat): reopening", seconds)
+            self.silences += 1
+        self.silent = True
+        self.connected = False
+        self.last_error = f"bus silent (no frame for {seconds:.1f} s)"
+        if self._trouble_since is None:
+            self._trouble_since = self.clock.monotonic() - seconds
+
+    async def _tick(self) -> None:
+        while True:
+            now = self.clock.monotonic()
+            last = self.core.last_frame
+            if last is not None and now - last <= self.config.silence_timeout:
+                self.silent = False
+                if self.connected:
+                    self._trouble_since = None
+            self.state.tick(now)
+            self.core.update_age_gauges()
+            await asyncio.sleep(0.5)
+
+    # --- health ---------------------------------------------------------------------------------------------
+
+    def health(self) -> Check:
+        now = self.clock.monotonic()
+        details = {
+            "port": self.config.port,
+            "connected": self.connected,
+            "silent": self.silent,
+            "opens": self.opens,
+            "reconnects": self.reconnects,
+            "silences": self.silences,
+            "counters": self.core.totals_json(),
+            "phase": self.state.phase,
+        }
+        if not self.alive and self._thread is not None:
+            return Check.failing("reader thread is not running", **details)
+        last = self.core.last_frame
+        if last is None or now - last > self.config.silence_timeout or not self.connected:
+            since = self._trouble_since if self._trouble_since is not None else now
+            reason = self.last_error or "waiting for the first frame"
+            reason = f"{'bus silent' if self.connected or self.silent else 'reconnecting'}: {reason}"
+            if now - since > FAIL_AFTER_S:
+                return Check.failing(reason, **details)
+            return Check.warning(reason, **details)
+        stale = self.state.stale_names()
+        if stale:
+            return Check.warning(f"stale parameters: {', '.join(sorted(stale))}", stale=sorted(stale), **details)
+        return Check.passing("reading", **details)
