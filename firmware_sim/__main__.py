@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from firmware_sim.flight.scenario import SCENARIOS
 from firmware_sim.simulator import Simulator
 
 
@@ -29,7 +30,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m firmware_sim", description="Simulate every device.")
-    parser.add_argument("--scenario", default="day", help="flight scenario (default: day)")
+    parser.add_argument("--scenario", default="day", choices=sorted(SCENARIOS), help="flight scenario (default: day)")
     parser.add_argument("--control", default="127.0.0.1:9190", help="HOST:PORT of the control listener (port 0: any)")
     parser.add_argument("--speed", type=float, default=1.0, help="time compression")
     parser.add_argument("-v", "--verbose", action="store_true")

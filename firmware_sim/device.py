@@ -23,7 +23,8 @@ class World(Protocol):
 
     @property
     def phase(self) -> str:
-        """gate, taxi, takeoff, climb, cruise, descent, approach, landed (taxi in and at the gate again: gate)."""
+        """gate, taxi (out), takeoff, climb, cruise, descent, approach, landed (landing roll and taxi in), then gate
+        again once parked (FlightWorld.segment gives the finer kind: taxi_out, landing, taxi_in, ...)."""
         ...
 
     @property

@@ -164,10 +164,8 @@ class AvionicsReader:
         self.connected = True
 
     def _lost(self, reason: str) -> None:
-        if self._loop is not None and threading.current_thread() is not threading.main_thread():
-            self._call(self._lost_on_loop, reason)
-        else:
-            self._lost_on_loop(reason)
+        """From the reader thread: the state changes on the loop."""
+        self._call(self._lost_on_loop, reason)
 
     def _lost_on_loop(self, reason: str) -> None:
         if self.connected:
@@ -213,6 +211,7 @@ class AvionicsReader:
             "silences": self.silences,
             "counters": self.core.totals_json(),
             "phase": self.state.phase,
+            "last_seen": {label: round(age, 3) for label, age in self.state.last_seen().items()},
         }
         if not self.alive and self._thread is not None:
             return Check.failing("reader thread is not running", **details)

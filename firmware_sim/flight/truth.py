@@ -52,6 +52,7 @@ def parameters(segment: Segment, t: float, start_utc: datetime) -> dict[str, Any
         "pitch": pitch,
         "roll": roll,
         "yaw": yaw,
+        "utc": utc.isoformat(),
         "utc_time": utc.strftime("%H:%M:%S"),
         "date": utc.strftime("%Y-%m-%d"),
         "flight_number": leg.flight_number,

@@ -197,9 +197,19 @@ class FlightWorld:
 
     async def _post_scenario(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
-        name = body.get("name", self.scenario)
+        name = body.get("name")
         speed = body.get("speed")
         at = body.get("at")
+        if name is None:  # only a new speed (and maybe a jump): the scenario goes on
+            if speed is not None and (not isinstance(speed, int | float) or isinstance(speed, bool) or speed <= 0):
+                return _error("speed must be a positive number")
+            if at is not None and not _valid_at(self.timeline, at):
+                return _error(f"unknown 'at' {at!r}: a number of seconds or a phase/segment name")
+            if speed is not None:
+                self.set_speed(float(speed))
+            if at is not None:
+                self.seek(at)
+            return web.json_response({"scenario": self.scenario, "speed": self.speed, "t": self.now()})
         if not isinstance(name, str) or name not in SCENARIOS:
             return _error(f"unknown scenario {name!r} (known: {', '.join(sorted(SCENARIOS))})")
         if speed is not None and (not isinstance(speed, int | float) or isinstance(speed, bool) or speed <= 0):

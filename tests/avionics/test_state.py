@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from appliance.avionics.state import FlightState
 from appliance.timebase import ManualClock
-from hal.arinc429 import AdapterStream, encode, encode_flight_id, encode_flight_information, encode_frame
+from hal.arinc429 import BY_NAME, AdapterStream, encode, encode_flight_id, encode_flight_information, encode_frame
 
 
 def _feed(state: FlightState, stream: AdapterStream, clock: ManualClock, words: list[int], channel: int = 0) -> None:
@@ -101,3 +104,26 @@ def test_phase_follows_altitude_and_ground_speed() -> None:
     clock.advance(40)
     state.tick()
     assert state.phase == "unknown"
+
+
+STATUS_NAMES = ("normal", "no_computed_data", "functional_test", "failure_warning")
+BNR_NAMES = ("altitude", "mach_speed", "ground_speed", "heading", "pitch", "roll", "yaw", "wind_speed")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(BNR_NAMES), st.sampled_from(STATUS_NAMES), st.integers(0, 3),
+                          st.floats(0, 0.3)), min_size=1, max_size=40))
+def test_only_normal_fresh_values_are_ever_presented(events: list[tuple[str, str, int, float]]) -> None:
+    state, stream, clock = _setup()
+    for name, status, sdi, wait in events:
+        _feed(state, stream, clock, [encode(name, 1.0, sdi=sdi, status=status)])
+        clock.advance(wait)
+        for parameter, shown in state.snapshot()["parameters"].items():
+            reading = state.reading(parameter)
+            assert reading is not None and shown["status"] == reading.status
+            if shown["status"] != "normal":
+                assert shown["value"] is None and state.usable(parameter) is None
+            if reading.status in ("functional_test", "failure_warning"):
+                assert reading.value is None
+            if shown["value"] is not None:
+                assert reading.age <= BY_NAME[parameter].stale_after_s

@@ -104,6 +104,10 @@ async def test_control_routes() -> None:
         state = await (await client.get("/state")).json()
         assert state["scenario"] == "flight" and state["speed"] == 50
         assert state["world"]["phase"] == "cruise"
+        response = await client.post("/scenario", json={"speed": 5})  # only the speed: the flight goes on
+        assert (await response.json())["t"] >= state["world"]["t"]
+        state = await (await client.get("/state")).json()
+        assert state["speed"] == 5 and state["world"]["phase"] == "cruise"
         response = await client.post("/world/freeze", json={"frozen": True})
         t = (await response.json())["t"]
         state = await (await client.get("/state")).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 
 import pytest
 import serial
@@ -70,6 +71,7 @@ def test_socket_url_reads_and_reports_disconnect() -> None:
 
     def serve() -> None:
         connection, _ = server.accept()
+        time.sleep(0.3)  # pyserial's socket:// open() discards what is already waiting
         connection.sendall(b"\x5a\xa5hello")
         connection.close()
 
