@@ -75,7 +75,7 @@ Builder = Callable[[Context], Component]
 # Start order. Each builder constructs its component from ctx.config, fills the ctx service slots it offers
 # and may use the slots of builders before it. Stop order is the reverse.
 BUILDERS: list[str] = [
-    # "appliance.storage.component:build",     storage, outbox, time keeper
+    "appliance.storage.component:build",  # storage, outbox, time keeper, boot info: first, all others use it
     # "appliance.content.component:build",     content store, boot-time check
     # "appliance.discretes.component:build",   discretes, power fail, built-in test
     # "appliance.sensors.component:build",

@@ -72,6 +72,19 @@ class Metrics:
         self.storage_unsafe_shutdowns = Counter(
             "appliance_storage_unsafe_shutdowns_total", "Boots that found no clean-shutdown marker.", registry=r
         )
+        self.storage_recovery_seconds = Gauge(
+            "appliance_storage_recovery_seconds", "Time the last journal recovery took.", registry=r
+        )
+        self.storage_corrupt_regions = Gauge(
+            "appliance_storage_corrupt_regions", "Corrupt regions the last journal recovery found.", registry=r
+        )
+        self.storage_refusing = Gauge(
+            "appliance_storage_refusing_writes", "1 while the journal refuses writes (failed, full, frozen).",
+            registry=r,
+        )
+        self.storage_journal_bytes = Gauge(
+            "appliance_storage_journal_bytes", "Journal bytes written since the last checkpoint.", registry=r
+        )
         self.fsck_errors = Gauge(
             "appliance_fsck_errors", "Content-store errors found by the last check.", ["kind"], registry=r
         )

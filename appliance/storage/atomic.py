@@ -1,51 +1,84 @@
 """The one helper for every small file the daemon replaces: temp file in the same directory, fsync, rename,
 fsync the directory. Readers see the old file or the new one, never a mix. A failed fsync raises: the write
-failed, and is never retried and assumed good."""
+failed, and is never retried and assumed good.
+
+Every operation goes through `appliance.storage.fileops` (pass `ops=` to record or inject faults).
+`read_state_file` is the matching reader: it ignores stray temp files a crash left behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import threading
 from pathlib import Path
 
+from appliance.storage.fileops import REAL_OPS, FileOps
 
-def fsync_dir(path: Path) -> None:
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+
+
+def fsync_dir(path: Path, ops: FileOps = REAL_OPS) -> None:
     """Make a create, rename or unlink in `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    ops.fsync_dir(path)
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically and durably."""
+def temp_name(path: Path) -> Path:
+    """A temp file beside `path`, unique per process and call (two threads never share one)."""
+    with _counter_lock:
+        n = next(_counter)
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{n}"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and ".tmp-" in name
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644, *, ops: FileOps = REAL_OPS) -> None:
+    """Replace `path` with `data` atomically and durably. Raises OSError (nothing replaced) on failure."""
     directory = path.parent
-    tmp = directory / f".{path.name}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp = temp_name(path)
+    fd = ops.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        ops.pwrite(fd, data, 0)
+        ops.fsync(fd)
     except BaseException:
-        os.close(fd)
-        _unlink_quietly(tmp)
+        ops.close(fd)
+        _unlink_quietly(tmp, ops)
         raise
-    os.close(fd)
+    ops.close(fd)
     try:
-        os.replace(tmp, path)
+        ops.rename(tmp, path)
     except BaseException:
-        _unlink_quietly(tmp)
+        _unlink_quietly(tmp, ops)
         raise
-    fsync_dir(directory)
+    ops.fsync_dir(directory)
 
 
-def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), mode)
+def atomic_write_text(path: Path, text: str, mode: int = 0o644, *, ops: FileOps = REAL_OPS) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), mode, ops=ops)
 
 
-def _unlink_quietly(path: Path) -> None:
+def read_state_file(path: Path, ops: FileOps = REAL_OPS) -> bytes | None:
+    """The file's bytes, or None when it does not exist."""
+    if not ops.exists(path):
+        return None
+    return ops.read_bytes(path)
+
+
+def remove_stray_temps(directory: Path, ops: FileOps = REAL_OPS) -> list[str]:
+    """Delete temp files an interrupted atomic write left in `directory`; returns their names."""
+    removed = [name for name in ops.listdir(directory) if is_temp_name(name)]
+    for name in removed:
+        _unlink_quietly(directory / name, ops)
+    if removed:
+        with contextlib.suppress(OSError):
+            ops.fsync_dir(directory)
+    return removed
+
+
+def _unlink_quietly(path: Path, ops: FileOps) -> None:
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        ops.unlink(path)

@@ -1,0 +1,367 @@
+"""The append-only journal: framed records in segment files, group commit, recovery, rotation, checkpoints.
+
+Writers (any thread, or asyncio tasks through `append`) call `submit`: the record gets its sequence number at
+once and waits in a queue. One writer thread takes everything queued, writes it with one `pwrite` and makes it
+durable with one `fsync`, then resolves every future of that batch. So the event loop never blocks on fsync,
+and a writer's future resolves only after the fsync that covers its record.
+
+A failed write or fsync fails the whole batch (and everything queued behind it) with `StorageRefused`, and the
+journal refuses every later write until it is reopened: after a failed fsync Linux may have dropped the dirty
+pages, so nothing is retried and assumed good. ENOSPC is reported as "disk full".
+
+`checkpoint(snapshot, seq)` writes a snapshot covering every record up to `seq` by atomic replace and deletes
+the segments it makes redundant, so recovery time stays bounded. Files: `seg-<index>.log`, `snapshot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import errno
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from appliance.ports import StorageRefused
+from appliance.storage.atomic import atomic_write_bytes
+from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.storage.framing import FLAG_BATCH_END, SEGMENT_HEADER_SIZE, encode_record, encode_segment_header
+from appliance.storage.recovery import (
+    SNAPSHOT_NAME,
+    Problem,
+    Recovery,
+    Segment,
+    encode_snapshot,
+    quarantine,
+    recover,
+    segment_name,
+)
+
+__all__ = ["Journal", "Problem", "Recovery"]
+
+log = logging.getLogger("appliance.storage.journal")
+
+
+class _Control:
+    """A non-record job for the writer thread (checkpoint, drain), run in queue order."""
+
+    def __init__(self, run: Callable[[], None]) -> None:
+        self.run = run
+        self.future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+
+_Item = tuple[int, int, bytes, "concurrent.futures.Future[int]"]
+
+
+class Journal:
+    def __init__(self, directory: Path, ops: FileOps, segment_bytes: int) -> None:
+        self.directory = directory
+        self.ops = ops
+        self.segment_bytes = segment_bytes
+        self._cond = threading.Condition()
+        self._queue: list[_Item | _Control] = []
+        self._next_seq = 1
+        self._durable_seq = 0
+        self._segments: list[Segment] = []
+        self._fd = -1
+        self._offset = 0
+        self._failure: str | None = None
+        self.reopenable = False  # the failure was a full disk before anything reached the page cache
+        self._damaged: set[str] = set()  # segments with corruption: quarantined, not deleted, at checkpoint
+        self._frozen = False
+        self._closing = False
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self.snapshot_seq = 0
+        self.bytes_since_checkpoint = 0
+        self.batches = 0
+        self.records_written = 0
+
+    # --- opening -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, directory: Path, ops: FileOps = REAL_OPS, segment_bytes: int = 4 * 1024 * 1024
+    ) -> tuple[Journal, Recovery]:
+        """Recover the journal in `directory` (created if missing) and start a new segment to write in."""
+        started = time.monotonic()
+        journal = cls(directory, ops, segment_bytes)
+        found = recover(directory, ops)
+        journal._segments = found.segments
+        journal._damaged = found.damaged
+        journal._next_seq = found.last_seq + 1
+        journal._durable_seq = found.last_seq
+        journal.snapshot_seq = found.recovery.snapshot_seq
+        journal.bytes_since_checkpoint = found.journal_bytes
+        journal._start_segment(journal._next_seq)
+        found.recovery.seconds = time.monotonic() - started
+        return journal, found.recovery
+
+    @staticmethod
+    def inspect(directory: Path, ops: FileOps = REAL_OPS) -> Recovery:
+        """Read-only check (for `appliance fsck`): what recovery would find, changing nothing on disk."""
+        return recover(directory, ops, repair=False).recovery
+
+    def _start_segment(self, first_seq: int) -> None:
+        """Open a new segment (always a new file at open and at rotation: never append after damage)."""
+        if self._fd >= 0:
+            self.ops.close(self._fd)
+            self._fd = -1
+        index = self._segments[-1].index + 1 if self._segments else 1
+        path = self.directory / segment_name(index)
+        fd = self.ops.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            self.ops.pwrite(fd, encode_segment_header(index, first_seq), 0)
+            self.ops.fsync(fd)
+            self.ops.fsync_dir(self.directory)
+        except BaseException:
+            self.ops.close(fd)
+            raise
+        self._fd = fd
+        self._offset = SEGMENT_HEADER_SIZE
+        self._segments.append(Segment(index, path, 0))
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    @property
+    def failure(self) -> str | None:
+        """Why the journal refuses writes (until reopened), or None."""
+        return self._failure
+
+    @property
+    def durable_seq(self) -> int:
+        return self._durable_seq
+
+    @property
+    def segment_count(self) -> int:
+        return len(self._segments)
+
+    def submit(self, rtype: int, payload: bytes) -> tuple[int, concurrent.futures.Future[int]]:
+        """Queue a record: (its sequence number, a future resolved with it once durable). Raises StorageRefused
+        at once when the journal is failed, frozen for a power fail, or closed."""
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._cond:
+            self._check_open()
+            seq = self._next_seq
+            self._next_seq += 1
+            self._queue.append((seq, rtype, payload, future))
+            self._wake_writer()
+        return seq, future
+
+    async def append(self, rtype: int, payload: bytes) -> int:
+        """Durable when it returns (the sequence number). Raises StorageRefused."""
+        _, future = self.submit(rtype, payload)
+        # shield: a cancelled waiter must not cancel the record's future (the record is written anyway)
+        return await asyncio.shield(asyncio.wrap_future(future))
+
+    def append_sync(self, rtype: int, payload: bytes) -> int:
+        _, future = self.submit(rtype, payload)
+        return future.result()
+
+    def _check_open(self) -> None:
+        if self._failure is not None:
+            raise StorageRefused(f"journal refuses writes: {self._failure}")
+        if self._frozen:
+            raise StorageRefused("journal frozen for a power fail: writes resume when power is back")
+        if self._closing:
+            raise StorageRefused("journal closed")
+
+    def _wake_writer(self) -> None:
+        """Under `_cond`: the writer thread starts with the first write (a journal only read never needs it)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
+            self._thread.start()
+        self._cond.notify()
+
+    def _writer(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue and self._closing:
+                    return
+                batch = self._queue
+                self._queue = []
+                self._busy = True
+            try:
+                self._write_batch(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write_batch(self, batch: list[_Item | _Control]) -> None:
+        records: list[_Item] = []
+        for item in batch:
+            if isinstance(item, _Control):
+                self._commit(records)
+                records = []
+                self._run_control(item)
+            else:
+                records.append(item)
+        self._commit(records)
+
+    def _commit(self, items: list[_Item]) -> None:
+        if not items:
+            return
+        if self._failure is not None:
+            self._fail_items(items, self._failure)
+            return
+        last = len(items) - 1
+        data = b"".join(
+            encode_record(seq, rtype, payload, FLAG_BATCH_END if i == last else 0)
+            for i, (seq, rtype, payload, _) in enumerate(items)
+        )
+        try:
+            self.ops.pwrite(self._fd, data, self._offset)
+        except OSError as error:  # ENOSPC here: nothing of the batch is durable, the file is cut back below
+            self._fail(items, error, reopenable=error.errno == errno.ENOSPC)
+            return
+        try:
+            self.ops.fsync(self._fd)
+        except OSError as error:  # the page cache may now hold what the disk does not: never reopen in-process
+            self._fail(items, error, reopenable=False)
+            return
+        self._offset += len(data)
+        self.bytes_since_checkpoint += len(data)
+        self._durable_seq = items[-1][0]
+        self._segments[-1].max_seq = items[-1][0]
+        self.batches += 1
+        self.records_written += len(items)
+        for seq, _, _, future in items:
+            if not future.cancelled():
+                future.set_result(seq)
+        if self._offset >= self.segment_bytes:
+            try:
+                self._start_segment(self._durable_seq + 1)
+            except OSError as error:
+                self._set_failure(_describe(error, "creating a new segment"), error.errno == errno.ENOSPC)
+
+    def _fail(self, items: list[_Item], error: OSError, reopenable: bool) -> None:
+        reason = _describe(error, "writing the journal")
+        # Best effort: take the refused batch back off the end of the file (the next boot truncates it
+        # anyway if it is torn). Never treated as making anything good.
+        try:
+            self.ops.truncate(self._fd, self._offset)
+        except OSError:
+            reopenable = False
+        self._set_failure(reason, reopenable)
+        self._fail_items(items, reason)
+
+    def _set_failure(self, reason: str, reopenable: bool = False) -> None:
+        with self._cond:
+            if self._failure is None:
+                self._failure = reason
+                self.reopenable = reopenable
+                log.error("journal: %s; refusing writes until reopened", reason)
+            queued = [item for item in self._queue if not isinstance(item, _Control)]
+            self._queue = [item for item in self._queue if isinstance(item, _Control)]
+        self._fail_items(queued, reason)
+
+    def _fail_items(self, items: list[_Item], reason: str) -> None:
+        for _, _, _, future in items:
+            if not future.done():
+                future.set_exception(StorageRefused(f"not stored: {reason}"))
+
+    def _run_control(self, control: _Control) -> None:
+        try:
+            control.run()
+        except BaseException as error:
+            control.future.set_exception(error)
+        else:
+            control.future.set_result(None)
+
+    def _enqueue_control(self, run: Callable[[], None]) -> concurrent.futures.Future[None]:
+        control = _Control(run)
+        with self._cond:
+            if self._closing:
+                raise StorageRefused("journal closed")
+            self._queue.append(control)
+            self._wake_writer()
+        return control.future
+
+    # --- checkpoints ---------------------------------------------------------------------------------------
+
+    def checkpoint(self, snapshot: Callable[[], bytes], seq: int) -> concurrent.futures.Future[None]:
+        """Write `snapshot()` (the state after every record up to `seq`) by atomic replace, then delete the
+        segments it covers. Runs on the writer thread after every record queued before it is durable."""
+        return self._enqueue_control(lambda: self._checkpoint(snapshot, seq))
+
+    def _checkpoint(self, snapshot: Callable[[], bytes], seq: int) -> None:
+        if self._failure is not None:
+            raise StorageRefused(f"no checkpoint: {self._failure}")
+        if seq > self._durable_seq:
+            raise StorageRefused(f"checkpoint at {seq} is past the durable sequence {self._durable_seq}")
+        try:
+            if self._segments[-1].max_seq:
+                self._start_segment(self._durable_seq + 1)  # seal the current segment
+            atomic_write_bytes(self.directory / SNAPSHOT_NAME, encode_snapshot(seq, snapshot()), ops=self.ops)
+            self.snapshot_seq = seq
+            keep = [s for s in self._segments if s is self._segments[-1] or s.max_seq > seq]
+            dropped = [s for s in self._segments if s not in keep]
+            for segment in dropped:
+                if segment.path.name in self._damaged:
+                    quarantine(self.directory, segment.path.name, self.ops)  # evidence is kept, not deleted
+                else:
+                    self.ops.unlink(segment.path)
+            if dropped:
+                self.ops.fsync_dir(self.directory)
+            self._segments = keep
+            self.bytes_since_checkpoint = 0
+        except OSError as error:  # the old snapshot and every segment are still there
+            self._set_failure(_describe(error, "writing a checkpoint"), error.errno == errno.ENOSPC)
+            raise StorageRefused(f"checkpoint failed: {self._failure}") from error
+
+    # --- power fail and closing ----------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Refuse new records (StorageRefused) from now on; what is queued is still written."""
+        with self._cond:
+            self._frozen = True
+
+    def thaw(self) -> None:
+        with self._cond:
+            self._frozen = False
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def barrier(self) -> concurrent.futures.Future[None]:
+        """A future resolved once everything queued before it is written and fsynced (or refused). Needs no
+        thread of its own: the power-fail path awaits it even when every worker thread is busy."""
+        return self._enqueue_control(lambda: None)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Block until everything queued is written and fsynced (or refused). True when drained in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer thread, close the segment. Idempotent."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                self.ops.close(self._fd)
+            self._fd = -1
+
+
+def _describe(error: OSError, doing: str) -> str:
+    if error.errno == errno.ENOSPC:
+        return f"disk full (ENOSPC) while {doing}"
+    name = errno.errorcode.get(error.errno or 0, "error")
+    return f"{name} while {doing}: {error.strerror or error}"

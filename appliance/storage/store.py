@@ -1,0 +1,221 @@
+"""A keyspace of JSON documents (tables of key -> document) kept in memory and made durable by the journal.
+
+Every change is a transaction: a list of operations journaled as one record (all or nothing after a crash)::
+
+    ["put", table, key, document] | ["del", table, key] | ["clear", table]
+
+`commit` applies the transaction in memory at once (so the caller reads its own writes) and returns a future
+that resolves when the journal record is durable. If the journal refuses it (failed fsync, disk full), the
+caller's `rollback()` undoes every transaction that did not become durable, newest first, so memory never
+holds what the disk refused. Boot rebuilds the state from the snapshot plus the journal after it; a
+checkpoint writes the whole state as the new snapshot so the journal to replay stays short.
+
+Use from one thread at a time (the event loop's), or hold `lock` around reads that must not race a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import json
+import logging
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from appliance.ports import StorageRefused
+from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.storage.journal import Journal
+from appliance.storage.recovery import Problem, Recovery
+
+log = logging.getLogger("appliance.storage.store")
+
+TXN = 1  # journal record type of a transaction
+Op = list[Any]
+Tables = dict[str, dict[str, Any]]
+_ABSENT = object()
+
+
+class Store:
+    def __init__(self, journal: Journal, recovery: Recovery, tables: Tables, checkpoint_bytes: int) -> None:
+        self.journal = journal
+        self.recovery = recovery
+        self.tables = tables
+        self.checkpoint_bytes = checkpoint_bytes
+        self.lock = threading.RLock()
+        self._applied_seq = recovery.records[-1].seq if recovery.records else recovery.snapshot_seq
+        self._inflight: deque[tuple[concurrent.futures.Future[int], list[tuple[str, str | None, Any]]]] = deque()
+        self._checkpointing: concurrent.futures.Future[None] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        ops: FileOps = REAL_OPS,
+        segment_bytes: int = 4 * 1024 * 1024,
+        checkpoint_bytes: int = 16 * 1024 * 1024,
+    ) -> Store:
+        """Recover from `directory` (journal, snapshot). Never fails on damage: it is in `recovery.problems`."""
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # recovery allocates ~1 object per document and frees none: cyclic GC passes only cost time
+        try:
+            return cls._open(directory, ops, segment_bytes, checkpoint_bytes)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    @classmethod
+    def _open(cls, directory: Path, ops: FileOps, segment_bytes: int, checkpoint_bytes: int) -> Store:
+        journal, recovery = Journal.open(directory, ops, segment_bytes)
+        tables: Tables = {}
+        if recovery.snapshot is not None:
+            try:
+                tables = orjson.loads(recovery.snapshot)["tables"]
+            except (ValueError, KeyError, TypeError) as error:
+                recovery.problems.append(Problem("snapshot", 0, 0, False, f"snapshot unreadable: {error}"))
+        _replay(tables, recovery)
+        return cls(journal, recovery, tables, checkpoint_bytes)
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    def commit(self, ops: list[Op]) -> concurrent.futures.Future[int]:
+        """Apply `ops` now and journal them; the future resolves (with the sequence) once durable.
+        Raises StorageRefused at once (nothing applied) when the journal refuses writes."""
+        payload = json.dumps(ops, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        canonical = orjson.loads(payload)  # memory holds exactly what recovery will rebuild
+        with self.lock:
+            try:
+                seq, future = self.journal.submit(TXN, payload)
+            except StorageRefused:
+                self.rollback()  # whatever an earlier, unobserved refusal left applied goes now
+                raise
+            undo: list[tuple[str, str | None, Any]] = []
+            _apply(self.tables, canonical, undo)
+            self._inflight.append((future, undo))
+            self._applied_seq = seq
+            while self._inflight and _succeeded(self._inflight[0][0]):
+                self._inflight.popleft()
+        if self.journal.bytes_since_checkpoint >= self.checkpoint_bytes:
+            self.checkpoint()
+        return future
+
+    def commit_sync(self, ops: list[Op]) -> int:
+        future = self.commit(ops)
+        try:
+            return future.result()
+        except StorageRefused:
+            self.rollback()
+            raise
+
+    async def commit_async(self, ops: list[Op]) -> int:
+        future = self.commit(ops)
+        try:
+            # shield: cancelling the waiter must not cancel the journal's future, or a record that does become
+            # durable would look refused (and be rolled back from memory)
+            return await asyncio.shield(asyncio.wrap_future(future))
+        except StorageRefused:
+            self.rollback()
+            raise
+
+    def rollback(self) -> None:
+        """Undo, newest first, every applied transaction that did not become durable (after a refusal)."""
+        with self.lock:
+            while self._inflight and not _succeeded(self._inflight[-1][0]):
+                _, undo = self._inflight.pop()
+                for table, key, previous in reversed(undo):
+                    _restore(self.tables, table, key, previous)
+
+    # --- checkpoints ---------------------------------------------------------------------------------------
+
+    def checkpoint(self) -> concurrent.futures.Future[None]:
+        """Snapshot the state (serialised on the writer thread) and drop the journal it covers."""
+        with self.lock:
+            if self._checkpointing is not None and not self._checkpointing.done():
+                return self._checkpointing
+            frozen = {name: dict(docs) for name, docs in self.tables.items()}
+            seq = self._applied_seq
+
+            def serialise() -> bytes:
+                return orjson.dumps({"tables": frozen})
+
+            self._checkpointing = self.journal.checkpoint(serialise, seq)
+            return self._checkpointing
+
+    def close(self) -> None:
+        self.journal.close()
+
+    @property
+    def failure(self) -> str | None:
+        return self.journal.failure
+
+
+def _replay(tables: Tables, recovery: Recovery) -> None:
+    """Apply the journal after the snapshot. All payloads are decoded in one orjson call (fast); if that
+    fails, record by record, so the unusable one is named."""
+    records = recovery.records
+    try:
+        if any(r.rtype != TXN for r in records):
+            raise ValueError("unknown record type")
+        decoded = orjson.loads(b"[" + b",".join(r.payload for r in records) + b"]")
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
+        decoded = None
+    if decoded is not None:
+        for ops in decoded:
+            _apply(tables, ops, None)
+        return
+    for record in records:
+        try:
+            if record.rtype != TXN:
+                raise ValueError(f"unknown record type {record.rtype}")
+            _apply(tables, json.loads(record.payload), None)
+        except (ValueError, TypeError, IndexError) as error:
+            recovery.problems.append(Problem("journal", record.offset, len(record.payload), False,
+                                             f"record {record.seq} unusable: {error}"))
+
+
+def _succeeded(future: concurrent.futures.Future[int]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _apply(tables: Tables, ops: list[Op], undo: list[tuple[str, str | None, Any]] | None) -> None:
+    for op in ops:
+        kind, table = op[0], op[1]
+        docs = tables.get(table)
+        if kind == "put":
+            if docs is None:
+                docs = tables[table] = {}
+                if undo is not None:
+                    undo.append((table, None, _ABSENT))
+            if undo is not None:
+                undo.append((table, op[2], docs.get(op[2], _ABSENT)))
+            docs[op[2]] = op[3]
+        elif kind == "del":
+            if docs is not None and op[2] in docs:
+                previous = docs.pop(op[2])
+                if undo is not None:
+                    undo.append((table, op[2], previous))
+        elif kind == "clear":
+            if docs is not None:
+                del tables[table]
+                if undo is not None:
+                    undo.append((table, None, docs))
+        else:
+            raise ValueError(f"unknown operation {kind!r}")
+
+
+def _restore(tables: Tables, table: str, key: str | None, previous: Any) -> None:
+    if key is None:  # the whole table
+        if previous is _ABSENT:
+            tables.pop(table, None)
+        else:
+            tables[table] = previous
+        return
+    docs = tables.setdefault(table, {})
+    if previous is _ABSENT:
+        docs.pop(key, None)
+    else:
+        docs[key] = previous
