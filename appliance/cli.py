@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("src", type=Path)
     pack.add_argument("dest", type=Path)
     pack.add_argument("--bundle-id", default=None)
+    pack.add_argument("--priority", action="append", metavar="CATEGORY=N", help="fetch order of a top-level dir")
+    pack.add_argument("--publish", action="store_true", help="make it the current bundle in DEST's index.json")
     pack.set_defaults(func=_lazy("appliance.content.cli:pack"))
 
     status = sub.add_parser("status", help="ask the running daemon for a summary")

@@ -22,6 +22,7 @@ from appliance.lifecycle import Lifecycle, is_alive
 from appliance.metrics import Metrics
 from appliance.ports import (
     BootInfo,
+    ContentUpdater,
     ContentView,
     DiscretesControl,
     FlightView,
@@ -56,6 +57,7 @@ class Context:
     flushables: list[Flushable] = field(default_factory=list)
     time_anchor: TimeAnchor | None = None
     content: ContentView | None = None
+    content_updater: ContentUpdater | None = None
     discretes: DiscretesControl | None = None
     modem_power: ModemPower | None = None
     modem: ModemView | None = None
@@ -76,7 +78,7 @@ Builder = Callable[[Context], Component]
 # and may use the slots of builders before it. Stop order is the reverse.
 BUILDERS: list[str] = [
     "appliance.storage.component:build",  # storage, outbox, time keeper, boot info: first, all others use it
-    # "appliance.content.component:build",     content store, boot-time check
+    "appliance.content.component:build",  # content store, boot-time check, content sync
     # "appliance.discretes.component:build",   discretes, power fail, built-in test
     # "appliance.sensors.component:build",
     "appliance.avionics.component:build",  # reader + flight state

@@ -104,3 +104,17 @@ class Metrics:
         self.config_reloads = Counter(
             "appliance_config_reloads_total", "SIGHUP config reloads by result.", ["result"], registry=r
         )
+
+        # content
+        self.content_problems = Counter(
+            "appliance_content_problems_total", "Content-store problems found (and quarantined).", ["kind"], registry=r
+        )
+        self.content_sync_bytes = Counter(
+            "appliance_content_sync_bytes_total", "Content bytes staged, by source.", ["source"], registry=r
+        )
+        self.content_corrupt_chunks = Counter(
+            "appliance_content_corrupt_chunks_total", "Downloaded chunks that failed their hash.", registry=r
+        )
+        self.content_syncs = Counter(
+            "appliance_content_syncs_total", "Content sync attempts, by result.", ["status"], registry=r
+        )

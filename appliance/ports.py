@@ -7,7 +7,7 @@ module, so each can be built, tested and replaced on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -129,6 +129,16 @@ class ContentView(Protocol):
         ...
 
     def active_id(self) -> str | None: ...
+
+
+class ContentUpdater(Protocol):
+    async def update(self, base_url: str, budget: Callable[[int], bool] | None = None) -> dict[str, Any]:
+        """One content sync attempt against the ground station (static files under `<base_url>/content/`).
+        `budget(n)` is asked before each range request of n bytes (False: stop cleanly). Cancelling it (the
+        window closed) loses nothing. Returns SyncResult.as_dict(): {"status": "activated" | "up_to_date" |
+        "budget" | "interrupted" | "failed", "bundle_id", "bytes_downloaded", "bytes_local", "corrupt_chunks",
+        "error", ...}."""
+        ...
 
 
 # --- modem, discretes -> ground link, maintenance -------------------------------------------------------

@@ -323,8 +323,11 @@ def _variants(model: _Model, last: tuple[Any, ...] | None, rng: random.Random) -
     for i, cut in enumerate([offset, *cuts][:4]):
         rel = cut - offset
         junk = rng.randbytes(min(SECTOR - cut % SECTOR, len(data) - rel))
-        yield f"sector {i} of last write garbage", m, [*before, ("write", ino, offset, data[:rel] + junk
-                                                               + data[rel + len(junk) :])]
+        yield (
+            f"sector {i} of last write garbage",
+            m,
+            [*before, ("write", ino, offset, data[:rel] + junk + data[rel + len(junk) :])],
+        )
 
 
 def marks_of(log: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

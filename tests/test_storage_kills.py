@@ -27,12 +27,19 @@ def _recovered_ids(directory: Path) -> tuple[set[str], list[str]]:
         store.close()
 
 
-def test_sigkill_never_loses_an_acknowledged_append(tmp_path: Path, record_property: Callable[[str, object], None],
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_sigkill_never_loses_an_acknowledged_append(
+    tmp_path: Path, record_property: Callable[[str, object], None], capsys: pytest.CaptureFixture[str]
+) -> None:
     directory = tmp_path / "journal"
     rng = random.Random(7)
-    parent = subprocess.Popen(python_module("tests.storage_killwriter", str(directory)), env=subprocess_env(),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    parent = subprocess.Popen(
+        python_module("tests.storage_killwriter", str(directory)),
+        env=subprocess_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     assert parent.stdin is not None and parent.stdout is not None
     acked: set[str] = set()
     killed_during_recovery = 0
@@ -68,6 +75,8 @@ def test_sigkill_never_loses_an_acknowledged_append(tmp_path: Path, record_prope
     elapsed = time.monotonic() - started
     record_property("sigkills", KILLS)
     with capsys.disabled():
-        print(f"\nstorage kills: {KILLS} SIGKILLs ({killed_during_recovery} during recovery), {len(acked)} "
-              f"acknowledged appends all recovered, {elapsed:.1f} s")
+        print(
+            f"\nstorage kills: {KILLS} SIGKILLs ({killed_during_recovery} during recovery), {len(acked)} "
+            f"acknowledged appends all recovered, {elapsed:.1f} s"
+        )
     assert len(acked) > KILLS  # the kills did land among writes

@@ -188,8 +188,10 @@ async def test_builder_fills_the_context_slots(tmp_path: Path) -> None:
     from appliance.daemon import BUILDERS, Context
 
     path = tmp_path / "appliance.toml"
-    path.write_text(f'[avionics]\nport = "/dev/null"\n[modem]\nport = "/dev/null"\n[groundlink]\nurl = "http://x/"\n'
-                    f'[storage]\ndir = "{tmp_path / "state"}"\n')
+    path.write_text(
+        f'[avionics]\nport = "/dev/null"\n[modem]\nport = "/dev/null"\n[groundlink]\nurl = "http://x/"\n'
+        f'[storage]\ndir = "{tmp_path / "state"}"\n'
+    )
     assert BUILDERS[0] == "appliance.storage.component:build"
     from appliance.storage.component import build
 

@@ -160,23 +160,67 @@ def run() -> list[Figure]:
             (root / f"sqlite-{writers}").mkdir()
             ref = _sqlite_appends(root / f"sqlite-{writers}", writers)
             goal = "ours >= 2x SQLite" if writers == 64 else "reported"
-            figures.append(Figure(f"durable appends/s, {writers} writer(s)", ours, "appends/s", ref,
-                                  "SQLite WAL synchronous=FULL", ours / ref, goal,
-                                  ours >= 2 * ref if writers == 64 else None))
+            figures.append(
+                Figure(
+                    f"durable appends/s, {writers} writer(s)",
+                    ours,
+                    "appends/s",
+                    ref,
+                    "SQLite WAL synchronous=FULL",
+                    ours / ref,
+                    goal,
+                    ours >= 2 * ref if writers == 64 else None,
+                )
+            )
         ours_small, ours_large = _insert_costs(root, True)
         ref_small, ref_large = _insert_costs(root, False)
-        figures.append(Figure("TinyDB insert at 100 docs (ours)", ours_small * 1000, "ms", ref_small * 1000,
-                              "TinyDB JSONStorage", ours_small / ref_small, "reported"))
-        figures.append(Figure("TinyDB insert at 10,000 docs (ours)", ours_large * 1000, "ms", ref_large * 1000,
-                              "TinyDB JSONStorage", ours_large / ref_large, "reported"))
-        figures.append(Figure("TinyDB insert cost 10,000 vs 100 docs (ours)", ours_large / ours_small, "x",
-                              ref_large / ref_small, "TinyDB JSONStorage's own growth",
-                              (ours_large / ours_small) / (ref_large / ref_small), "ours <= 1.5x",
-                              ours_large / ours_small <= 1.5))
+        figures.append(
+            Figure(
+                "TinyDB insert at 100 docs (ours)",
+                ours_small * 1000,
+                "ms",
+                ref_small * 1000,
+                "TinyDB JSONStorage",
+                ours_small / ref_small,
+                "reported",
+            )
+        )
+        figures.append(
+            Figure(
+                "TinyDB insert at 10,000 docs (ours)",
+                ours_large * 1000,
+                "ms",
+                ref_large * 1000,
+                "TinyDB JSONStorage",
+                ours_large / ref_large,
+                "reported",
+            )
+        )
+        figures.append(
+            Figure(
+                "TinyDB insert cost 10,000 vs 100 docs (ours)",
+                ours_large / ours_small,
+                "x",
+                ref_large / ref_small,
+                "TinyDB JSONStorage's own growth",
+                (ours_large / ours_small) / (ref_large / ref_small),
+                "ours <= 1.5x",
+                ours_large / ours_small <= 1.5,
+            )
+        )
         ours_rec, ref_rec = _recovery(root, 100_000)
-        figures.append(Figure("recovery after a crash, 100,000 journal records", ours_rec, "s", ref_rec,
-                              "TinyDB JSONStorage load of the same documents", ours_rec / ref_rec, "< 1 s",
-                              ours_rec < 1.0))
+        figures.append(
+            Figure(
+                "recovery after a crash, 100,000 journal records",
+                ours_rec,
+                "s",
+                ref_rec,
+                "TinyDB JSONStorage load of the same documents",
+                ours_rec / ref_rec,
+                "< 1 s",
+                ours_rec < 1.0,
+            )
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return figures

@@ -1,0 +1,223 @@
+"""The content store on disk.
+
+    <root>/bundles/<dir>/manifest.json + files   installed bundles (immutable once installed)
+    <root>/current -> bundles/<dir>               the active bundle (symlink swapped atomically)
+    <root>/staging/<bundle id>/                    downloads in progress (files/ + progress log)
+    <root>/quarantine/<n>-<dir>/<path>             files the checks found corrupt or extra
+    <root>/state/                                  stat cache, files being written, damage records
+
+Installing: the bundle's files and directories are fsynced, an install intent is written, the directory is
+renamed into bundles/, `current` is swapped, then the intent is cleared and only then old bundles are removed.
+A crash anywhere leaves the old bundle active or the new one (recover() finishes an interrupted install).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, swap_symlink
+from appliance.content.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
+from appliance.storage.atomic import remove_stray_temps
+
+log = logging.getLogger("appliance.content")
+
+STATE_INSTALL = "install.json"
+STATE_WRITING = "writing.json"
+STATE_DAMAGED = "damaged.json"
+
+
+class ContentStore:
+    """Implements appliance.ports.ContentView."""
+
+    def __init__(self, root: Path, ops: FileOps = REAL_OPS) -> None:
+        self.root = root
+        self.ops = ops  # every durable write goes through it (crash and I/O-error tests pass their own)
+        self.bundles = root / "bundles"
+        self.staging = root / "staging"
+        self.quarantine = root / "quarantine"
+        self.state = root / "state"
+        self.current = root / "current"
+        self._manifest_cache: tuple[Path, Manifest] | None = None
+        self.lock = threading.RLock()  # installs and repairs, one at a time (they run in worker threads)
+
+    # --- layout and recovery ----------------------------------------------------------------------------
+
+    def ensure_layout(self) -> None:
+        created = False
+        for directory in (self.root, self.bundles, self.staging, self.quarantine, self.state):
+            if not directory.is_dir():
+                self.ops.mkdir(directory)
+                created = True
+        if created:
+            self.ops.fsync_dir(self.root)
+            self.ops.fsync_dir(self.root.parent)
+
+    def recover(self) -> None:
+        """Finish an install a crash interrupted; remove bundles that are neither active nor being installed."""
+        self.ensure_layout()
+        intent = self._read_state(STATE_INSTALL, None)
+        if isinstance(intent, dict) and isinstance(intent.get("dir"), str):
+            target = self.bundles / intent["dir"]
+            if (target / MANIFEST_NAME).is_file():
+                log.info("finishing the interrupted install of %s", target.name)
+                swap_symlink(self.current, f"bundles/{target.name}", self.ops)
+            self._clear_state(STATE_INSTALL)
+        self.remove_old_bundles()
+
+    # --- ContentView ------------------------------------------------------------------------------------
+
+    def active_dir(self) -> Path | None:
+        """The resolved directory of the active bundle (None when nothing is installed)."""
+        try:
+            target = os.readlink(self.current)
+        except OSError:
+            return None
+        resolved = (self.root / target).resolve()
+        return resolved if resolved.is_dir() else None
+
+    def active_root(self) -> Path | None:
+        return self.active_dir()
+
+    def active_manifest(self) -> Manifest | None:
+        directory = self.active_dir()
+        if directory is None:
+            return None
+        cached = self._manifest_cache
+        if cached is not None and cached[0] == directory:
+            return cached[1]
+        try:
+            manifest = load_manifest(directory)
+        except ManifestError as error:
+            log.warning("active bundle %s: %s", directory.name, error)
+            return None
+        self._manifest_cache = (directory, manifest)
+        return manifest
+
+    def active_id(self) -> str | None:
+        manifest = self.active_manifest()
+        return manifest.bundle_id if manifest is not None else None
+
+    def installed(self) -> list[Path]:
+        if not self.bundles.is_dir():
+            return []
+        return sorted(p for p in self.bundles.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    # --- install ----------------------------------------------------------------------------------------
+
+    def new_bundle_dir_name(self, bundle_id: str) -> str:
+        name = bundle_id
+        n = 1
+        while (self.bundles / name).exists():
+            n += 1
+            name = f"{bundle_id}~{n}"
+        return name
+
+    def install(self, files_dir: Path, manifest: Manifest) -> Path:
+        """Install a complete, verified bundle whose files are in `files_dir` (same file system, e.g. under
+        staging/), make it active and remove the old ones. Returns the installed directory."""
+        with self.lock:
+            return self._install(files_dir, manifest)
+
+    def _install(self, files_dir: Path, manifest: Manifest) -> Path:
+        self.ensure_layout()
+        remove_stray_temps(files_dir, self.ops)  # an earlier attempt's, cut short
+        atomic_write_bytes(files_dir / MANIFEST_NAME, manifest.to_bytes(), ops=self.ops)
+        fsync_tree(files_dir, self.ops)
+        name = self.new_bundle_dir_name(manifest.bundle_id)
+        self.mark_writing(name)
+        self._write_state(STATE_INSTALL, {"dir": name})
+        move(files_dir, self.bundles / name, self.ops)
+        swap_symlink(self.current, f"bundles/{name}", self.ops)
+        self._clear_state(STATE_INSTALL)
+        self.remove_old_bundles()
+        log.info("content bundle %s active (%s)", manifest.bundle_id, name)
+        return self.bundles / name
+
+    def remove_old_bundles(self) -> None:
+        with self.lock:
+            self._remove_old_bundles()
+
+    def _remove_old_bundles(self) -> None:
+        active = self.active_dir()
+        removed = False
+        for bundle in self.installed():
+            if active is not None and bundle.resolve() == active:
+                continue
+            if active is None:
+                continue  # never delete the only content there is
+            shutil.rmtree(bundle, ignore_errors=True)
+            self.forget_damage(bundle.name)
+            removed = True
+        if removed:
+            self.ops.fsync_dir(self.bundles)
+
+    # --- state files ------------------------------------------------------------------------------------
+
+    def _read_state(self, name: str, default: Any) -> Any:
+        try:
+            return json.loads((self.state / name).read_bytes())
+        except (OSError, ValueError):
+            return default
+
+    def _write_state(self, name: str, value: Any) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.state / name, json.dumps(value).encode(), ops=self.ops)
+
+    def _clear_state(self, name: str) -> None:
+        try:
+            self.ops.unlink(self.state / name)
+        except FileNotFoundError:
+            return
+        self.ops.fsync_dir(self.state)
+
+    def writing(self) -> set[str]:
+        """Bundle directories written since their files were last verified (re-hashed after an unclean boot)."""
+        value = self._read_state(STATE_WRITING, [])
+        return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+
+    def mark_writing(self, dir_name: str) -> None:
+        self._write_state(STATE_WRITING, sorted(self.writing() | {dir_name}))
+
+    def clear_writing(self, dir_names: set[str]) -> None:
+        remaining = self.writing() - dir_names
+        if remaining:
+            self._write_state(STATE_WRITING, sorted(remaining))
+        else:
+            self._clear_state(STATE_WRITING)
+
+    def damage(self) -> dict[str, list[str]]:
+        """Files known missing (quarantined or lost) per bundle directory, awaiting a fresh download."""
+        value = self._read_state(STATE_DAMAGED, {})
+        if not isinstance(value, dict):
+            return {}
+        return {k: sorted(str(p) for p in v) for k, v in value.items() if isinstance(v, list)}
+
+    def record_damage(self, dir_name: str, paths: list[str]) -> None:
+        damage = self.damage()
+        damage[dir_name] = sorted(set(damage.get(dir_name, [])) | set(paths))
+        self._write_state(STATE_DAMAGED, damage)
+
+    def forget_damage(self, dir_name: str) -> None:
+        damage = self.damage()
+        if dir_name in damage:
+            del damage[dir_name]
+            if damage:
+                self._write_state(STATE_DAMAGED, damage)
+            else:
+                self._clear_state(STATE_DAMAGED)
+
+    def quarantine_file(self, bundle_dir: Path, rel: str) -> Path:
+        """Move a bad file out of its bundle; returns where it went."""
+        serial = len(list(self.quarantine.iterdir())) if self.quarantine.is_dir() else 0
+        dest = self.quarantine / f"{serial:06d}-{bundle_dir.name}" / rel
+        while dest.exists():
+            serial += 1
+            dest = self.quarantine / f"{serial:06d}-{bundle_dir.name}" / rel
+        move(bundle_dir / rel, dest, self.ops)
+        return dest
