@@ -42,6 +42,7 @@ class Alarms:
         self._metrics = metrics
         self._alarms: dict[str, Alarm] = {}
         self._listeners: list[Callable[[str, bool], None]] = []
+        self._sources: dict[str, set[str]] = {}
 
     def on_change(self, listener: Callable[[str, bool], None]) -> None:
         """`listener(name, active)` is called whenever an alarm becomes active or inactive."""
@@ -56,6 +57,20 @@ class Alarms:
             alarm.condition = True
             alarm.reason = reason
             alarm.acked = False
+
+    def report(self, name: str, source: str, present: bool, reason: str = "") -> None:
+        """One of several sources of a condition reports it present or gone (e.g. over_temperature from
+        OVERTEMPSIG and from the board temperature sensor): raised when a source first reports it, the condition
+        cleared only once no source reports it any more."""
+        sources = self._sources.setdefault(name, set())
+        if present:
+            if source not in sources:
+                sources.add(source)
+                self.raise_alarm(name, reason or source)
+        elif source in sources:
+            sources.discard(source)
+            if not sources:
+                self.condition_cleared(name)
 
     def condition_cleared(self, name: str) -> None:
         """The cause went away; the alarm stays latched until acknowledged."""

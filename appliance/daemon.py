@@ -66,6 +66,9 @@ class Context:
     # The daemon's own state (ready, stopping, loop lag, watchdog), and what a SIGHUP reload merges under the file.
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     config_defaults: dict[str, Any] = field(default_factory=dict)
+    # Asks the daemon to stop in order (e.g. the power-fail path when power does not come back); the Daemon
+    # fills it in. `request_stop(reason)`.
+    request_stop: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         if self.alarms is None:
@@ -79,8 +82,8 @@ Builder = Callable[[Context], Component]
 BUILDERS: list[str] = [
     "appliance.storage.component:build",  # storage, outbox, time keeper, boot info: first, all others use it
     "appliance.content.component:build",  # content store, boot-time check, content sync
-    # "appliance.discretes.component:build",   discretes, power fail, built-in test
-    # "appliance.sensors.component:build",
+    "appliance.discretes.component:build",  # discretes, power fail, built-in test, modem power
+    "appliance.sensors.component:build",  # board temperature, supply voltage and current
     "appliance.avionics.component:build",  # reader + flight state
     "appliance.modem.component:build",
     # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
@@ -113,6 +116,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._reload_task: asyncio.Task[bool] | None = None
         self.exit_status = 0
+        if ctx.request_stop is None:
+            ctx.request_stop = self.request_stop
 
     @property
     def lifecycle(self) -> Lifecycle:

@@ -51,6 +51,31 @@ class Metrics:
             buckets=FLUSH_BUCKETS,
             registry=r,
         )
+        self.power_fail_events = Counter(
+            "appliance_power_fail_events_total",
+            "Power-fail edges by outcome: ride_through, stop, unconfirmed (no CPLD confirmation).",
+            ["outcome"],
+            registry=r,
+        )
+        self.discrete_transitions = Counter(
+            "appliance_discrete_transitions_total", "Accepted (debounced) changes per signal.", ["signal"], registry=r
+        )
+        self.hardware_info = Info(
+            "appliance_hardware", "Built-in test at boot: CPLD revision, strapping, loopback result.", registry=r
+        )
+        self.bit_passed = Gauge("appliance_bit_passed", "1 when the boot built-in test passed.", registry=r)
+
+        # sensors
+        self.board_temperature = Gauge(
+            "appliance_board_temperature_celsius", "Board temperature (LM75).", registry=r
+        )
+        self.bus_voltage = Gauge("appliance_bus_voltage_volts", "Supply bus voltage (INA219).", registry=r)
+        self.current = Gauge("appliance_current_amperes", "Supply current (INA219).", registry=r)
+        self.sensor_ok = Gauge("appliance_sensor_ok", "1 while the sensor reads.", ["sensor"], registry=r)
+        self.sensor_errors = Counter(
+            "appliance_sensor_errors_total", "Failed sensor reads by kind (io, range).", ["sensor", "kind"],
+            registry=r,
+        )
 
         # modem
         self.modem_state = Gauge(

@@ -10,6 +10,7 @@ from aiohttp import web
 from firmware_sim.avionics import AvionicsDevice
 from firmware_sim.device import SimDevice, World
 from firmware_sim.flight import FlightWorld
+from firmware_sim.hardware import HardwareDevice
 from firmware_sim.modem import SimModem
 from firmware_sim.passengers import Passengers
 
@@ -28,6 +29,7 @@ def build_devices(world: World | None) -> list[SimDevice]:
         devices.append(world)  # its clock, events and the /scenario and /world/* routes
     if world is not None:
         devices.append(AvionicsDevice(world))
+    devices.append(HardwareDevice(world))
     devices.append(Passengers(world))
     devices.append(SimModem(world))
     return devices

@@ -1,0 +1,1 @@
+"""Discrete signals of the cabin server (CPLD and GPIO lines), read and driven through gpiozero."""

@@ -1,0 +1,36 @@
+"""Pin factories by name. A factory that cannot load is an error for the caller, never a fallback to another."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from hal.discretes.netpins import DEFAULT_REVISION
+
+
+class PinFactoryError(RuntimeError):
+    pass
+
+
+def make_pin_factory(name: str, address: str = "", revision: str = DEFAULT_REVISION) -> Any:
+    """"lgpio" (the aircraft), "mock" (gpiozero's MockFactory), "sim" (NetPinFactory at `address`), or any
+    other name registered under the `gpiozero_pin_factories` entry point group."""
+    try:
+        if name == "mock":
+            from gpiozero.pins.mock import MockFactory
+
+            return MockFactory(revision=revision)
+        if name == "sim":
+            from hal.discretes.netpins import NetPinFactory
+
+            return NetPinFactory(address, revision=revision)
+        if name == "lgpio":
+            from gpiozero.pins.lgpio import LGPIOFactory
+
+            return LGPIOFactory()
+        for entry in entry_points(group="gpiozero_pin_factories"):
+            if entry.name == name:
+                return entry.load()()
+    except Exception as error:
+        raise PinFactoryError(f"pin factory {name!r} cannot load: {error}") from error
+    raise PinFactoryError(f"unknown pin factory {name!r} (lgpio, mock, sim)")

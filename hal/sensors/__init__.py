@@ -1,0 +1,1 @@
+"""I2C sensors through smbus2 (or any object with smbus2's method names, e.g. hal.sensors.netbus.NetBus)."""

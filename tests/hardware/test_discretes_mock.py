@@ -1,0 +1,343 @@
+"""Unit tests of the signal map, the bank and the discretes component on gpiozero's MockFactory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockConnectedPin, MockFactory
+
+from appliance.config import ConfigError
+from appliance.daemon import Context, Daemon
+from appliance.discretes.component import DiscretesComponent, HardwareStartError
+from appliance.discretes.component import build as build_discretes
+from hal.discretes.bank import DiscreteBank
+from hal.discretes.factories import PinFactoryError, make_pin_factory
+from hal.discretes.signals import DEFAULT_SIGNALS, SIGNAL_NAMES, SignalMapError, SignalOverride, build_signal_map
+from tests.conftest import free_port
+from tests.hardware.harness import FsyncJournal, StopRecorder, make_ctx, until
+
+ISSUE_SIGNALS = [
+    "DCFAILSIG", "ACFAILSIG", "OVERTEMPSIG", "GSM_POWER_STATUS", "GSMSIG_STATUS", "ENB0SIG", "ENB1SIG",
+    "ENB2SIG", "ENB3SIG", "ENB4SIG", "ENB5SIG", "SYSENSIG", "ALERT", "CONFIGSIG0", "CONFIGSIG1",
+    "CONFIGSIG2", "INTTEST_OUT", "INTTEST_IN", "CPLD_REV0", "CPLD_REV1", "ISO_OUT0", "ISO_OUT1", "ISO_OUT2",
+    "ISO_OUT3", "GPIO_DCFAILSIG", "GPIO_ACFAILSIG", "GPIO_OVERTEMPSIG", "GPIO_SYSENSIG",
+]
+
+
+def idle_factory(loopback: bool = True) -> MockFactory:
+    """A MockFactory whose inputs sit at their inactive levels (active-low lines pulled high), with INTTEST_OUT
+    wired to INTTEST_IN as on the board (unless `loopback` is False: a broken loop)."""
+    factory = MockFactory(revision="a020a0")
+    signals = build_signal_map()
+    if loopback:
+        inttest_in = factory.pin(signals["INTTEST_IN"].pin)
+        factory.pin(signals["INTTEST_OUT"].pin, pin_class=MockConnectedPin, input_pin=inttest_in)
+    for signal in DEFAULT_SIGNALS:
+        if signal.direction == "in" and not signal.active_high and signal.name != "INTTEST_IN":
+            factory.pin(signal.pin).drive_high()
+    return factory
+
+
+def drive(factory: MockFactory, name: str, active: bool) -> None:
+    signal = build_signal_map()[name]
+    pin = factory.pin(signal.pin)
+    (pin.drive_high if active == signal.active_high else pin.drive_low)()
+
+
+async def settle(seconds: float = 0.02) -> None:
+    await asyncio.sleep(seconds)
+
+
+# --- the map ------------------------------------------------------------------------------------------------
+
+def test_every_signal_of_the_issue_is_in_the_default_map() -> None:
+    assert sorted(SIGNAL_NAMES) == sorted(ISSUE_SIGNALS)
+    assert len({s.line for s in DEFAULT_SIGNALS}) == len(DEFAULT_SIGNALS)
+
+
+def test_default_config_holds_every_signal(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    assert ctx.config.discretes.pin_factory == "mock"
+    assert sorted(build_signal_map(ctx.config.discretes.signals)) == sorted(ISSUE_SIGNALS)
+
+
+def test_config_overrides_one_field(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"pin_factory": "mock",
+                              "signals": {"ENB0SIG": {"line": 40, "active_high": False, "default": False}}})
+    enb0 = build_signal_map(ctx.config.discretes.signals)["ENB0SIG"]
+    assert (enb0.line, enb0.active_high, enb0.default, enb0.direction) == (40, False, False, "out")
+
+
+@pytest.mark.parametrize(
+    ("signals", "key"),
+    [
+        ({"ENB9SIG": {"line": 40}}, "discretes.signals.ENB9SIG"),
+        ({"ENB0SIG": {"line": 17}}, "discretes.signals.ENB0SIG.line"),  # ENB1SIG's line
+        ({"ENB0SIG": {"lne": 40}}, "discretes.signals.ENB0SIG.lne"),
+        ({"ENB0SIG": {"direction": "sideways"}}, "discretes.signals.ENB0SIG.direction"),
+    ],
+)
+def test_bad_signal_config_names_the_key(tmp_path: Path, signals: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_ctx(tmp_path, {"pin_factory": "mock", "signals": signals})
+    assert caught.value.key == key
+
+
+def test_signal_map_refuses_unknown_names() -> None:
+    with pytest.raises(SignalMapError):
+        build_signal_map({"NOPE": SignalOverride(line=1)})
+
+
+# --- factories ----------------------------------------------------------------------------------------------
+
+def test_a_factory_that_cannot_load_is_an_error_not_a_fallback() -> None:
+    with pytest.raises(PinFactoryError, match="unknown pin factory"):
+        make_pin_factory("nonesuch")
+    with pytest.raises(PinFactoryError, match="cannot reach"):
+        make_pin_factory("sim", f"127.0.0.1:{free_port()}")
+
+
+async def test_component_start_fails_when_the_pin_server_is_not_there(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"pin_factory": "sim", "pin_address": f"127.0.0.1:{free_port()}"})
+    component = build_discretes(ctx)
+    with pytest.raises(HardwareStartError, match=r"discretes\.pin_factory"):
+        await component.start()
+
+
+# --- the bank -----------------------------------------------------------------------------------------------
+
+async def test_active_low_inputs_and_outputs() -> None:
+    factory = idle_factory()
+    bank = DiscreteBank(build_signal_map(), factory)
+    bank.open(asyncio.get_running_loop())
+    try:
+        assert bank.states["ACFAILSIG"].active is False  # pin high, active low
+        drive(factory, "ACFAILSIG", True)
+        assert factory.pin("GPIO5").state is False
+        await settle()
+        assert bank.states["ACFAILSIG"].active is True
+        assert bank.states["ACFAILSIG"].transitions == 1
+        assert bank.states["ACFAILSIG"].last_change_wall is not None
+        # outputs start at their defaults, at the right polarity
+        assert factory.pin("GPIO16").state is True  # ENB0SIG default on, active high
+        assert factory.pin("GPIO22").state is False  # ISO_OUT0 default off
+        assert bank.set("ISO_OUT0", True) is False
+        assert factory.pin("GPIO22").state is True
+        assert bank.states["ISO_OUT0"].transitions == 1
+        with pytest.raises(ValueError):
+            bank.set("ACFAILSIG", True)
+        with pytest.raises(KeyError):
+            bank.set("NOPE", True)
+    finally:
+        bank.close()
+
+
+async def test_active_low_output_drives_the_pin_low_when_active() -> None:
+    factory = idle_factory()
+    signals = build_signal_map({"ISO_OUT1": SignalOverride(active_high=False, default=True)})
+    bank = DiscreteBank(signals, factory)
+    bank.open(asyncio.get_running_loop())
+    try:
+        assert factory.pin("GPIO23").state is False
+        bank.set("ISO_OUT1", False)
+        assert factory.pin("GPIO23").state is True
+    finally:
+        bank.close()
+
+
+async def test_debounce_ignores_bounces_and_accepts_a_stable_change() -> None:
+    factory = idle_factory()
+    # a long debounce, so a loaded test machine's scheduling cannot look like a stable level
+    signals = build_signal_map({"OVERTEMPSIG": SignalOverride(debounce_ms=300)})
+    bank = DiscreteBank(signals, factory)
+    changes: list[tuple[str, bool]] = []
+    bank.add_listener(lambda name, active, stamp: changes.append((name, active)))
+    bank.open(asyncio.get_running_loop())
+    try:
+        for _ in range(5):  # contact bounce
+            drive(factory, "OVERTEMPSIG", True)
+            await asyncio.sleep(0.001)
+            drive(factory, "OVERTEMPSIG", False)
+            await asyncio.sleep(0.001)
+        await settle(0.4)
+        state = bank.states["OVERTEMPSIG"]
+        assert state.active is False and state.transitions == 0 and state.raw_edges >= 10
+        drive(factory, "OVERTEMPSIG", True)
+        await asyncio.sleep(0.01)
+        assert state.active is False  # not yet settled
+        await settle(0.4)
+        assert state.active is True and state.transitions == 1
+        assert changes == [("OVERTEMPSIG", True)]
+    finally:
+        bank.close()
+
+
+# --- the component ------------------------------------------------------------------------------------------
+
+async def start_component(tmp_path: Path, factory: MockFactory, **discretes: Any) -> tuple[Context, DiscretesComponent]:
+    ctx = make_ctx(tmp_path, {"pin_factory": "mock", **discretes}, request_stop=StopRecorder())
+    component = DiscretesComponent(ctx, ctx.config.discretes, tmp_path / "audit.jsonl", pin_factory=factory)
+    ctx.discretes = component
+    await component.start()
+    return ctx, component
+
+
+async def test_snapshot_and_metrics_hold_every_signal(tmp_path: Path) -> None:
+    ctx, component = await start_component(tmp_path, idle_factory())
+    try:
+        snapshot = component.snapshot()
+        assert sorted(snapshot["signals"]) == sorted(ISSUE_SIGNALS)
+        for name in ISSUE_SIGNALS:
+            entry = snapshot["signals"][name]
+            assert {"active", "direction", "transitions", "last_change"} <= entry.keys()
+            assert ctx.metrics.registry.get_sample_value("appliance_discrete_state", {"signal": name}) is not None
+        json.dumps(snapshot)
+    finally:
+        await component.stop()
+
+
+async def test_built_in_test_passes_with_the_loopback(tmp_path: Path) -> None:
+    factory = idle_factory()
+    drive(factory, "CPLD_REV1", True)
+    drive(factory, "CONFIGSIG0", True)
+    drive(factory, "CONFIGSIG2", True)
+    ctx, component = await start_component(tmp_path, factory)
+    try:
+        assert component.bit is not None and component.bit.passed
+        assert (component.bit.cpld_revision, component.bit.strapping) == (2, 5)
+        assert component.health().status == "pass"
+        assert ctx.metrics.registry.get_sample_value("appliance_bit_passed") == 1
+        assert ctx.metrics.registry.get_sample_value(
+            "appliance_hardware_info", {"cpld_revision": "2", "strapping": "5", "bit": "pass", "pin_factory": "mock"}
+        ) == 1
+    finally:
+        await component.stop()
+
+
+async def test_a_broken_loopback_fails_the_check_not_the_start(tmp_path: Path) -> None:
+    ctx, component = await start_component(tmp_path, idle_factory(loopback=False), bit_settle_ms=10)
+    try:
+        assert component.bit is not None and not component.bit.passed
+        assert component.bit.loopback == {"high": False, "low": True}
+        health = component.health()
+        assert health.status == "fail" and "INTTEST_IN" in health.reason
+        assert ctx.metrics.registry.get_sample_value("appliance_bit_passed") == 0
+    finally:
+        await component.stop()
+
+
+async def test_set_output_is_audited_before_it_changes(tmp_path: Path) -> None:
+    factory = idle_factory()
+    ctx, component = await start_component(tmp_path, factory)
+    try:
+        component.set_output("ISO_OUT2", True, "engineer:alice")
+        component.set_output("ENB3SIG", False, "engineer:alice")
+        assert factory.pin("GPIO24").state is True and factory.pin("GPIO19").state is False
+        records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+        assert [(r["seq"], r["signal"], r["value"], r["previous"], r["actor"]) for r in records] == [
+            (1, "ISO_OUT2", True, False, "engineer:alice"), (2, "ENB3SIG", False, True, "engineer:alice")]
+        assert ctx.metrics.registry.get_sample_value("appliance_discrete_state", {"signal": "ENB3SIG"}) == 0
+        with pytest.raises(ValueError):
+            component.set_output("ACFAILSIG", True, "x")
+        with pytest.raises(KeyError):
+            component.set_output("ENB7SIG", True, "x")
+        # an audit record that cannot be written changes nothing
+        component.audit.path = tmp_path / "missing-dir-file" / "sub" / "audit.jsonl"
+        (tmp_path / "missing-dir-file").write_text("a file, not a directory")
+        with pytest.raises(OSError):
+            component.set_output("ISO_OUT3", True, "x")
+        assert factory.pin("GPIO25").state is False
+    finally:
+        await component.stop()
+
+
+async def test_over_temperature_is_a_latched_alarm(tmp_path: Path) -> None:
+    factory = idle_factory()
+    ctx, component = await start_component(tmp_path, factory)
+    try:
+        assert not ctx.alarms.is_active("over_temperature")
+        drive(factory, "OVERTEMPSIG", True)
+        await settle(0.05)
+        assert ctx.alarms.is_active("over_temperature")
+        assert ctx.metrics.registry.get_sample_value("appliance_alarm_active", {"name": "over_temperature"}) == 1
+        drive(factory, "OVERTEMPSIG", False)
+        await settle(0.05)
+        assert ctx.alarms.is_active("over_temperature")  # latched until acknowledged
+        ctx.alarms.ack("over_temperature")
+        assert not ctx.alarms.is_active("over_temperature")
+        assert ctx.metrics.registry.get_sample_value("appliance_alarm_active", {"name": "over_temperature"}) == 0
+    finally:
+        await component.stop()
+
+
+async def test_power_fail_flushes_and_rides_through_or_stops(tmp_path: Path) -> None:
+    factory = idle_factory()
+    journal = FsyncJournal(tmp_path / "journal")
+    ctx, component = await start_component(tmp_path, factory, ride_through_ms=100, restore_grace_ms=10)
+    ctx.flushables.append(journal)
+    stops: StopRecorder = ctx.request_stop
+    try:
+        await journal.append("booking", {"n": 1})
+        # a short interrupt: flushed, then resumed
+        drive(factory, "ACFAILSIG", True)
+        drive(factory, "GPIO_ACFAILSIG", True)
+        await until(lambda: journal.flushes == 1)
+        assert journal.frozen
+        drive(factory, "GPIO_ACFAILSIG", False)
+        drive(factory, "ACFAILSIG", False)
+        await until(lambda: journal.resumes == 1)
+        assert not journal.frozen and journal.resumes == 1 and stops.reasons == []
+        assert component.power is not None and component.power.ride_throughs == 1
+        assert ctx.metrics.registry.get_sample_value("appliance_power_fail_flush_seconds_count") == 1
+        # an edge the CPLD does not confirm is ignored
+        drive(factory, "GPIO_DCFAILSIG", True)
+        await until(lambda: component.power is not None and component.power.unconfirmed == 1)
+        drive(factory, "GPIO_DCFAILSIG", False)
+        assert journal.flushes == 1
+        # a cut: flushed, then the daemon is asked to stop
+        drive(factory, "DCFAILSIG", True)
+        drive(factory, "GPIO_DCFAILSIG", True)
+        await until(lambda: bool(stops.reasons))
+        assert journal.flushes == 2 and journal.frozen
+        assert len(stops.reasons) == 1 and "GPIO_DCFAILSIG" in stops.reasons[0]
+        assert component.power.state == "stopping" and component.health().status == "warn"
+        assert journal.durable_seqs() == journal.acknowledged == [1]
+    finally:
+        await component.stop()
+        journal.close()
+
+
+async def test_modem_power_cycle(tmp_path: Path) -> None:
+    factory = idle_factory()
+    ctx, component = await start_component(tmp_path, factory, modem_boot_timeout=1.0)
+    try:
+        assert ctx.modem_power is None  # only build() fills the slots
+        ctx2 = make_ctx(tmp_path)
+        build_discretes(ctx2)
+        assert ctx2.discretes is not None and ctx2.modem_power is not None
+        from appliance.discretes.component import ModemPowerLine
+
+        line = ModemPowerLine(component)
+        power_pin = factory.pin("GPIO12")
+        task = asyncio.create_task(line.power_cycle(0.02))
+        await asyncio.sleep(0.01)
+        assert power_pin.state is False
+        await asyncio.sleep(0.03)
+        assert power_pin.state is True and not task.done()
+        drive(factory, "GSMSIG_STATUS", True)  # the modem says it runs
+        await asyncio.wait_for(task, 1.0)
+        assert [r["actor"] for r in component.audit.records()] == ["modem", "modem"]
+    finally:
+        await component.stop()
+
+
+def test_daemon_wires_request_stop(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    daemon = Daemon(ctx)
+    assert ctx.request_stop is not None
+    ctx.request_stop("power fail")
+    assert daemon._stop.is_set()
