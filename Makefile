@@ -17,7 +17,7 @@ venv: $(STAMP)
 
 # Debian packages the tests use: Chromium (browser tests), nginx (HLS benchmark reference),
 # promtool (metrics lint), systemd-analyze (units). Installed only when missing; needs root.
-DEBS := chromium nginx-light prometheus systemd
+DEBS := chromium nginx-light prometheus systemd wrk
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -27,6 +27,7 @@ from appliance.ports import (
     DiscretesControl,
     FlightView,
     Flushable,
+    GroundLinkControl,
     ModemPower,
     ModemView,
     Outbox,
@@ -62,6 +63,7 @@ class Context:
     modem_power: ModemPower | None = None
     modem: ModemView | None = None
     sync_trigger: SyncTrigger | None = None
+    groundlink: GroundLinkControl | None = None
     components: list[Component] = field(default_factory=list)
     # The daemon's own state (ready, stopping, loop lag, watchdog), and what a SIGHUP reload merges under the file.
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
@@ -86,8 +88,8 @@ BUILDERS: list[str] = [
     "appliance.sensors.component:build",  # board temperature, supply voltage and current
     "appliance.avionics.component:build",  # reader + flight state
     "appliance.modem.component:build",
-    # "appliance.groundlink.component:build",  window, outbox delivery, content sync, clock check
-    # "appliance.portal.component:build",
+    "appliance.groundlink.component:build",  # window, outbox delivery, content sync, clock check
+    "appliance.portal.component:build",
     "appliance.maintenance.component:build",  # keep LAST: it reports on everything above
 ]
 

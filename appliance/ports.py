@@ -202,3 +202,16 @@ class SyncTrigger(Protocol):
         """An engineer's "sync now": the ground window's work (outbox, content, clock) at the next chance.
         May answer with what it will do (e.g. {"window": "closed", "reason": ...})."""
         ...
+
+
+# --- ground link -> maintenance ("sync now", status) ----------------------------------------------------
+
+class GroundLinkControl(Protocol):
+    def request_sync(self) -> dict[str, Any]:
+        """Run a full cycle (outbox, telemetry, content) as soon as the window allows. Answers at once with
+        {"requested": True, "window": "open" | "closed", "reason": "..."}."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready: window, reason, backlog, dead_letters, last_success, errors, clock_skew, ..."""
+        ...

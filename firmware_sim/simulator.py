@@ -10,6 +10,7 @@ from aiohttp import web
 from firmware_sim.avionics import AvionicsDevice
 from firmware_sim.device import SimDevice, World
 from firmware_sim.flight import FlightWorld
+from firmware_sim.ground.station import GroundStation
 from firmware_sim.hardware import HardwareDevice
 from firmware_sim.modem import SimModem
 from firmware_sim.passengers import Passengers
@@ -32,6 +33,7 @@ def build_devices(world: World | None) -> list[SimDevice]:
     devices.append(HardwareDevice(world))
     devices.append(Passengers(world))
     devices.append(SimModem(world))
+    devices.append(GroundStation(world=world))
     return devices
 
 

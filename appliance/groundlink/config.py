@@ -1,10 +1,60 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class GroundlinkConfig:
-    """[groundlink]: the ground station reached in the ground window."""
+    """[groundlink]: the ground station reached in the ground window.
+
+    Without a modem component (`ctx.modem` is None) the window never opens unless `modem_required = false`
+    (a test rig or a maintenance bench on Ethernet); without flight state (`ctx.flight` is None) likewise
+    with `flight_required`. A flight state that does not know whether the aircraft is on the ground keeps
+    the window closed: nothing is sent unless the aircraft is known to be on the ground.
+    """
 
     url: str
+    poll_seconds: float = 2.0  # how often the window conditions are re-evaluated
+    health_seconds: float = 30.0  # while open and idle, how often the station's health is re-checked
+    health_timeout: float = 5.0
+    request_timeout: float = 20.0
+    backoff_initial: float = 0.5  # exponential backoff with full jitter on 5xx, timeouts, connection errors
+    backoff_max: float = 60.0
+    retries_per_cycle: int = 6  # then the kind waits for the next cycle, so lower priorities still run
+    in_flight_per_kind: int = 1  # 1 keeps strict order per kind; more pipelines (order then best effort)
+    orders_path: str = "/orders/{kind}"
+    health_path: str = "/health"
+    time_path: str = "/time"
+    telemetry_path: str = "/telemetry"
+    telemetry: bool = True
+    full_cycle_seconds: float = 300.0  # while the window stays open, telemetry and content again this often
+    clock_check: bool = True
+    modem_required: bool = True
+    flight_required: bool = True
+    roaming_budget_bytes: int = 1_000_000  # per operator (MCC+MNC) per UTC day, unless listed below
+    roaming_budgets: dict[str, int] = field(default_factory=dict)  # {"26202": 500000}
+
+    def validate(self) -> None:
+        positive = ("poll_seconds", "full_cycle_seconds", "health_seconds", "health_timeout", "request_timeout")
+        for name in (*positive, "backoff_initial"):
+            if getattr(self, name) <= 0:
+                raise ValueError(name, "must be > 0")
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff_max", "must be >= backoff_initial")
+        if self.retries_per_cycle < 1:
+            raise ValueError("retries_per_cycle", "must be >= 1")
+        if self.in_flight_per_kind < 1:
+            raise ValueError("in_flight_per_kind", "must be >= 1")
+        if "{kind}" not in self.orders_path:
+            raise ValueError("orders_path", "must contain {kind}")
+        if self.roaming_budget_bytes < 0:
+            raise ValueError("roaming_budget_bytes", "must be >= 0")
+        for operator, budget in self.roaming_budgets.items():
+            if not re.fullmatch(r"\d{5,6}", operator):
+                raise ValueError(f"roaming_budgets.{operator}", "expected an MCC+MNC of 5 or 6 digits")
+            if budget < 0:
+                raise ValueError(f"roaming_budgets.{operator}", "must be >= 0")
+
+    def roaming_budget(self, operator: str | None) -> int:
+        return self.roaming_budgets.get(operator or "", self.roaming_budget_bytes)

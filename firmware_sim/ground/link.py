@@ -28,7 +28,9 @@ class LinkModel:
     bytes_sent: int = 0  # every byte put on the link (headers estimated)
     body_bytes: int = 0
     busy_s: float = 0.0  # seconds the link spent serialising bytes
+    bytes_received: int = 0  # uplink: requests (headers estimated) from the aircraft
     _free_at: float = 0.0
+    _up_free_at: float = 0.0
 
     def schedule_cut(
         self,
@@ -96,6 +98,19 @@ class LinkModel:
                 raise LinkCut
         return allowed
 
+    async def receive(self, nbytes: int) -> None:
+        """Wait until a request of `nbytes` has come up the link (the uplink has the same bandwidth and its own
+        queue). Raises LinkCut."""
+        self._check_cut()
+        self.bytes_received += nbytes
+        if self.bandwidth_bps > 0:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            done = max(now, self._up_free_at) + nbytes * 8.0 / self.bandwidth_bps
+            self._up_free_at = done
+            await asyncio.sleep(done - now)
+        self._check_cut()
+
     def configure(self, body: Any) -> None:
         """{"bandwidth_bps", "rtt_ms", "cut": bool, "cut_after_bytes", "cut_in": [lo, hi]}; ValueError if bad."""
         if not isinstance(body, dict):
@@ -139,6 +154,7 @@ class LinkModel:
             "cuts": self.cuts,
             "cut_after_bytes": self.cut_after_bytes,
             "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
             "body_bytes": self.body_bytes,
             "busy_s": self.busy_s,
         }

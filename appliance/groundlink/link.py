@@ -1,0 +1,391 @@
+"""The ground window and the work done inside it.
+
+The window is open when the aircraft is on the ground, the modem is registered and the ground station
+answers its health check. Inside it, in priority order: the clock check (cheap, and records made in the
+window then carry a good time), 1) the outbox, 2) the telemetry summary, 3) content updates (newspapers
+before videos: the content sync fetches in its manifest's priority order). Roaming: only the outbox runs, and every byte
+(health checks included) counts against the operator's daily budget. When a condition goes away the work is
+cancelled at once; nothing is lost, since an item leaves the outbox only once the station confirmed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from appliance.component import Check, Component, Status
+from appliance.groundlink import telemetry
+from appliance.groundlink.budget import RoamingLedger, RoamingMeter
+from appliance.groundlink.client import BudgetExhausted, GroundClient
+from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
+from appliance.groundlink.config import GroundlinkConfig
+from appliance.groundlink.delivery import Delivery, backoff_delay
+from appliance.groundlink.logbuffer import RecentLogs
+from appliance.metrics import Metrics
+from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
+from appliance.timebase import Clock
+
+log = logging.getLogger("appliance.groundlink")
+
+HOME = "home"
+
+
+class GroundLink:
+    name = "groundlink"
+    critical = False
+
+    def __init__(
+        self,
+        config: GroundlinkConfig,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        state_dir: Path,
+        flight: FlightView | None = None,
+        modem: ModemView | None = None,
+        outbox: Outbox | None = None,
+        time_anchor: TimeAnchor | None = None,
+        components: Callable[[], list[Component]] = list,
+        boot: BootInfo | None = None,
+        content: ContentUpdater | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = metrics
+        self.flight = flight
+        self.modem = modem
+        self.outbox = outbox
+        self.time_anchor = time_anchor
+        self.components = components
+        self.boot = boot
+        self._process_id = uuid.uuid4().hex  # telemetry keys when there is no boot bookkeeping
+        self.content = content
+        self.rng = rng or random.Random()
+        self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
+        self.client: GroundClient | None = None
+        self.delivery: Delivery | None = None
+        self.open = False
+        self.reason = "not started"
+        self.mode = HOME  # HOME or the roaming operator's MCC+MNC
+        self.windows = 0
+        self.cycles = 0
+        self.last_success: float | None = None  # wall time of the station's last 2xx
+        self.last_error = ""
+        self.errors = 0
+        self.clock_skew: float | None = None
+        self.telemetry_sent = 0
+        self.content_runs = 0
+        self.last_content: dict[str, Any] = {}
+        self.logs = RecentLogs(clock)
+        self._logs_sent = 0  # number of the last log line a telemetry summary carried
+        self.last_report: dict[str, Any] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._work: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._full_due = False
+        self._full_at = float("inf")  # monotonic: the next full cycle while the window stays open
+        self._drain_after = 0.0  # monotonic: no outbox cycle before (after a cycle that gave up)
+        self._health_at = 0.0
+        self._drain_failures = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        logging.getLogger("appliance").addHandler(self.logs)
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60))
+        self.client = GroundClient(self.config.url, self._session, self.metrics)
+        if self.outbox is not None:
+            self.delivery = Delivery(self.outbox, self.client, self.config, self.metrics, self.rng)
+        self._supervisor = asyncio.create_task(self._supervise(), name="groundlink")
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+        await self._close("stopped")
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        logging.getLogger("appliance").removeHandler(self.logs)
+
+    def request_sync(self) -> dict[str, Any]:
+        """"Sync now" (maintenance API): a full cycle (outbox, telemetry, content) as soon as the window allows."""
+        self._full_due = True
+        self._drain_after = 0.0
+        self._health_at = 0.0
+        self._wake.set()
+        return {"requested": True, "window": "open" if self.open else "closed", "reason": self.reason}
+
+    # --- the window --------------------------------------------------------------------------------------
+
+    def conditions(self) -> str:
+        """Why the window is closed, or "" when the aircraft is on the ground with a registered modem."""
+        if self.flight is None:
+            if self.config.flight_required:
+                return "no flight state"
+        else:
+            on_ground = self.flight.on_ground
+            if on_ground is None:
+                return "on ground unknown"
+            if not on_ground:
+                return "in the air"
+        if self.modem is None:
+            if self.config.modem_required:
+                return "no modem"
+        elif not self.modem.registered:
+            return f"modem not registered (state {self.modem.state})"
+        return ""
+
+    def current_mode(self) -> str:
+        if self.modem is not None and self.modem.roaming:
+            return self.modem.operator or "unknown"
+        return HOME
+
+    def _meter(self, mode: str) -> RoamingMeter | None:
+        if mode == HOME:
+            return None
+        return RoamingMeter(self.roaming, mode, self.config.roaming_budget(mode))
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except Exception as problem:  # a bug here must not end the window logic for good
+                log.exception("ground link step failed")
+                self._note_error(f"{type(problem).__name__}: {problem}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            self._wake.clear()
+
+    async def step(self) -> None:
+        """Evaluate the window once: close it, open it, start or cancel the work."""
+        reason = self.conditions()
+        if reason:
+            await self._close(reason)
+            return
+        mode = self.current_mode()
+        if self.open and mode != self.mode:  # home <-> roaming: start again under the new rules
+            await self._cancel_work()
+            self._full_due = True
+            self.reason = "open" if mode == HOME else f"open, roaming on {mode}"
+            self._drain_after = 0.0
+        assert self.client is not None
+        self.client.meter = self._meter(mode)
+        self.mode = mode
+        idle = self._work is None or self._work.done()
+        if not self.open or (idle and self.clock.monotonic() >= self._health_at):
+            problem = await self._health()
+            if problem:
+                await self._close(problem)
+                return
+            if not self.open:
+                self._open()
+        if idle and self._work_due():
+            full = self._full_due
+            self._full_due = False
+            self._work = asyncio.create_task(self._cycle(full, mode), name="groundlink-cycle")
+
+    def _work_due(self) -> bool:
+        if self.clock.monotonic() >= self._full_at:
+            self._full_due = True
+        if self._full_due:
+            self._full_at = self.clock.monotonic() + self.config.full_cycle_seconds
+            return True
+        pending = self.outbox is not None and any(self.outbox.counts().values())
+        return pending and self.clock.monotonic() >= self._drain_after
+
+    async def _health(self) -> str:
+        assert self.client is not None
+        self._health_at = self.clock.monotonic() + self.config.health_seconds
+        try:
+            reply = await self.client.request("GET", self.config.health_path, time_limit=self.config.health_timeout)
+        except BudgetExhausted as exhausted:
+            return str(exhausted)
+        except (aiohttp.ClientError, TimeoutError) as problem:
+            return f"ground station unreachable: {type(problem).__name__} {problem}".strip()
+        if reply.status != 200:
+            return f"ground station unhealthy: HTTP {reply.status}"
+        self.last_success = self.clock.wall()
+        return ""
+
+    def _open(self) -> None:
+        self.open = True
+        self.windows += 1
+        self.reason = "open" if self.mode == HOME else f"open, roaming on {self.mode}"
+        self._full_due = True
+        self._full_at = self.clock.monotonic() + self.config.full_cycle_seconds
+        self._drain_after = 0.0
+        self.metrics.groundlink_window_open.set(1)
+        log.info("ground window %s", self.reason)
+
+    async def _close(self, reason: str) -> None:
+        await self._cancel_work()
+        if self.open:
+            log.info("ground window closed: %s", reason)
+        self.open = False
+        self.reason = reason
+        self.metrics.groundlink_window_open.set(0)
+
+    async def _cancel_work(self) -> None:
+        if self._work is not None:
+            self._work.cancel()
+            await asyncio.gather(self._work, return_exceptions=True)
+            self._work = None
+        if self.client is not None and self.client.meter is not None:
+            self.roaming.save()
+
+    # --- the work inside the window ----------------------------------------------------------------------
+
+    async def _cycle(self, full: bool, mode: str) -> None:
+        """One pass of the priorities. A failing step is noted and the next one still runs: a station without
+        a clock or a broken telemetry endpoint must not keep the orders or the newspaper from moving."""
+        self.cycles += 1
+        roaming = mode != HOME
+        try:
+            if full and not roaming and self.config.clock_check:
+                await self._guarded("clock check", self._clock_check())
+            if self.delivery is not None:
+                await self._guarded("outbox", self._drain(mode))
+            if roaming or not full:
+                return
+            if self.config.telemetry:
+                await self._guarded("telemetry", self._send_telemetry())
+            if self.content is not None:
+                await self._guarded("content", self._update_content())
+        finally:
+            if roaming:
+                self.roaming.save()
+                self.metrics.groundlink_roaming_bytes.labels(operator=mode).set(self.roaming.spent_today(mode))
+
+    async def _guarded(self, what: str, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable) as problem:
+            self._note_error(f"{what}: {type(problem).__name__}: {problem}")
+            self._health_at = 0.0  # check the station again at the next step
+        except Exception as problem:  # storage refusing a write, a bug: noted, the window logic goes on
+            log.exception("ground link: %s failed", what)
+            self._note_error(f"{what}: {type(problem).__name__}: {problem}")
+            self._drain_after = self.clock.monotonic() + self.config.backoff_max
+
+    async def _drain(self, mode: str) -> None:
+        assert self.delivery is not None
+        report = await self.delivery.drain()
+        self.last_report = {
+            "delivered": report.delivered,
+            "dead_letters": report.dead,
+            "gave_up": dict(report.gave_up),
+            "budget_exhausted": report.budget_exhausted,
+        }
+        if report.delivered:
+            self.last_success = self.clock.wall()
+        if report.complete:
+            self._drain_failures = 0
+            return
+        self._drain_failures += 1
+        if report.gave_up:
+            self._note_error(f"outbox: {next(iter(report.gave_up.values()))}")
+        if report.budget_exhausted:
+            self.reason = f"open, roaming on {mode}: {self.delivery.last_error}"
+        # retried enough for now: the next outbox cycle waits, lower priorities go on
+        self._drain_after = self.clock.monotonic() + backoff_delay(
+            self._drain_failures, self.config.backoff_initial * 4, self.config.backoff_max, self.rng
+        )
+
+    async def _update_content(self) -> None:
+        assert self.content is not None
+        self.last_content = await self.content.update(self.config.url)
+        self.content_runs += 1
+        if self.last_content.get("status") in ("failed", "interrupted"):
+            self._note_error(f"content: {self.last_content.get('error') or self.last_content.get('status')}")
+
+    async def _clock_check(self) -> None:
+        assert self.client is not None
+        reading = await check_clock(
+            self.client, self.clock, self.time_anchor, self.config.time_path, self.config.request_timeout
+        )
+        self.clock_skew = reading.skew
+        self.metrics.groundlink_clock_skew.set(reading.skew)
+
+    async def _send_telemetry(self) -> None:
+        assert self.client is not None
+        number = self.telemetry_sent + 1
+        boot_id = self.boot.boot_id if self.boot is not None else self._process_id
+        report = telemetry.summary(
+            boot_id=boot_id,
+            number=number,
+            wall=self.clock.wall(),
+            components=self.components,
+            outbox=self.outbox,
+            link=self.snapshot(),
+            logs=self.logs.since(self._logs_sent),
+        )
+        last_line = self.logs.number
+        headers = {"Idempotency-Key": f"telemetry-{boot_id}-{number}"}
+        body = telemetry.encode(report)
+        for attempt in range(1, 4):
+            reply = await self.client.request(
+                "POST", self.config.telemetry_path, body=body, headers=headers, time_limit=self.config.request_timeout
+            )
+            if 200 <= reply.status < 300:
+                self.telemetry_sent = number
+                self._logs_sent = last_line
+                return
+            self._note_error(f"telemetry: HTTP {reply.status}: {reply.error_text()}")
+            if 400 <= reply.status < 500 and reply.status not in (408, 409, 425, 429):
+                return
+            await asyncio.sleep(backoff_delay(attempt, self.config.backoff_initial, self.config.backoff_max, self.rng))
+
+    def _note_error(self, error: str) -> None:
+        self.errors += 1
+        self.last_error = error
+        self.metrics.groundlink_requests.labels(outcome="error").inc()
+
+    # --- health ------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        delivery_errors = self.delivery.errors if self.delivery is not None else 0
+        return {
+            "window": "open" if self.open else "closed",
+            "reason": self.reason,
+            "mode": self.mode,
+            "windows": self.windows,
+            "cycles": self.cycles,
+            "working": self._work is not None and not self._work.done(),
+            "last_success": self.last_success,
+            "backlog": self.outbox.counts() if self.outbox is not None else {},
+            "dead_letters": len(self.outbox.dead_letters()) if self.outbox is not None else 0,
+            "errors": self.errors + delivery_errors,
+            "last_error": self.delivery.last_error if self.delivery and self.delivery.last_error else self.last_error,
+            "last_drain": dict(self.last_report),
+            "clock_skew": self.clock_skew,
+            "telemetry_sent": self.telemetry_sent,
+            "content_runs": self.content_runs,
+            "last_content": {k: v for k, v in self.last_content.items() if isinstance(v, str | int | float | None)},
+            "roaming_spent": self.roaming.snapshot(),
+            "bytes": {
+                "sent": self.client.bytes_sent if self.client else 0,
+                "received": self.client.bytes_received if self.client else 0,
+            },
+        }
+
+    def health(self) -> Check:
+        details = self.snapshot()
+        if self._supervisor is not None and self._supervisor.done():
+            return Check(Status.FAIL, "the window supervisor stopped", details)
+        if details["dead_letters"]:
+            return Check(Status.WARN, f"{details['dead_letters']} order(s) refused by the ground", details)
+        if self.open and self.last_report.get("gave_up"):
+            return Check(Status.WARN, f"outbox delivery failing: {details['last_error']}", details)
+        return Check(Status.PASS, f"window {details['window']}: {self.reason}", details)

@@ -1,0 +1,143 @@
+"""The passenger JSON API: flight, flight stream, track, catalog, orders, and the bundle's files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+
+from appliance.portal.catalog import CONTENT_TYPES, KINDS, resolve_inside, select
+from appliance.portal.i18n import LANGUAGES, choose
+from appliance.portal.orders import ITEM_KINDS, OrderError, validate
+from appliance.portal.security import json_error
+from appliance.portal.services import Services, services_of
+from appliance.ports import StorageRefused
+
+log = logging.getLogger("appliance.portal.api")
+
+NO_STORE = {"Cache-Control": "no-store"}
+VIDEO_EXTENSIONS = frozenset({".m3u8", ".ts", ".m4s", ".mp4", ".aac"})
+CATEGORY_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+def _services(request: web.Request) -> Services:
+    return services_of(request)
+
+
+async def flight(request: web.Request) -> web.Response:
+    frame = _services(request).broadcaster.latest()
+    return web.Response(body=frame.json, content_type="application/json", headers=NO_STORE)
+
+
+async def flight_stream(request: web.Request) -> web.StreamResponse:
+    return await _services(request).broadcaster.handle(request)
+
+
+async def track(request: web.Request) -> web.Response:
+    points = [list(p) for p in _services(request).report.track]
+    return web.json_response({"points": points}, headers=NO_STORE)
+
+
+async def catalog(request: web.Request) -> web.Response:
+    services = _services(request)
+    lang = request.query.get("lang") or choose(request)
+    kind = request.query.get("kind")
+    category = request.query.get("category")
+    if lang not in LANGUAGES:
+        return json_error(400, f"lang must be one of {', '.join(LANGUAGES)}")
+    if kind is not None and kind not in KINDS:
+        return json_error(400, f"kind must be one of {', '.join(KINDS)}")
+    if category is not None and not CATEGORY_RE.match(category):
+        return json_error(400, "category must be a short lower-case word")
+    root = services.content.active_root() if services.content is not None else None
+    parsed = services.catalogs.load(root)
+    destination = services.report.destination_icao()
+    items = select(parsed, lang, kind=kind, category=category, profile=services.config.profile,
+                   destination=destination)
+    refusal = services.video_refusal()
+    body: dict[str, Any] = {
+        "bundle": services.content.active_id() if services.content is not None else None,
+        "lang": lang,
+        "profile": services.config.profile,
+        "destination": destination,
+        "video_available": refusal is None,
+        "video_unavailable_reason": refusal,
+        "categories": sorted({i["category"] for i in items}),
+        "items": items,
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie"})
+
+
+async def content_file(request: web.Request) -> web.StreamResponse:
+    """A file of the active bundle: only inside it, only known types, sendfile via FileResponse."""
+    services = _services(request)
+    relative = request.match_info["path"]
+    root = services.content.active_root() if services.content is not None else None
+    if root is None:
+        return json_error(404, "no content on board yet")
+    path = resolve_inside(root, relative)
+    suffix = path.suffix.lower() if path is not None else ""
+    if path is None or suffix not in CONTENT_TYPES:
+        return json_error(404, "not found")
+    if suffix in VIDEO_EXTENSIONS and services.ground:
+        return json_error(403, "videos are only available on board")
+    if relative in services.catalogs.load(root).masters:
+        refusal = services.video_refusal()
+        if refusal is not None:
+            return json_error(503, refusal, {"Retry-After": "300"})
+    cache = "no-cache" if suffix == ".m3u8" else "public, max-age=3600"
+    return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache})
+
+
+async def orders(request: web.Request) -> web.Response:
+    services = _services(request)
+    content_type = request.content_type
+    if content_type != "application/json":
+        return json_error(415, "send the order as application/json")
+    raw = await request.read()
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return json_error(400, "the body is not valid JSON")
+    try:
+        order = validate(document, LANGUAGES)
+    except OrderError as error:
+        response = json_error(422, str(error))
+        if error.field:
+            response.text = json.dumps({"error": str(error), "field": error.field})
+        return response
+    if order.kind == "password_reset" and not services.ground:
+        return json_error(403, "password reset needs a connection: it is available on the ground only")
+    title: str | None = None
+    if order.kind in ITEM_KINDS:
+        root = services.content.active_root() if services.content is not None else None
+        item = services.catalogs.load(root).get(order.item or "")
+        if item is None:
+            return json_error(422, "item is not in the catalog on board")
+        titles: dict[str, str] = item["title"]
+        title = titles.get(order.lang) or titles.get("en") or next(iter(titles.values()))
+    wait = services.limiter.allow(request.remote or "")
+    if wait > 0:
+        return json_error(429, "too many orders from this device; try again later",
+                          {"Retry-After": str(max(1, round(wait)))})
+    if services.outbox is None:
+        return json_error(503, "orders cannot be stored right now")
+    flight_number = services.report.flight_number()
+    try:
+        stored = await services.outbox.append(order.kind, order.payload(title, flight_number))
+    except StorageRefused:
+        services.orders_refused += 1
+        log.warning("order refused by storage (kind %s)", order.kind)
+        return json_error(503, "your request could not be stored just now; please try again",
+                          {"Retry-After": "10"})
+    services.orders_accepted += 1
+    log.info("order %s stored (kind %s)", stored.id, order.kind)
+    return web.json_response(
+        {"id": stored.id, "kind": order.kind, "status": "queued",
+         "delivery": "now" if services.ground else "after_landing"},
+        status=201,
+        headers=NO_STORE,
+    )

@@ -1,0 +1,80 @@
+"""The passenger aiohttp application: middleware and routes. Nothing here reaches maintenance functions."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from aiohttp import web
+
+from appliance.portal import api, welcome
+from appliance.portal.captive import PROBE_PATHS
+from appliance.portal.catalog import resolve_inside
+from appliance.portal.i18n import choose
+from appliance.portal.openapi import document
+from appliance.portal.security import json_error, middlewares
+from appliance.portal.services import SERVICES, Services, services_of
+
+STATIC = Path(__file__).with_name("static")
+
+
+
+@cache
+def _index_template() -> str:
+    return (STATIC / "index.html").read_text(encoding="utf-8")
+
+
+async def index(request: web.Request) -> web.Response:
+    services = services_of(request)
+    lang = choose(request)
+    html = _index_template().replace("__LANG__", lang).replace("__PROFILE__", services.config.profile)
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache",
+                                                                       "Vary": "Accept-Language, Cookie"})
+
+
+STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json",
+                ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain"}
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """The web app's own files (no directory listing, no traversal, known types only)."""
+    path = resolve_inside(STATIC, request.match_info["path"])
+    suffix = path.suffix.lower() if path is not None else ""
+    if path is None or suffix not in STATIC_TYPES:
+        return json_error(404, "not found")
+    cache = "public, max-age=86400" if "/vendor/" in path.as_posix() else "no-cache"
+    return web.FileResponse(path, headers={"Content-Type": STATIC_TYPES[suffix], "Cache-Control": cache})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document(), headers={"Cache-Control": "no-cache"})
+
+
+async def probe_miss(request: web.Request) -> web.Response:
+    """A probe path on a Host that is not in the table (the middleware answered the real probes)."""
+    raise web.HTTPNotFound()
+
+
+def make_app(services: Services) -> web.Application:
+    app = web.Application(
+        middlewares=[*middlewares(services.config.max_body_bytes, services.config.allowed_origins),
+                     welcome.captive_middleware()],
+        client_max_size=services.config.max_body_bytes,
+    )
+    app[SERVICES] = services
+    r = app.router
+    r.add_get("/", index)
+    r.add_get(welcome.WELCOME_PATH, welcome.welcome)
+    r.add_post(welcome.ACCEPT_PATH, welcome.accept)
+    r.add_get("/captive-portal/api", welcome.captive_api)
+    r.add_get("/api/v1/flight", api.flight)
+    r.add_get("/api/v1/flight/stream", api.flight_stream)
+    r.add_get("/api/v1/flight/track", api.track)
+    r.add_get("/api/v1/catalog", api.catalog)
+    r.add_post("/api/v1/orders", api.orders)
+    r.add_get("/api/v1/openapi.json", openapi)
+    r.add_get("/content/{path:.+}", api.content_file)
+    r.add_get("/static/{path:.+}", static_file)
+    for path in sorted(PROBE_PATHS):
+        r.add_get(path, probe_miss)
+    return app

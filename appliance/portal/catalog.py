@@ -1,0 +1,238 @@
+"""The catalog of the active content bundle, and serving its files safely.
+
+`catalog.json` at the bundle root (schema below, also in docs of /api/v1/openapi.json):
+
+    {"version": 1,
+     "items": [{"id": "news-2026-11-23",              # [a-z0-9][a-z0-9._-]{0,63}, unique
+                "kind": "video" | "reading" | "guide" | "offer",
+                "category": "newspaper",             # free word: newspaper, magazine, film, city, ...
+                "languages": ["en", "es"],
+                "title": {"en": "...", "es": "..."}, # per language (at least one)
+                "description": {"en": "..."},        # optional, per language
+                "files": {"hls": "video/x/master.m3u8"} | {"pdf": "..."} | {"pages": ["p1.jpg", ...]}
+                         | {"html": "guides/madrid.html"},
+                "thumbnail": "thumbs/x.jpg",         # optional
+                "destination": "LEMD",               # optional: guides and offers for an airport (ICAO)
+                "duration_s": 95, "price": "EUR 25"  # optional, informative
+               }]}
+
+Files are paths relative to the bundle root. Items that break the schema are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("appliance.portal.catalog")
+
+KINDS = ("video", "reading", "guide", "offer")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+LANG_RE = re.compile(r"^[a-z]{2}$")
+FILE_KEYS = {"video": ("hls",), "reading": ("pdf", "pages"), "guide": ("html", "pdf", "pages"), "offer": ()}
+
+#: What the content listener serves, by extension; anything else is 404.
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".aac": "audio/aac",
+    ".vtt": "text/vtt",
+    ".pdf": "application/pdf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".html": "text/html",
+    ".txt": "text/plain",
+}
+
+
+@dataclass
+class Catalog:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    invalid: int = 0
+    masters: frozenset[str] = frozenset()  # relative paths of video master playlists
+
+    def get(self, item_id: str) -> dict[str, Any] | None:
+        for item in self.items:
+            if item["id"] == item_id:
+                return item
+        return None
+
+
+def safe_relative(path: str) -> str | None:
+    """A clean relative path inside a bundle, or None (absolute, .., hidden parts, NUL, backslash)."""
+    if not path or len(path) > 512 or "\x00" in path or "\\" in path or path.startswith("/"):
+        return None
+    parts = path.split("/")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    return path
+
+
+def resolve_inside(root: Path, relative: str) -> Path | None:
+    """The file `relative` under `root`, only if it is a regular file really inside it (symlinks resolved)."""
+    clean = safe_relative(relative)
+    if clean is None:
+        return None
+    try:
+        candidate = (root / clean).resolve(strict=True)
+        candidate.relative_to(root.resolve())
+    except (OSError, ValueError):
+        return None
+    return candidate if candidate.is_file() else None
+
+
+def _text_map(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict) or not value:
+        return None
+    out = {k: v for k, v in value.items() if isinstance(k, str) and LANG_RE.match(k) and isinstance(v, str)}
+    return out if len(out) == len(value) else None
+
+
+def _validate(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    item_id, kind = raw.get("id"), raw.get("kind")
+    if not isinstance(item_id, str) or not ID_RE.match(item_id) or kind not in KINDS:
+        return None
+    category = raw.get("category")
+    languages = raw.get("languages")
+    title = _text_map(raw.get("title"))
+    if not isinstance(category, str) or not category or title is None:
+        return None
+    if not isinstance(languages, list) or not languages or not all(
+        isinstance(lang, str) and LANG_RE.match(lang) for lang in languages
+    ):
+        return None
+    files = raw.get("files", {})
+    if not isinstance(files, dict):
+        return None
+    clean_files: dict[str, Any] = {}
+    for key, value in files.items():
+        if key not in FILE_KEYS[kind]:
+            return None
+        paths = value if isinstance(value, list) else [value]
+        if not paths or not all(isinstance(p, str) and safe_relative(p) for p in paths):
+            return None
+        clean_files[key] = value
+    if kind == "video" and "hls" not in clean_files:
+        return None
+    item: dict[str, Any] = {
+        "id": item_id,
+        "kind": kind,
+        "category": category,
+        "languages": list(languages),
+        "title": title,
+        "description": _text_map(raw.get("description")) or {},
+        "files": clean_files,
+    }
+    thumbnail = raw.get("thumbnail")
+    if isinstance(thumbnail, str) and safe_relative(thumbnail):
+        item["thumbnail"] = thumbnail
+    destination = raw.get("destination")
+    if isinstance(destination, str) and re.fullmatch(r"[A-Z0-9]{4}", destination):
+        item["destination"] = destination
+    for key in ("duration_s", "price", "date"):
+        if isinstance(raw.get(key), int | float | str) and not isinstance(raw.get(key), bool):
+            item[key] = raw[key]
+    return item
+
+
+def parse_catalog(document: Any) -> Catalog:
+    catalog = Catalog()
+    raw_items = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(raw_items, list):
+        catalog.invalid = 1
+        return catalog
+    seen: set[str] = set()
+    for raw in raw_items:
+        item = _validate(raw)
+        if item is None or item["id"] in seen:
+            catalog.invalid += 1
+            continue
+        seen.add(item["id"])
+        catalog.items.append(item)
+    catalog.masters = frozenset(i["files"]["hls"] for i in catalog.items if i["kind"] == "video")
+    return catalog
+
+
+class CatalogCache:
+    """The parsed catalog of a bundle root, re-read when the active root or its catalog.json changes."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, int] | None = None
+        self._catalog = Catalog()
+
+    def load(self, root: Path | None) -> Catalog:
+        if root is None:
+            return Catalog()
+        path = root / "catalog.json"
+        try:
+            key = (str(root), path.stat().st_mtime_ns)
+        except OSError:
+            return Catalog()
+        if key != self._key:
+            try:
+                document = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                log.warning("catalog.json of the active bundle is unreadable")
+                document = None
+            self._catalog = parse_catalog(document)
+            self._key = key
+            if self._catalog.invalid:
+                log.warning("catalog: %d invalid item(s) skipped", self._catalog.invalid)
+        return self._catalog
+
+
+def localise(item: dict[str, Any], lang: str, content_prefix: str = "/content/") -> dict[str, Any]:
+    """The item for the app: title and description in `lang` (else English, else any), file URLs."""
+
+    def pick(texts: dict[str, str]) -> str | None:
+        return texts.get(lang) or texts.get("en") or next(iter(texts.values()), None)
+
+    out = {k: v for k, v in item.items() if k not in ("title", "description", "files", "thumbnail")}
+    out["title"] = pick(item["title"])
+    out["description"] = pick(item["description"]) if item["description"] else None
+    out["files"] = {
+        key: [content_prefix + p for p in value] if isinstance(value, list) else content_prefix + value
+        for key, value in item["files"].items()
+    }
+    out["thumbnail"] = content_prefix + item["thumbnail"] if "thumbnail" in item else None
+    return out
+
+
+def select(
+    catalog: Catalog,
+    lang: str,
+    *,
+    kind: str | None,
+    category: str | None,
+    profile: str,
+    destination: str | None,
+) -> list[dict[str, Any]]:
+    """Items for the app: filtered, no videos on the ground, destination offers/guides first (on the ground
+    all offers come before everything else)."""
+    items = [
+        i
+        for i in catalog.items
+        if (kind is None or i["kind"] == kind)
+        and (category is None or i["category"] == category)
+        and not (profile == "ground" and i["kind"] == "video")
+    ]
+
+    def rank(item: dict[str, Any]) -> tuple[int, int]:
+        for_destination = 0 if destination and item.get("destination") == destination else 1
+        offer_first = 0 if profile == "ground" and item["kind"] == "offer" else 1
+        in_language = 0 if lang in item["languages"] else 1
+        return (offer_first * 2 + for_destination, in_language)
+
+    items.sort(key=rank)
+    return [localise(i, lang) for i in items]

@@ -1,0 +1,121 @@
+"""The portal component: the passenger listener (`portal.listen`), its SSE ticker, its health."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from appliance.alarms import Alarms
+from appliance.component import Check
+from appliance.metrics import Metrics
+from appliance.portal.airports import Airports
+from appliance.portal.app import make_app
+from appliance.portal.captive import CaptiveClients
+from appliance.portal.config import PortalConfig
+from appliance.portal.flight import FlightReport, Schedule
+from appliance.portal.orders import RateLimiter
+from appliance.portal.security import AccessLogger
+from appliance.portal.services import Services
+from appliance.portal.stream import Broadcaster
+from appliance.ports import ContentView, FlightView, OrderSink
+from appliance.timebase import Clock
+
+if TYPE_CHECKING:
+    from appliance.daemon import Context
+
+log = logging.getLogger("appliance.portal")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[v6]:PORT` for IPv6) -> (host, port). Raises ValueError."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class Portal:
+    name = "portal"
+    critical = False
+
+    def __init__(self, services: Services, listen: str) -> None:
+        self.services = services
+        self.listen = listen
+        self.app = make_app(services)
+        self._runner: web.AppRunner | None = None
+        self.address: tuple[str, int] | None = None
+
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
+        self.services.broadcaster.start()
+        runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(runner, sock)
+        else:
+            host, port = parse_listen(self.listen)
+            site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        server = site._server  # the bound address (port 0 becomes the real port)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            name = sockets[0].getsockname()
+            self.address = (name[0], name[1])
+        log.info("passenger portal listening on %s (%s profile)", self.address, self.services.config.profile)
+
+    async def stop(self) -> None:
+        await self.services.broadcaster.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def health(self) -> Check:
+        if self._runner is None:
+            return Check.failing("passenger listener not running")
+        return Check.passing(
+            "listening",
+            sse_clients=self.services.broadcaster.clients,
+            accepted_clients=len(self.services.clients),
+            orders_accepted=self.services.orders_accepted,
+            orders_refused=self.services.orders_refused,
+        )
+
+
+def make_services(
+    config: PortalConfig,
+    clock: Clock,
+    metrics: Metrics,
+    *,
+    flight: FlightView | None = None,
+    outbox: OrderSink | None = None,
+    content: ContentView | None = None,
+    alarms: Alarms | None = None,
+) -> Services:
+    schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
+    report = FlightReport(flight, schedule, clock, Airports())
+    broadcaster = Broadcaster(report.build, clock, metrics, interval=config.sse_interval_seconds,
+                              max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients)
+    return Services(
+        config=config,
+        clock=clock,
+        clients=CaptiveClients(clock, config.captive_inactivity_seconds),
+        report=report,
+        broadcaster=broadcaster,
+        limiter=RateLimiter(clock, config.orders_per_minute, config.orders_burst),
+        content=content,
+        outbox=outbox,
+        alarms=alarms,
+    )
+
+
+def build(ctx: Context) -> Portal:
+    """Builder for appliance.daemon.BUILDERS (uses ctx.flight, ctx.outbox, ctx.content, ctx.alarms)."""
+    config = ctx.config.portal
+    services = make_services(config, ctx.clock, ctx.metrics, flight=ctx.flight, outbox=ctx.outbox,
+                             content=ctx.content, alarms=ctx.alarms)
+    return Portal(services, config.listen)

@@ -1,0 +1,179 @@
+"""`/api/v1/openapi.json`: every passenger endpoint, written by hand (tests keep it in step with the router)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance import __version__
+from appliance.portal.captive import PROBE_PATHS
+from appliance.portal.catalog import KINDS
+from appliance.portal.i18n import LANGUAGES
+from appliance.portal.orders import KINDS as ORDER_KINDS
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(ERROR, description)
+
+
+def _text(media: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
+
+
+REDIRECT = {"description": "redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
+VALUE = {
+    "type": "object",
+    "required": ["value", "units", "status"],
+    "properties": {
+        "value": {"type": ["number", "null"]},
+        "units": {"type": "string"},
+        "status": {"type": "string"},
+        "age": {"type": ["number", "null"], "description": "seconds since the value was received"},
+    },
+}
+LANG = {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": list(LANGUAGES)}}
+
+
+def _probe(path: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": f"captive-portal probe {path} (matched with the Host header)",
+            "tags": ["captive"],
+            "responses": {
+                "200": _text("text/plain", "the platform's exact online answer (after acceptance)")
+                | {"content": {"text/plain": {"schema": {"type": "string"}},
+                               "text/html": {"schema": {"type": "string"}}}},
+                "204": {"description": "online (Android, Chrome): after acceptance"},
+                "302": REDIRECT,
+                "404": _error("not a probe for this Host"),
+            },
+        }
+    }
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "the web app", "tags": ["app"], "parameters": [LANG],
+                      "responses": {"200": _text("text/html", "the app shell")}}},
+        "/welcome": {"get": {"summary": "welcome page (works without JavaScript)", "tags": ["captive"],
+                             "parameters": [LANG],
+                             "responses": {"200": _text("text/html", "says there is no internet, and what is")}}},
+        "/captive-portal/accept": {"post": {
+            "summary": "the client accepts the portal; its probes then get the online answers",
+            "tags": ["captive"],
+            "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "properties": {"lang": {"type": "string", "enum": list(LANGUAGES)}}}}}},
+            "responses": {"302": REDIRECT, "403": _error("cross-origin"), "413": _error("body too large")},
+        }},
+        "/captive-portal/api": {"get": {
+            "summary": "RFC 8908 Captive Portal API", "tags": ["captive"],
+            "responses": {"200": {"description": "state of this client", "content": {"application/captive+json": {
+                "schema": {"type": "object", "required": ["captive"], "properties": {
+                    "captive": {"type": "boolean"}, "user-portal-url": {"type": "string"},
+                    "venue-info-url": {"type": "string"}, "can-extend-session": {"type": "boolean"},
+                    "seconds-remaining": {"type": "integer"}}}}}}},
+        }},
+        "/api/v1/flight": {"get": {
+            "summary": "the live flight (refreshed once a second)", "tags": ["flight"],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Flight"}, "the flight now")},
+        }},
+        "/api/v1/flight/stream": {"get": {
+            "summary": "Server-Sent Events: event `flight` with the /api/v1/flight document every second, "
+                       "`id` for Last-Event-ID, a heartbeat comment every 15 s", "tags": ["flight"],
+            "parameters": [{"name": "Last-Event-ID", "in": "header", "required": False,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _text("text/event-stream", "the stream"),
+                          "503": _error("too many clients: poll /api/v1/flight")},
+        }},
+        "/api/v1/flight/track": {"get": {
+            "summary": "the flown track so far", "tags": ["flight"],
+            "responses": {"200": _json({"type": "object", "required": ["points"], "properties": {
+                "points": {"type": "array", "items": {"type": "array", "items": {"type": "number"},
+                                                      "minItems": 2, "maxItems": 2}}}}, "[lat, lon] points")},
+        }},
+        "/api/v1/catalog": {"get": {
+            "summary": "what there is to watch, read, browse and order, from the active content bundle",
+            "tags": ["catalog"],
+            "parameters": [LANG,
+                           {"name": "kind", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": list(KINDS)}},
+                           {"name": "category", "in": "query", "required": False,
+                            "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"}}],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Catalog"}, "the catalog"),
+                          "400": _error("bad query")},
+        }},
+        "/api/v1/orders": {"post": {
+            "summary": "a booking, an offer request, 'e-mail me this', or (ground profile) a password reset; "
+                       "201 only once durable. Delivered by the ground link after landing.",
+            "tags": ["orders"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/OrderRequest"}}}},
+            "responses": {
+                "201": _json({"type": "object", "required": ["id", "kind", "status", "delivery"], "properties": {
+                    "id": {"type": "string"}, "kind": {"type": "string"}, "status": {"type": "string"},
+                    "delivery": {"type": "string", "enum": ["after_landing", "now"]}}}, "stored durably"),
+                "400": _error("not JSON"), "403": _error("cross-origin, or not available in this profile"),
+                "413": _error("body too large"), "415": _error("not application/json"),
+                "422": _error("invalid field"), "429": _error("too many orders from this device"),
+                "503": _error("storage refused the write: nothing was stored"),
+            },
+        }},
+        "/api/v1/openapi.json": {"get": {"summary": "this document", "tags": ["meta"],
+                                         "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+        "/content/{path}": {"get": {
+            "summary": "a file of the active bundle (HLS playlists and segments, PDFs, images, guides)",
+            "tags": ["catalog"],
+            "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file", "content": {"*/*": {}}},
+                          "403": _error("video on the ground"), "404": _error("no such file"),
+                          "503": _error("new video sessions are paused (over-temperature)")},
+        }},
+        "/static/{path}": {"get": {
+            "summary": "the web app's files", "tags": ["app"],
+            "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file", "content": {"*/*": {}}},
+                          "403": _error("forbidden"), "404": _error("no such file")},
+        }},
+    }
+    for path in sorted(PROBE_PATHS):
+        paths[path] = _probe(path)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Appliance passenger portal", "version": __version__,
+                 "description": "The passenger listener of the cabin server. No internet: orders are sent "
+                                "after landing."},
+        "paths": paths,
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"],
+                      "properties": {"error": {"type": "string"}, "field": {"type": "string"}}},
+            "Value": VALUE,
+            "Flight": {"type": "object", "required": ["seq", "phase", "flight", "parameters", "progress", "time"],
+                       "properties": {
+                           "seq": {"type": "integer"}, "phase": {"type": "string"},
+                           "on_ground": {"type": ["boolean", "null"]},
+                           "flight": {"type": "object"},
+                           "parameters": {"type": "object", "additionalProperties": VALUE},
+                           "position": {"type": ["object", "null"]},
+                           "progress": {"type": "object"}, "time": {"type": "object"}}},
+            "Catalog": {"type": "object", "required": ["items", "lang", "profile", "video_available"],
+                        "properties": {"items": {"type": "array", "items": {"type": "object"}},
+                                       "lang": {"type": "string"}, "profile": {"type": "string"},
+                                       "video_available": {"type": "boolean"},
+                                       "video_unavailable_reason": {"type": ["string", "null"]},
+                                       "bundle": {"type": ["string", "null"]},
+                                       "destination": {"type": ["string", "null"]},
+                                       "categories": {"type": "array", "items": {"type": "string"}}}},
+            "OrderRequest": {"type": "object", "required": ["kind", "email"], "additionalProperties": False,
+                             "properties": {
+                                 "kind": {"type": "string", "enum": list(ORDER_KINDS)},
+                                 "item": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+                                 "email": {"type": "string", "format": "email", "maxLength": 254},
+                                 "seat": {"type": "string", "pattern": "^[1-9][0-9]{0,2}[A-K]$"},
+                                 "lang": {"type": "string", "enum": list(LANGUAGES)}}},
+        }},
+    }

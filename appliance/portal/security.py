@@ -1,0 +1,97 @@
+"""Middleware for the passenger listener: JSON errors (never a bare 500), body limits, Origin checks on
+state-changing requests, security headers, and an access log without passenger data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+log = logging.getLogger("appliance.portal")
+access_log = logging.getLogger("appliance.portal.access")
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+APP_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self' blob:; "
+    "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        text=json.dumps({"error": message}),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _same_origin(origin: str, host: str, allowed: Iterable[str]) -> bool:
+    if origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+
+
+def middlewares(max_body: int, allowed_origins: Iterable[str]) -> list[Callable[..., Awaitable[web.StreamResponse]]]:
+    allowed = frozenset(allowed_origins)
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400 or exc.content_type == "application/json":
+                raise
+            reason = exc.reason if exc.status != 413 else "request body too large"
+            return json_error(exc.status, reason.lower(), {k: v for k, v in exc.headers.items()
+                                                            if k in ("Allow", "Retry-After")})
+        except (ConnectionResetError, TimeoutError):
+            raise
+        except Exception:
+            log.exception("portal handler failed: %s %s", request.method, request.path)
+            return json_error(500, "internal error")
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in STATE_CHANGING:
+            origin = request.headers.get("Origin")
+            if origin is not None and not _same_origin(origin, request.host, allowed):
+                return json_error(403, "cross-origin request refused")
+            if origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
+                return json_error(403, "cross-origin request refused")
+            length = request.content_length
+            if length is not None and length > max_body:
+                return json_error(413, f"request body too large (limit {max_body} bytes)")
+        response = await handler(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"
+        if request.path.startswith("/content/"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_CSP)
+        else:
+            response.headers.setdefault("Content-Security-Policy", APP_CSP)
+        return response
+
+    return [errors, guard]
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path (no query string), status, size, time: no client address, no body, no cookies."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(
+                "%s %s %d %d %.1fms",
+                request.method,
+                request.path[:200],
+                response.status,
+                response.body_length,
+                time * 1000,
+            )

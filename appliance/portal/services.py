@@ -1,0 +1,54 @@
+"""What the passenger handlers share: config, the injected ports, and the portal's own state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from appliance.alarms import Alarms
+from appliance.portal.captive import CaptiveClients
+from appliance.portal.catalog import CatalogCache
+from appliance.portal.config import PortalConfig
+from appliance.portal.flight import FlightReport
+from appliance.portal.orders import RateLimiter
+from appliance.portal.stream import Broadcaster
+from appliance.ports import ContentView, OrderSink
+from appliance.timebase import Clock
+
+OVER_TEMPERATURE = "over_temperature"
+
+
+@dataclass
+class Services:
+    config: PortalConfig
+    clock: Clock
+    clients: CaptiveClients
+    report: FlightReport
+    broadcaster: Broadcaster
+    limiter: RateLimiter
+    content: ContentView | None = None
+    outbox: OrderSink | None = None
+    alarms: Alarms | None = None
+    catalogs: CatalogCache = field(default_factory=CatalogCache)
+    orders_accepted: int = 0
+    orders_refused: int = 0
+
+    @property
+    def ground(self) -> bool:
+        return self.config.profile == "ground"
+
+    def video_refusal(self) -> str | None:
+        """Why a new video session may not start now, or None."""
+        if self.ground:
+            return "videos are only available on board"
+        if self.alarms is not None and self.alarms.is_active(OVER_TEMPERATURE):
+            return "video is paused to keep the on-board server cool (over-temperature); please try again later"
+        return None
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def services_of(request: web.Request) -> Services:
+    return request.app[SERVICES]

@@ -1,0 +1,126 @@
+"""The welcome page (server-rendered, works without JavaScript in sign-in mini-browsers), the accept action,
+the captive-portal probes and the RFC 8908 API."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from aiohttp import web
+
+from appliance.portal.captive import captive_api_body, probe_answer
+from appliance.portal.i18n import LANGUAGES, choose, text
+from appliance.portal.security import json_error
+from appliance.portal.services import Services, services_of
+
+ACCEPT_PATH = "/captive-portal/accept"
+WELCOME_PATH = "/welcome"
+
+
+def welcome_url(services: Services) -> str:
+    host = services.config.public_host
+    return f"http://{host}{WELCOME_PATH}" if host else WELCOME_PATH
+
+
+def _flight_line(document: dict[str, Any], lang: str) -> str:
+    flight = document.get("flight") or {}
+    destination = flight.get("destination") or {}
+    parts = []
+    if flight.get("flight_number"):
+        parts.append(f"{escape(text(lang, 'flight'))} {escape(str(flight['flight_number']))}")
+    if destination.get("city") or destination.get("icao"):
+        parts.append(f"{escape(text(lang, 'to'))} {escape(str(destination.get('city') or destination['icao']))}")
+    ttg = (document.get("progress") or {}).get("time_to_go") or {}
+    if ttg.get("value") is not None:
+        minutes = int(ttg["value"]) // 60
+        parts.append(f"{escape(text(lang, 'time_to_go'))}: {minutes // 60} {text(lang, 'hours_short')} "
+                     f"{minutes % 60:02d} {text(lang, 'minutes_short')}")
+    return " · ".join(parts)
+
+
+def render_welcome(services: Services, lang: str) -> str:
+    def t(key: str) -> str:
+        return escape(text(lang, key))
+
+    document = services.broadcaster.latest().document
+    line = _flight_line(document, lang)
+    offers = [] if services.ground else ["instead_watch"]
+    items = "".join(f"<li>{t(k)}</li>" for k in ["instead_map", *offers, "instead_read", "instead_guides",
+                                                  "instead_offers"])
+    current = ' aria-current="true"'
+    switch = " ".join(
+        f'<a href="{WELCOME_PATH}?lang={code}" hreflang="{code}" lang="{code}"'
+        f'{current if code == lang else ""}>{escape(text(code, "lang_name"))}</a>'
+        for code in LANGUAGES
+    )
+    ground = f'<p class="note">{t("ground_intro")}</p>' if services.ground else ""
+    return f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t("welcome_title")}</title>
+<link rel="stylesheet" href="/static/welcome.css">
+</head><body>
+<main class="welcome">
+<h1>{t("welcome_title")}</h1>
+{f'<p class="flight">{line}</p>' if line else ""}
+<p class="nointernet" role="alert"><strong>{t("no_internet")}</strong></p>
+{ground}
+<p>{t("instead_intro")}</p>
+<ul>{items}</ul>
+<form method="post" action="{ACCEPT_PATH}">
+<input type="hidden" name="lang" value="{lang}">
+<button type="submit">{t("accept")}</button>
+</form>
+<nav aria-label="{t("language")}">{switch}</nav>
+</main></body></html>"""
+
+
+async def welcome(request: web.Request) -> web.Response:
+    services = services_of(request)
+    lang = choose(request)
+    response = web.Response(text=render_welcome(services, lang), content_type="text/html",
+                            headers={"Cache-Control": "no-store"})
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie("lang", lang, max_age=86400, samesite="Lax")
+    return response
+
+
+async def accept(request: web.Request) -> web.Response:
+    services = services_of(request)
+    form = await request.post()
+    services.clients.accept(request.remote or "")
+    response = web.Response(status=302, headers={"Location": "/"})
+    lang = form.get("lang")
+    if isinstance(lang, str) and lang in LANGUAGES:
+        response.set_cookie("lang", lang, max_age=86400, samesite="Lax")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def captive_api(request: web.Request) -> web.Response:
+    services = services_of(request)
+    portal = f"http://{services.config.public_host or request.host}{WELCOME_PATH}"
+    body = captive_api_body(services.clients, request.remote or "", portal)
+    return web.Response(
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/captive+json", "Cache-Control": "private, no-store"},
+    )
+
+
+def captive_middleware() -> Any:
+    @web.middleware
+    async def captive(request: web.Request, handler: Any) -> web.StreamResponse:
+        services = services_of(request)
+        if request.method in ("GET", "HEAD"):
+            answer = probe_answer(request, services.clients, welcome_url(services))
+            if answer is not None:
+                return answer
+        services.clients.touch(request.remote or "")
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return captive
+
+
+__all__ = ["accept", "captive_api", "captive_middleware", "json_error", "welcome"]

@@ -1,0 +1,146 @@
+"""A real passenger portal on loopback: real storage (journal outbox), a real content store with a packed
+sample bundle, real alarms. The flight view is a small honest FlightView whose values the test sets."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.alarms import Alarms
+from appliance.content.pack import pack
+from appliance.content.store import ContentStore
+from appliance.metrics import Metrics
+from appliance.portal.component import Portal, make_services
+from appliance.portal.config import PortalConfig
+from appliance.ports import FlightInfo, ParamStatus, Reading
+from appliance.storage.component import StorageComponent
+from appliance.storage.config import StorageConfig
+from appliance.timebase import SystemClock
+from firmware_sim.content_samples import generate
+
+UNITS = {"altitude": "ft", "ground_speed": "kt", "outside_temperature": "degC", "latitude": "deg",
+         "longitude": "deg", "heading": "deg", "wind_speed": "kt", "wind_direction": "deg", "mach_speed": "mach"}
+
+
+@dataclass
+class ScriptedFlight:
+    """Implements appliance.ports.FlightView from values the test sets (status and age per value)."""
+
+    values: dict[str, tuple[float, ParamStatus, float]] = field(default_factory=dict)
+    info: FlightInfo = field(default_factory=FlightInfo)
+    phase: str = "cruise"
+    on_ground: bool | None = False
+
+    def set(self, name: str, value: float, status: ParamStatus = "normal", age: float = 0.1) -> None:
+        self.values[name] = (value, status, age)
+
+    def reading(self, name: str) -> Reading | None:
+        if name not in self.values:
+            return None
+        value, status, age = self.values[name]
+        return Reading(name, value, UNITS.get(name, ""), status, age)
+
+    def usable(self, name: str) -> float | str | None:
+        r = self.reading(name)
+        return r.value if r is not None and r.status == "normal" and isinstance(r.value, float | str) else None
+
+    def flight_info(self) -> FlightInfo:
+        return self.info
+
+    def utc(self) -> datetime | None:
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        parameters = {}
+        for name in self.values:
+            r = self.reading(name)
+            assert r is not None
+            parameters[name] = {"value": r.value if r.status == "normal" else None, "units": r.units,
+                                "status": r.status, "age": r.age}
+        i = self.info
+        return {"parameters": parameters, "phase": self.phase, "on_ground": self.on_ground,
+                "flight": {"flight_id": i.flight_id, "flight_number": i.flight_number, "origin": i.origin,
+                           "destination": i.destination}}
+
+
+def cruise(flight: ScriptedFlight) -> ScriptedFlight:
+    """Halfway-ish between Barcelona and Madrid at FL350."""
+    flight.info = FlightInfo(flight_number="IB1234", origin="LEBL", destination="LEMD")
+    for name, value in {"altitude": 35000.0, "ground_speed": 450.0, "outside_temperature": -54.0,
+                        "latitude": 41.0, "longitude": -0.8, "heading": 250.0}.items():
+        flight.set(name, value)
+    return flight
+
+
+@dataclass
+class PortalRig:
+    portal: Portal
+    base: str
+    flight: ScriptedFlight
+    storage: StorageComponent
+    content: ContentStore
+    alarms: Alarms
+    metrics: Metrics
+    tmp: Path
+
+    @property
+    def services(self) -> Any:
+        return self.portal.services
+
+    def install_day(self, day: date, name: str | None = None) -> None:
+        install_samples(self.content, self.tmp, day, name)
+
+
+def install_samples(store: ContentStore, tmp: Path, day: date, name: str | None = None) -> None:
+    tag = name or day.isoformat()
+    source = generate(tmp / f"src-{tag}", day)
+    store.ensure_layout()
+    files = store.staging / f"in-{tag}"
+    manifest = pack(source, files, bundle_id=f"samples-{tag}")
+    store.install(files, manifest)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def start_rig(tmp_path: Path, **config: Any) -> PortalRig:
+    clock, metrics = SystemClock(), Metrics()
+    alarms = Alarms(clock, metrics)
+    storage = StorageComponent(StorageConfig(dir=str(tmp_path / "state")), clock, metrics)
+    await storage.start()
+    content = ContentStore(tmp_path / "content")
+    install_samples(content, tmp_path, date(2026, 11, 23))
+    flight = cruise(ScriptedFlight())
+    portal_config = PortalConfig(listen=f"127.0.0.1:{free_port()}", **config)
+    services = make_services(portal_config, clock, metrics, flight=flight, outbox=storage.outbox,
+                             content=content, alarms=alarms)
+    portal = Portal(services, portal_config.listen)
+    await portal.start()
+    assert portal.address is not None
+    return PortalRig(portal, f"http://127.0.0.1:{portal.address[1]}", flight, storage, content, alarms, metrics,
+                     tmp_path)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[PortalRig]:
+    r = await start_rig(tmp_path)
+    try:
+        yield r
+    finally:
+        await r.portal.stop()
+        await r.storage.stop()
+
+
+@pytest.fixture
+def sample_source(tmp_path: Path) -> Iterator[Path]:
+    yield generate(tmp_path / "src", date(2026, 11, 23))

@@ -1,0 +1,157 @@
+"""The web app in Chromium (Debian's /usr/bin/chromium driven by Playwright): offline, map, live values,
+stale values, orders, languages, units, polling fallback, over-temperature message. Screenshots go to
+tests/artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.portal.conftest import PortalRig
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium not installed")]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def open_app(browser: Browser, rig: PortalRig, hosts: list[str], **context: object) -> Page:
+    ctx = await browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=2,
+                                    **context)  # type: ignore[arg-type]
+    page = await ctx.new_page()
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
+    await page.goto(rig.base + "/")
+    return page
+
+
+async def test_offline_map_live_values_and_stale(browser: Browser, rig: PortalRig, artifacts_dir: Path) -> None:
+    hosts: list[str] = []
+    page = await open_app(browser, rig, hosts, locale="en-GB")
+    altitude = page.locator("#v-altitude dd")
+    await expect(altitude).to_have_text("10,668 m", timeout=5000)  # 35,000 ft, metric by default
+    await expect(page.locator("#f-dest-code")).to_have_text("MAD")
+    await expect(page.locator("#f-origin-city")).to_have_text("Barcelona")
+    # the map: land outlines, the great-circle route, the aircraft at its position
+    await expect(page.locator("#land path")).to_have_count(1, timeout=5000)
+    assert len(await page.locator("#land path").get_attribute("d") or "") > 1000
+    assert (await page.locator("#route").get_attribute("d") or "").count("L") > 50
+    await expect(page.locator("#plane")).to_have_attribute("visibility", "visible")
+    transform = await page.locator("#plane").get_attribute("transform") or ""
+    assert "rotate(250)" in transform
+    await page.screenshot(path=str(artifacts_dir / "portal-flight.png"), full_page=True)
+
+    # live: the flight moves on, the page follows (SSE at 1 Hz)
+    rig.flight.set("altitude", 36000.0)
+    rig.flight.set("longitude", -1.5)
+    await expect(altitude).to_have_text("10,973 m", timeout=5000)
+    assert transform != await page.locator("#plane").get_attribute("transform")
+    assert "L" in (await page.locator("#flown").get_attribute("d") or "")  # the flown part of the track
+
+    # stale: shown as unavailable, never as the last value
+    rig.flight.set("altitude", 36000.0, "stale", age=12.0)
+    await expect(altitude).to_have_text("unavailable", timeout=5000)
+    await expect(altitude).to_have_attribute("data-status", "stale")
+    await page.screenshot(path=str(artifacts_dir / "portal-stale.png"))
+
+    # units
+    rig.flight.set("altitude", 36000.0)
+    await page.select_option("#units-select", "imperial")
+    await expect(altitude).to_have_text("36,000 ft", timeout=5000)
+    await expect(page.locator("#v-outside_temperature dd")).to_have_text("-65 °F")
+    assert set(hosts) == {urlsplit(rig.base).netloc}, hosts
+
+
+async def test_language_switch_and_accept_language(browser: Browser, rig: PortalRig, artifacts_dir: Path) -> None:
+    hosts: list[str] = []
+    page = await open_app(browser, rig, hosts, locale="de-DE")
+    await expect(page.locator("#tab-flight")).to_have_text("Flug", timeout=5000)
+    await page.select_option("#lang-select", "es")
+    await expect(page.locator("#tab-flight")).to_have_text("Vuelo")
+    await expect(page.locator("html")).to_have_attribute("lang", "es")
+    await page.select_option("#lang-select", "ca")
+    await expect(page.locator("#v-time_to_go dt")).to_have_text("Temps restant")
+    await page.reload()
+    await expect(page.locator("#tab-flight")).to_have_text("Vol", timeout=5000)  # the cookie keeps it
+    await page.screenshot(path=str(artifacts_dir / "portal-catalan.png"))
+    assert set(hosts) == {urlsplit(rig.base).netloc}
+
+
+async def test_order_goes_through_keyboard_only(browser: Browser, rig: PortalRig, artifacts_dir: Path) -> None:
+    hosts: list[str] = []
+    page = await open_app(browser, rig, hosts, locale="en-GB")
+    await page.locator("#tab-flight").focus()
+    for _ in range(4):
+        await page.keyboard.press("ArrowRight")
+    await expect(page.locator("#tab-offers")).to_have_attribute("aria-selected", "true")
+    offer = page.locator("#list-offer .card").first
+    await expect(offer.locator("h3")).to_have_text("Hotel in Madrid: 20% off", timeout=5000)
+    await offer.get_by_role("button", name="Request this offer").click()
+    await page.get_by_label("Your e-mail address").fill("not an email")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#order-status")).to_have_text("Please enter a valid e-mail address.")
+    await page.get_by_label("Your e-mail address").fill("passenger@example.com")
+    await page.get_by_label("Seat (optional)").fill("23c")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#order-status")).to_have_text("Thank you. It will be sent after landing.",
+                                                             timeout=5000)
+    order_id = await page.locator("#order-status").get_attribute("data-order-id")
+    (item,) = rig.storage.outbox.pending("offer")
+    assert item.id == order_id and item.payload["seat"] == "23C"
+    await page.screenshot(path=str(artifacts_dir / "portal-order.png"))
+    assert set(hosts) == {urlsplit(rig.base).netloc}
+
+
+async def test_polling_without_eventsource_and_over_temperature(
+    browser: Browser, rig: PortalRig, artifacts_dir: Path
+) -> None:
+    hosts: list[str] = []
+    ctx = await browser.new_context(viewport={"width": 360, "height": 740}, locale="fr-FR")
+    await ctx.add_init_script("delete window.EventSource;")  # like a sign-in mini-browser
+    page = await ctx.new_page()
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).path))
+    rig.alarms.raise_alarm("over_temperature", "78 degC")
+    await page.goto(rig.base + "/")
+    await expect(page.locator("#v-ground_speed dd")).to_have_text("833 km/h", timeout=5000)
+    rig.flight.set("ground_speed", 460.0)
+    await expect(page.locator("#v-ground_speed dd")).to_have_text("852 km/h", timeout=6000)
+    assert "/api/v1/flight/stream" not in hosts and hosts.count("/api/v1/flight") >= 2
+    await page.locator("#tab-watch").click()
+    await expect(page.locator("#video-notice")).to_contain_text("serveur de bord", timeout=5000)
+    await expect(page.locator("#list-video button").first).to_be_disabled()
+    await page.screenshot(path=str(artifacts_dir / "portal-watch-over-temperature.png"))
+
+
+async def test_welcome_page_in_a_mini_browser_without_javascript(
+    browser: Browser, rig: PortalRig, artifacts_dir: Path
+) -> None:
+    # every name leads to the portal, as the cabin DNS does: the portal is the browser's proxy
+    ctx = await browser.new_context(viewport={"width": 360, "height": 640}, java_script_enabled=False,
+                                    locale="es-ES", proxy={"server": rig.base})
+    page = await ctx.new_page()
+    probe = "http://captive.apple.com/hotspot-detect.html"
+    await page.goto(probe)  # the probe redirects to the welcome page
+    await expect(page).to_have_url("http://captive.apple.com/welcome")
+    await expect(page.locator(".nointernet")).to_have_text("En este vuelo no hay internet.")
+    await page.screenshot(path=str(artifacts_dir / "portal-welcome.png"))
+    await page.get_by_role("button", name="Continuar al portal de a bordo").click()
+    await expect(page).to_have_url("http://captive.apple.com/")
+    response = await page.goto(probe)
+    assert response is not None and response.status == 200
+    assert "Success" in await page.content()
