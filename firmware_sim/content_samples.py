@@ -124,7 +124,7 @@ def ts_segment(index: int, seconds: float, bitrate: int = 200_000) -> bytes:
     return bytes(out)
 
 
-def hls(directory: Path, segments: int, seconds: float = 4.0) -> str:
+def hls(directory: Path, segments: int, seconds: float = 4.0, bitrate: int = 200_000) -> str:
     """Write master.m3u8, a media playlist and its segments; returns the master's path relative to the root."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "master.m3u8").write_text(
@@ -137,7 +137,7 @@ def hls(directory: Path, segments: int, seconds: float = 4.0) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(seconds + 0.999)}",
              "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]
     for i in range(segments):
-        (media / f"seg{i:03d}.ts").write_bytes(ts_segment(i, seconds))
+        (media / f"seg{i:03d}.ts").write_bytes(ts_segment(i, seconds, bitrate))
         lines += [f"#EXTINF:{seconds:.3f},", f"seg{i:03d}.ts"]
     lines.append("#EXT-X-ENDLIST")
     (media / "index.m3u8").write_text("\n".join(lines) + "\n")
@@ -150,7 +150,7 @@ def _per_lang(template: dict[str, str], **values: str) -> dict[str, str]:
     return {lang: text.format(**values) for lang, text in template.items()}
 
 
-def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3) -> Path:
+def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3, bitrate: int = 200_000) -> Path:
     """Write a complete source directory for `day` into `dest` (created). Returns `dest`."""
     city = CITY_NAMES.get(destination, destination)
     dest.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,7 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
         "title": {"en": "Skyways magazine", "es": "Revista Skyways"},
         "files": {"pdf": "readings/skyways.pdf"}, "thumbnail": "thumbs/skyways.png",
     })
-    master = hls(dest / "video" / "coast", segments)
+    master = hls(dest / "video" / "coast", segments, bitrate=bitrate)
     (dest / "thumbs/coast.png").write_bytes(png(160, 90, (30, 110, 160), (230, 200, 140)))
     items.append({
         "id": "coast", "kind": "video", "category": "documentary", "languages": ["en", "es", "fr", "de", "ca"],

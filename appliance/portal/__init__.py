@@ -1,1 +1,24 @@
-"""The portal component."""
+"""The passenger portal: the passenger listener (`portal.listen`), separate from the maintenance listener.
+
+Modules: `component` (lifecycle, `build(ctx)`, `Portal.start(sock=None)` takes a systemd socket-activated
+socket), `app` (routes), `security` (one middleware: probes hook, Origin and body checks, JSON errors,
+headers; access log without client data), `welcome` + `captive` (probes, accept, RFC 8908), `flight` +
+`airports` + `geo` (the /api/v1/flight document), `stream` (1 Hz snapshot, SSE fan-out), `catalog` (schema of
+the bundle's catalog.json, safe file serving), `orders`, `i18n`, `openapi`. The web app is `static/`;
+third-party files in `static/vendor/` come from npm via `vendor.sh`.
+
+Passenger endpoints (all in /api/v1/openapi.json):
+  GET  /  /welcome  /static/{path}  /content/{path}
+  POST /captive-portal/accept   GET /captive-portal/api   the probe paths of reference/captive-portal.md
+  GET  /api/v1/flight  /api/v1/flight/stream  /api/v1/flight/track  /api/v1/catalog  /api/v1/openapi.json
+  POST /api/v1/orders  {"kind", "item", "email", "seat"?, "lang"?}
+
+Order kinds (outbox `kind`, payload {kind, item, item_title, email, seat, lang, flight_number}):
+  booking | offer | email   need `item` (an id of the active catalog)
+  password_reset            ground profile only (an online feature): needs only `email`; answered 403 in the air
+
+Profiles: "air" (default) and "ground": no video (playlists and segments 403, none in the catalog), offers
+first (destination offers before others), password reset offered, orders answered with delivery "now".
+Over-temperature (alarm `over_temperature` active): a video's master playlist answers 503 with the reason
+(new sessions stop; playing ones finish their segments) and the catalog says `video_available: false`.
+"""

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance.portal.catalog import CONTENT_TYPES, KINDS, resolve_inside, select
+from appliance.portal.catalog import CONTENT_TYPES, KINDS, select
 from appliance.portal.i18n import LANGUAGES, choose
 from appliance.portal.orders import ITEM_KINDS, OrderError, validate
 from appliance.portal.security import json_error
@@ -78,13 +78,13 @@ async def content_file(request: web.Request) -> web.StreamResponse:
     root = services.content.active_root() if services.content is not None else None
     if root is None:
         return json_error(404, "no content on board yet")
-    path = resolve_inside(root, relative)
+    path = services.content_paths.resolve(root, relative)
     suffix = path.suffix.lower() if path is not None else ""
     if path is None or suffix not in CONTENT_TYPES:
         return json_error(404, "not found")
     if suffix in VIDEO_EXTENSIONS and services.ground:
         return json_error(403, "videos are only available on board")
-    if relative in services.catalogs.load(root).masters:
+    if suffix == ".m3u8" and relative in services.catalogs.load(root).masters:
         refusal = services.video_refusal()
         if refusal is not None:
             return json_error(503, refusal, {"Retry-After": "300"})

@@ -12,7 +12,7 @@ from appliance.portal.captive import PROBE_PATHS
 from appliance.portal.catalog import resolve_inside
 from appliance.portal.i18n import choose
 from appliance.portal.openapi import document
-from appliance.portal.security import json_error, middlewares
+from appliance.portal.security import json_error, middleware
 from appliance.portal.services import SERVICES, Services, services_of
 
 STATIC = Path(__file__).with_name("static")
@@ -57,8 +57,8 @@ async def probe_miss(request: web.Request) -> web.Response:
 
 def make_app(services: Services) -> web.Application:
     app = web.Application(
-        middlewares=[*middlewares(services.config.max_body_bytes, services.config.allowed_origins),
-                     welcome.captive_middleware()],
+        middlewares=[middleware(services.config.max_body_bytes, services.config.allowed_origins,
+                                welcome.captive_hook)],
         client_max_size=services.config.max_body_bytes,
     )
     app[SERVICES] = services

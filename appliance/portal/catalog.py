@@ -90,6 +90,27 @@ def resolve_inside(root: Path, relative: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+class PathCache:
+    """resolve_inside, remembered per bundle root (a bundle's files never change once installed; a file the
+    content check quarantines makes FileResponse answer 404). Cleared when the active root changes."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._root: Path | None = None
+        self._paths: dict[str, Path | None] = {}
+        self._limit = limit
+
+    def resolve(self, root: Path, relative: str) -> Path | None:
+        if root != self._root:
+            self._root, self._paths = root, {}
+        if relative in self._paths:
+            return self._paths[relative]
+        path = resolve_inside(root, relative)
+        if len(self._paths) >= self._limit:
+            self._paths.clear()
+        self._paths[relative] = path
+        return path
+
+
 def _text_map(value: Any) -> dict[str, str] | None:
     if not isinstance(value, dict) or not value:
         return None

@@ -51,7 +51,10 @@ class Portal:
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
         self.services.broadcaster.start()
-        runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0)
+        # the access log costs a call per request: only when someone asked for it (DEBUG)
+        access = logging.getLogger("appliance.portal.access")
+        runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0,
+                               access_log=access if access.isEnabledFor(logging.DEBUG) else None)
         await runner.setup()
         site: web.BaseSite
         if sock is not None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 log = logging.getLogger("appliance.portal")
 access_log = logging.getLogger("appliance.portal.access")
@@ -40,27 +40,20 @@ def _same_origin(origin: str, host: str, allowed: Iterable[str]) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
 
 
-def middlewares(max_body: int, allowed_origins: Iterable[str]) -> list[Callable[..., Awaitable[web.StreamResponse]]]:
+Hook = Callable[[web.Request], web.StreamResponse | None]
+
+
+def middleware(max_body: int, allowed_origins: Iterable[str], hook: Hook | None = None) -> Middleware:
+    """One middleware (each layer costs a coroutine per request): `hook` first (the captive-portal probes),
+    then the Origin and body-size checks, the handler, JSON errors, security headers."""
     allowed = frozenset(allowed_origins)
 
     @web.middleware
-    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPException as exc:
-            if exc.status < 400 or exc.content_type == "application/json":
-                raise
-            reason = exc.reason if exc.status != 413 else "request body too large"
-            return json_error(exc.status, reason.lower(), {k: v for k, v in exc.headers.items()
-                                                            if k in ("Allow", "Retry-After")})
-        except (ConnectionResetError, TimeoutError):
-            raise
-        except Exception:
-            log.exception("portal handler failed: %s %s", request.method, request.path)
-            return json_error(500, "internal error")
-
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def portal(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if hook is not None:
+            early = hook(request)
+            if early is not None:
+                return early
         if request.method in STATE_CHANGING:
             origin = request.headers.get("Origin")
             if origin is not None and not _same_origin(origin, request.host, allowed):
@@ -70,16 +63,27 @@ def middlewares(max_body: int, allowed_origins: Iterable[str]) -> list[Callable[
             length = request.content_length
             if length is not None and length > max_body:
                 return json_error(413, f"request body too large (limit {max_body} bytes)")
-        response = await handler(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"
-        if request.path.startswith("/content/"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_CSP)
-        else:
-            response.headers.setdefault("Content-Security-Policy", APP_CSP)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400 or exc.content_type == "application/json":
+                raise
+            reason = exc.reason if exc.status != 413 else "request body too large"
+            response = json_error(exc.status, reason.lower(),
+                                  {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")})
+        except (ConnectionResetError, TimeoutError):
+            raise
+        except Exception:
+            log.exception("portal handler failed: %s %s", request.method, request.path)
+            response = json_error(500, "internal error")
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make form posts' Origin "null"
+        headers.setdefault("Content-Security-Policy",
+                           CONTENT_CSP if request.path.startswith("/content/") else APP_CSP)
         return response
 
-    return [errors, guard]
+    return portal
 
 
 class AccessLogger(AbstractAccessLogger):

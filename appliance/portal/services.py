@@ -8,7 +8,7 @@ from aiohttp import web
 
 from appliance.alarms import Alarms
 from appliance.portal.captive import CaptiveClients
-from appliance.portal.catalog import CatalogCache
+from appliance.portal.catalog import CatalogCache, PathCache
 from appliance.portal.config import PortalConfig
 from appliance.portal.flight import FlightReport
 from appliance.portal.orders import RateLimiter
@@ -31,6 +31,7 @@ class Services:
     outbox: OrderSink | None = None
     alarms: Alarms | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
+    content_paths: PathCache = field(default_factory=PathCache)
     orders_accepted: int = 0
     orders_refused: int = 0
 

@@ -1,9 +1,13 @@
 """The 1 Hz flight snapshot: built and serialised ONCE per tick, then handed to every SSE client and to
 `/api/v1/flight`.
 
-Each client holds a slot of size one: on a tick it is given the latest frame only if its socket took the
-previous one (the transport's write buffer is empty). A client that has not drained for `max_behind` ticks is
-dropped. Nothing queues up per client, so a slow phone costs no memory.
+Each tick the same bytes, already framed as one HTTP/1.1 chunk, are written to every client's transport in one
+pass: no task wakes per client, so 1,000 clients cost one loop over 1,000 `transport.write` calls.
+
+Each client holds a slot of size one: it is given the latest frame only if its socket took the previous one
+(the transport's write buffer is empty); otherwise the tick is skipped for it and it gets whatever is latest
+once it has drained. A client that has not drained for `max_behind` ticks is dropped. Nothing queues up per
+client, so a slow phone costs no memory.
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ class Frame:
     event_id: str
     document: dict[str, Any]  # read-only: the welcome page renders from it
     json: bytes  # the document, for /api/v1/flight
-    sse: bytes  # the same bytes as one SSE event (plus a heartbeat comment now and then)
+    chunk: bytes  # the same bytes as one SSE event (a heartbeat comment now and then), as an HTTP/1.1 chunk
+
+
+@dataclass(eq=False)
+class _Client:
+    transport: asyncio.Transport
+    done: asyncio.Future[None]
+    after: int  # the last seq this client was given
+    behind: int = 0  # ticks skipped in a row because its socket had not taken the previous frame
 
 
 class Broadcaster:
@@ -56,16 +68,14 @@ class Broadcaster:
         self._epoch = format(int(clock.wall()), "x")  # ids stay unique across daemon restarts
         self._seq = 0
         self._frame: Frame | None = None
-        self._tick_event = asyncio.Event()
-        self._clients = 0
+        self._clients: set[_Client] = set()
         self._task: asyncio.Task[None] | None = None
-        self._stopped = False
         self.dropped = 0
 
     # --- ticking --------------------------------------------------------------------------------------------
 
     def tick(self) -> Frame:
-        """Build and serialise the snapshot once, and wake every client."""
+        """Build and serialise the snapshot once, and give it to every client."""
         self._seq += 1
         event_id = f"{self._epoch}-{self._seq}"
         document = self._build()
@@ -73,9 +83,9 @@ class Broadcaster:
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
         heartbeat = b": heartbeat\n" if self._seq % HEARTBEAT_EVERY_TICKS == 0 else b""
         sse = heartbeat + b"id: " + event_id.encode() + b"\nevent: flight\ndata: " + body + b"\n\n"
-        self._frame = Frame(self._seq, event_id, document, body, sse)
-        event, self._tick_event = self._tick_event, asyncio.Event()
-        event.set()
+        self._frame = Frame(self._seq, event_id, document, body, b"%x\r\n%b\r\n" % (len(sse), sse))
+        for client in list(self._clients):
+            self._offer(client, self._frame)
         return self._frame
 
     def latest(self) -> Frame:
@@ -97,34 +107,48 @@ class Broadcaster:
 
     def start(self) -> None:
         """Tick every `interval` seconds (an interval <= 0 means ticks are driven by calling `tick()`)."""
-        self._stopped = False
         if self._task is None and self._interval > 0:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="portal-sse-ticker")
 
     async def stop(self) -> None:
-        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        event, self._tick_event = self._tick_event, asyncio.Event()
-        event.set()  # release waiting clients: they see `_stopped` and end
+        for client in list(self._clients):
+            self._end(client)
 
     @property
     def clients(self) -> int:
-        return self._clients
+        return len(self._clients)
 
     # --- serving --------------------------------------------------------------------------------------------
 
-    async def _next(self, after: int) -> Frame:
-        while True:
-            frame = self._frame
-            if frame is not None and frame.seq > after:
-                return frame
-            if self._stopped:
-                raise ConnectionResetError("stream stopped")
-            await self._tick_event.wait()
+    def _offer(self, client: _Client, frame: Frame) -> None:
+        if frame.seq <= client.after:
+            return
+        transport = client.transport
+        if transport.is_closing():
+            self._end(client)
+            return
+        if transport.get_write_buffer_size() > 0:
+            client.behind += 1  # the previous frame is still queued: skip; the slot keeps only the latest
+            if client.behind > self._max_behind:
+                self.dropped += 1
+                transport.close()
+                self._end(client)
+            return
+        client.behind = 0
+        transport.write(frame.chunk)
+        client.after = frame.seq
+
+    def _end(self, client: _Client) -> None:
+        if client in self._clients:
+            self._clients.discard(client)
+            self._metrics.sse_clients.set(len(self._clients))
+        if not client.done.done():
+            client.done.set_result(None)
 
     def _resume_point(self, last_event_id: str | None) -> int:
         """The seq after which to send: the client's own when it is from this run, else send the latest now."""
@@ -135,48 +159,34 @@ class Broadcaster:
         return 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if self._clients >= self._max_clients:
+        if len(self._clients) >= self._max_clients:
             raise web.HTTPServiceUnavailable(
                 text=json.dumps({"error": "too many live-flight clients; poll /api/v1/flight"}),
                 content_type="application/json",
                 headers={"Retry-After": "5"},
             )
+        if request.version < (1, 1):
+            raise web.HTTPVersionNotSupported(
+                text=json.dumps({"error": "the stream needs HTTP/1.1; poll /api/v1/flight"}),
+                content_type="application/json",
+            )
         response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-            }
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )
+        response.enable_chunked_encoding()  # frames are written pre-framed as chunks straight to the transport
         await response.prepare(request)
-        after = self._resume_point(request.headers.get("Last-Event-ID"))
-        self._clients += 1
-        self._metrics.sse_clients.set(self._clients)
+        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        transport = request.transport
+        if transport is None:
+            return response
+        client = _Client(transport, asyncio.get_running_loop().create_future(),
+                         self._resume_point(request.headers.get("Last-Event-ID")))
+        self._clients.add(client)
+        self._metrics.sse_clients.set(len(self._clients))
         try:
-            await response.write(f"retry: {RETRY_MS}\n\n".encode())
-            await self._serve(request, response, after)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            if self._frame is not None:
+                self._offer(client, self._frame)  # the latest at once (unless the client already has it)
+            await client.done
         finally:
-            self._clients -= 1
-            self._metrics.sse_clients.set(self._clients)
+            self._end(client)
         return response
-
-    async def _serve(self, request: web.Request, response: web.StreamResponse, after: int) -> None:
-        behind = 0
-        while True:
-            frame = await self._next(after)
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                return
-            if transport.get_write_buffer_size() > 0:
-                behind += 1  # the previous frame is still queued: skip this one; the slot keeps the latest
-                if behind > self._max_behind:
-                    self.dropped += 1
-                    transport.close()
-                    return
-                after = frame.seq
-                continue
-            behind = 0
-            await response.write(frame.sse)
-            after = frame.seq

@@ -108,19 +108,15 @@ async def captive_api(request: web.Request) -> web.Response:
     )
 
 
-def captive_middleware() -> Any:
-    @web.middleware
-    async def captive(request: web.Request, handler: Any) -> web.StreamResponse:
-        services = services_of(request)
-        if request.method in ("GET", "HEAD"):
-            answer = probe_answer(request, services.clients, welcome_url(services))
-            if answer is not None:
-                return answer
-        services.clients.touch(request.remote or "")
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    return captive
+def captive_hook(request: web.Request) -> web.StreamResponse | None:
+    """Answer the captive-portal probes (before routing); any request keeps an accepted client active."""
+    services = services_of(request)
+    if request.method in ("GET", "HEAD"):
+        answer = probe_answer(request, services.clients, welcome_url(services))
+        if answer is not None:
+            return answer
+    services.clients.touch(request.remote or "")
+    return None
 
 
-__all__ = ["accept", "captive_api", "captive_middleware", "json_error", "welcome"]
+__all__ = ["accept", "captive_api", "captive_hook", "json_error", "welcome"]

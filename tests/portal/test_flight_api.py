@@ -149,9 +149,9 @@ async def _drop(rig: PortalRig) -> None:
     await writer.drain()
     await asyncio.sleep(0.2)
     assert b.clients == 1
-    for _ in range(60):
+    for _ in range(100):
         b.tick()
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
         if b.clients == 0:
             break
     assert b.dropped == 1

@@ -1,0 +1,193 @@
+"""Passenger portal benchmark, against the real daemon (`appliance run --sim`, the simulator flying):
+
+1. 1,000 concurrent SSE clients at 1 Hz (clients in two other processes): every client gets every tick, the
+   spread of one tick's arrival across all clients, daemon CPU (% of one core) and memory (RSS).
+2. `/api/v1/flight` requests/s (wrk) against a bare aiohttp handler returning the same bytes, same run.
+3. HLS segment throughput (wrk) against nginx serving the same files, same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tests.bench import Figure
+
+REPO = Path(__file__).resolve().parents[2]
+SSE_CLIENTS = 1000
+SSE_PROCESSES = 2
+SSE_SECONDS = 15.0
+WRK_SECONDS = 5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def _wait_http(url: str, timeout: float = 60.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                body: bytes = r.read()
+                return body
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def _install_content(root: Path, work: Path) -> Path:
+    from appliance.content.pack import pack
+    from appliance.content.store import ContentStore
+    from firmware_sim.content_samples import generate
+
+    store = ContentStore(root)
+    store.ensure_layout()
+    source = generate(work / "src", date.today(), segments=8, bitrate=2_000_000)  # ~1 MB segments
+    files = store.staging / "bench"
+    store.install(files, pack(source, files, bundle_id="bench"))
+    active = store.active_root()
+    assert active is not None
+    return active
+
+
+def _wrk(url: str, connections: int = 32) -> tuple[float, float]:
+    """(requests/s, bytes/s) from wrk."""
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    match = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]?B)", out)
+    assert match is not None
+    scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[match.group(2)]
+    return rps, float(match.group(1)) * scale
+
+
+def _sse(url: str, daemon: psutil.Process) -> list[Figure]:
+    per = SSE_CLIENTS // SSE_PROCESSES
+    clients = [subprocess.Popen([sys.executable, "-m", "tests.bench.portal_load", "sse", url, str(per),
+                                 str(SSE_SECONDS)], stdout=subprocess.PIPE, env=_env(), cwd=REPO)
+               for _ in range(SSE_PROCESSES)]
+    time.sleep(4.0)  # everyone connected
+    cpu0, t0 = daemon.cpu_times(), time.monotonic()
+    rss = 0
+    while time.monotonic() - t0 < SSE_SECONDS - 6.0:
+        rss = max(rss, daemon.memory_info().rss)
+        time.sleep(0.5)
+    cpu1, t1 = daemon.cpu_times(), time.monotonic()
+    cpu = 100.0 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (t1 - t0)
+    results = [json.loads(p.communicate(timeout=SSE_SECONDS + 60)[0]) for p in clients]
+    events: dict[str, list[float]] = {}
+    for result in results:
+        for event_id, (first, last, count) in result["events"].items():
+            entry = events.setdefault(event_id, [first, last, 0])
+            entry[0], entry[1], entry[2] = min(entry[0], first), max(entry[1], last), entry[2] + count
+    full = {k: v for k, v in events.items() if v[2] == SSE_CLIENTS}
+    # ticks in the measured window: every client connected, none yet stopping
+    seqs = sorted(int(k.rsplit("-", 1)[1]) for k in events)
+    window = [k for k in events if seqs[0] + 4 <= int(k.rsplit("-", 1)[1]) <= seqs[-1] - 2]
+    complete = sum(1 for k in window if k in full)
+    spread_ms = max((events[k][1] - events[k][0]) * 1000 for k in window) if window else float("nan")
+    errors = sum(r["errors"] for r in results)
+    return [
+        Figure("sse ticks delivered to all 1000 clients", complete, "ticks", reference=len(window),
+               reference_name="ticks in the window", ratio=complete / len(window) if window else None,
+               goal="every client gets every tick", met=complete == len(window) and errors == 0),
+        Figure("sse worst spread of one tick across clients", spread_ms, "ms", goal="<= 100 ms",
+               met=spread_ms <= 100),
+        Figure("daemon CPU with 1000 SSE clients", cpu, "% of one core", goal="< 25%", met=cpu < 25),
+        Figure("daemon memory (RSS) with 1000 SSE clients", rss / 1e6, "MB", goal="< 150 MB", met=rss < 150e6),
+    ]
+
+
+def run() -> list[Figure]:
+    if shutil.which("wrk") is None or shutil.which("nginx") is None:
+        raise RuntimeError("bench_portal needs wrk and nginx (make debs)")
+    work = Path(tempfile.mkdtemp(prefix="bench-portal-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        active = _install_content(work / "content", work)
+        portal, maintenance, control = _free_port(), _free_port(), _free_port()
+        (work / "appliance.toml").write_text(
+            f'[portal]\nlisten = "127.0.0.1:{portal}"\n[maintenance]\nlisten = "127.0.0.1:{maintenance}"\n'
+            f'[sim]\ncontrol = "127.0.0.1:{control}"\nscenario = "flight"\n'
+            f'[content]\ndir = "{work / "content"}"\n[groundlink]\nurl = "http://127.0.0.1:9"\n')
+        daemon = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--sim", "--config",
+                                   str(work / "appliance.toml"), "--state-dir", str(work / "state")],
+                                  env=_env(), cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(daemon)
+        base = f"http://127.0.0.1:{portal}"
+        _wait_http(base + "/api/v1/flight")
+        _post(f"http://127.0.0.1:{control}/scenario", {"name": "flight", "at": "cruise", "speed": 5})
+        time.sleep(2.0)
+        figures = _sse(base + "/api/v1/flight/stream", psutil.Process(daemon.pid))
+
+        body = _wait_http(base + "/api/v1/flight")
+        (work / "flight.json").write_bytes(body)
+        bare_port = _free_port()
+        bare = subprocess.Popen([sys.executable, "-m", "tests.bench.portal_load", "bare", str(bare_port),
+                                 str(work / "flight.json")], env=_env(), cwd=REPO)
+        processes.append(bare)
+        _wait_http(f"http://127.0.0.1:{bare_port}/api/v1/flight")
+        ours, _ = _wrk(base + "/api/v1/flight")
+        reference, _ = _wrk(f"http://127.0.0.1:{bare_port}/api/v1/flight")
+        figures.append(Figure("/api/v1/flight", ours, "req/s", reference=reference,
+                              reference_name="bare aiohttp handler", ratio=ours / reference, goal=">= 0.8x",
+                              met=ours / reference >= 0.8))
+
+        nginx_port = _free_port()
+        (work / "nginx.conf").write_text(
+            f"daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;\n"
+            f"events {{ worker_connections 1024; }}\n"
+            f"http {{ access_log off; sendfile on; tcp_nopush on; types {{ video/mp2t ts; }}\n"
+            f"  client_body_temp_path {work}/nb; proxy_temp_path {work}/np; fastcgi_temp_path {work}/nf;\n"
+            f"  uwsgi_temp_path {work}/nu; scgi_temp_path {work}/ns;\n"
+            f"  server {{ listen 127.0.0.1:{nginx_port}; location /content/ {{ alias {active}/; }} }} }}\n")
+        subprocess.run(["chmod", "-R", "a+rX", str(work)], check=True)  # nginx workers run unprivileged
+        nginx = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
+        processes.append(nginx)
+        segment = "/content/video/coast/low/seg003.ts"
+        _wait_http(f"http://127.0.0.1:{nginx_port}{segment}")
+        _, ours_bps = _wrk(base + segment, connections=16)
+        _, nginx_bps = _wrk(f"http://127.0.0.1:{nginx_port}{segment}", connections=16)
+        figures.append(Figure("HLS segment throughput", ours_bps / 1e6, "MB/s", reference=nginx_bps / 1e6,
+                              reference_name="nginx (1 worker, sendfile)", ratio=ours_bps / nginx_bps,
+                              goal=">= 0.8x", met=ours_bps / nginx_bps >= 0.8))
+        return figures
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""Load generators for bench_portal, run as their own processes (so their CPU is not the daemon's).
+
+    python -m tests.bench.portal_load sse URL CLIENTS SECONDS   -> one JSON line: per event id [first, last, count]
+    python -m tests.bench.portal_load bare PORT FILE            -> a bare aiohttp server answering FILE's bytes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+EVENT_ID = re.compile(rb"(?:^|\n)id: ([0-9a-f]+-[0-9]+)\n")
+
+
+class _SSEClient(asyncio.Protocol):
+    """A raw HTTP/1.1 SSE client: records when each event id arrives (the arrival time is taken in
+    data_received, before any parsing, so the client's own cost does not widen the measured spread)."""
+
+    def __init__(self, index: int, request: bytes, sink: Callable[[int, float, bytes], None],
+                 lost: asyncio.Future[None]) -> None:
+        self.index, self.request, self.sink, self.lost = index, request, sink, lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.sink(self.index, time.time(), data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+async def sse(url: str, clients: int, seconds: float) -> dict[str, object]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    events: dict[str, list[float]] = {}  # id -> [first arrival, last arrival, count]
+    per_client: list[list[int]] = [[] for _ in range(clients)]
+
+    def sink(index: int, now: float, data: bytes) -> None:
+        for match in EVENT_ID.finditer(data):  # one event is written at once: one read
+            event_id = match.group(1).decode()
+            entry = events.get(event_id)
+            if entry is None:
+                events[event_id] = [now, now, 1]
+            else:
+                entry[0] = min(entry[0], now)
+                entry[1] = max(entry[1], now)
+                entry[2] += 1
+            per_client[index].append(int(event_id.rsplit("-", 1)[1]))
+
+    loop = asyncio.get_running_loop()
+    transports: list[asyncio.BaseTransport] = []
+    lost: list[asyncio.Future[None]] = []
+    for index in range(clients):
+        future: asyncio.Future[None] = loop.create_future()
+        transport, _ = await loop.create_connection(lambda i=index, f=future: _SSEClient(i, request, sink, f),
+                                                    host, port)
+        transports.append(transport)
+        lost.append(future)
+    await asyncio.sleep(seconds)
+    errors = sum(1 for f in lost if f.done())
+    for transport in transports:
+        transport.close()
+    return {"events": events, "seqs": per_client, "errors": errors}
+
+
+def bare(port: int, body_file: Path) -> None:
+    body = body_file.read_bytes()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/flight", handler)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def main(argv: list[str]) -> int:
+    if argv[0] == "sse":
+        result = asyncio.run(sse(argv[1], int(argv[2]), float(argv[3])))
+        print(json.dumps(result))
+        return 0
+    if argv[0] == "bare":
+        bare(int(argv[1]), Path(argv[2]))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
