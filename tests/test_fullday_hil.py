@@ -25,7 +25,7 @@ import pytest
 from appliance.daemon import Daemon
 from tests.conftest import subprocess_env
 from tests.hil_harness import Aircraft, SimProcess, metric_sum, metric_value
-from tests.ops_support import Message, NotifyListener
+from tests.ops_support import Message, NotifyListener, http
 
 pytestmark = pytest.mark.slow
 
@@ -177,7 +177,25 @@ def ground_window(sim: SimProcess, aircraft: Aircraft, status: dict[str, Any], b
         )
         log(f"content updated to {updated['content']['active_id']}")
     elif drained.get("content") is not None:
-        log("the simulator does not say where the ground's bundles are: content update not checked")
+        current = published_bundle(sim)
+        if current is None:
+            log("the ground station publishes no content bundle: content update not checked")
+        else:
+            aircraft.wait_status(lambda s: (s.get("content") or {}).get("active_id") == current, 90,
+                                 f"the ground's current bundle {current}")  # fmt: skip
+            log(f"content is the ground's current bundle {current}")
+
+
+def published_bundle(sim: SimProcess) -> str | None:
+    """The ground's current bundle id from its static index (GET <groundlink.url>/content/index.json)."""
+    url = sim.endpoints.get("groundlink.url")
+    if not url:
+        return None
+    status, _, body = http("GET", url.rstrip("/") + "/content/index.json")
+    if status != 200:
+        return None
+    current = json.loads(body).get("current")
+    return current if isinstance(current, str) else None
 
 
 def publish_bundle(sim: SimProcess, tmp: Path) -> str | None:
