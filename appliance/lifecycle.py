@@ -44,16 +44,18 @@ def component_check(component: Component, lifecycle: Lifecycle | None = None) ->
 
 
 def is_alive(component: Component, lifecycle: Lifecycle | None = None) -> bool:
-    """A component's optional `alive() -> bool` if it has one, else: its health is not fail."""
+    """A component's optional `alive` (a method or a bool property) if it has one, else: its health is not fail."""
     if lifecycle is not None and component.name in lifecycle.start_failures:
         return False
-    alive = getattr(component, "alive", None)
-    if callable(alive):
-        try:
+    try:
+        alive = getattr(component, "alive", None)
+        if callable(alive):
             return bool(alive())
-        except Exception:
-            log.exception("alive() of %s raised", component.name)
-            return False
+        if isinstance(alive, bool):
+            return alive
+    except Exception:
+        log.exception("alive of %s raised", component.name)
+        return False
     return component_check(component).status is not Status.FAIL
 
 

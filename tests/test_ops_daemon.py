@@ -320,3 +320,25 @@ async def test_a_bad_token_file_refuses_to_start(
     assert f"{token}: maintenance.token_file:" in err and message in err
     assert not any(m.has("READY") for m in notify.snapshot())
     assert EVENTS == ["slow started", "slow stopped"]
+
+
+def test_alive_may_be_a_method_a_property_or_the_health() -> None:
+    from appliance.lifecycle import Lifecycle, is_alive
+
+    class Prop(Absent):
+        critical = True
+
+        def __init__(self, value: bool) -> None:
+            self.value = value
+
+        @property
+        def alive(self) -> bool:
+            return self.value
+
+    assert is_alive(Prop(True)) and not is_alive(Prop(False))  # a property wins over a failing health
+    assert not is_alive(Absent())  # no alive: health fail means not alive
+    reader = SocketReader()
+    assert not is_alive(reader)  # a method: its task never started
+    assert not is_alive(Prop(True), Lifecycle(start_failures={"sensors": "OSError: no bus"}))  # never started
+    reader.ours.close()
+    reader.theirs.close()
