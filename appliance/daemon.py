@@ -140,7 +140,9 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self.lifecycle.started_monotonic = loop.time()
         self.lifecycle.max_loop_lag = self.ctx.config.maintenance.watchdog_max_lag
+        built = loop.time()
         self.components = build_components(self.ctx)
+        self.lifecycle.start_seconds["(build)"] = round(loop.time() - built, 3)
         for component in self.components:
             if self._stop.is_set():
                 return

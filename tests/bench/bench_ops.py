@@ -26,7 +26,7 @@ from tests.bench import Figure
 from tests.conftest import subprocess_env
 from tests.hil_harness import Aircraft, SimProcess, metric_sum
 
-READY_RUNS = 2
+READY_RUNS = 3
 CONTENT_FILES = 20_000
 JOURNAL_RECORDS = 100_000
 CLIENTS = 200
