@@ -33,6 +33,7 @@ class PinBoard:
         self.modem_boot_s = modem_boot_s
         self._listeners: list[EdgeListener] = []
         self._modem_timer: asyncio.TimerHandle | None = None
+        self.modem_supplies: list[Callable[[bool], None]] = []  # the modem's power input (SimModem.set_power)
         for signal in signals:
             self.levels[signal.line] = self._level(signal, False)
         self.set_signal("SYSENSIG", True)
@@ -105,6 +106,8 @@ class PinBoard:
             self._modem_power(self.active("GSM_POWER_STATUS"))
 
     def _modem_power(self, on: bool) -> None:
+        for supply in self.modem_supplies:
+            supply(on)
         if self._modem_timer is not None:
             self._modem_timer.cancel()
             self._modem_timer = None

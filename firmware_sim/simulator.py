@@ -30,10 +30,14 @@ def build_devices(world: World | None) -> list[SimDevice]:
         devices.append(world)  # its clock, events and the /scenario and /world/* routes
     if world is not None:
         devices.append(AvionicsDevice(world))
-    devices.append(HardwareDevice(world))
+    hardware = HardwareDevice(world)
+    modem = SimModem(world)
+    hardware.board.modem_supplies.append(modem.set_power)  # GSM_POWER_STATUS feeds the modem
+    devices.append(hardware)
     devices.append(Passengers(world))
     devices.append(SimModem(world))
     devices.append(GroundStation(world=world))
+    devices.append(modem)
     return devices
 
 
