@@ -267,6 +267,7 @@ class Daemon:
         self.ctx.metrics.ready.set(1)
         self.lifecycle.status_line = status_line(self.ctx)
         self.notifier.ready(self.lifecycle.status_line)
+        log.info("running: %d components", len(self.components))  # tests and scripts wait for this line
         log.info("ready: %s", self.lifecycle.status_line)
 
     async def run(self) -> int:
