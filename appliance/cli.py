@@ -138,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    ctx = Context(config=config, config_path=config_path, sim_endpoints=endpoints)
+    ctx = Context(config=config, config_path=config_path, sim_endpoints=endpoints, config_defaults=defaults)
     try:
         return asyncio.run(Daemon(ctx).run())
     finally:

@@ -47,7 +47,12 @@ def worst(statuses: list[Status]) -> Status:
 class Component(Protocol):
     """What the composition root starts, stops and asks for health.
 
-    `critical` components must stay alive for the systemd watchdog to keep being fed.
+    `critical` components must stay alive for the systemd watchdog to keep being fed. A component may define an
+    optional `alive() -> bool` or `alive: bool` property (looked up with getattr, not part of this protocol)
+    to say so more precisely than "health is not fail" (e.g. "my reader task is still running", while the device
+    it reads is absent and being retried: a missing device must not restart the daemon); and an optional
+    `reload(new_config)` (sync or async) to take a new config on SIGHUP: components without it keep running with
+    the config they were built with.
     """
 
     name: str

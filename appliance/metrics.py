@@ -121,6 +121,22 @@ class Metrics:
             "appliance_fsck_errors", "Content-store errors found by the last check.", ["kind"], registry=r
         )
 
+        # the daemon itself (systemd integration)
+        self.event_loop_lag = Gauge(
+            "appliance_event_loop_lag_seconds", "How late the event loop's periodic timer fired, last time.", registry=r
+        )
+        self.watchdog_pings = Counter(
+            "appliance_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd.", registry=r
+        )
+        self.watchdog_withheld = Counter(
+            "appliance_watchdog_withheld_total", "Watchdog pings not sent: loop lag or a dead critical component.",
+            registry=r,
+        )
+        self.ready = Gauge("appliance_ready", "1 once the daemon told systemd READY=1, 0 while stopping.", registry=r)
+        self.config_reloads = Counter(
+            "appliance_config_reloads_total", "SIGHUP config reloads by result.", ["result"], registry=r
+        )
+
         # ground link
         self.groundlink_window_open = Gauge(
             "appliance_groundlink_window_open", "1 while the ground window is open.", registry=r

@@ -195,6 +195,15 @@ class BootInfo(Protocol):
     def last_shutdown_reason(self) -> str: ...
 
 
+# --- ground link -> maintenance -------------------------------------------------------------------------
+
+class SyncTrigger(Protocol):
+    def request_sync(self) -> Mapping[str, Any] | None:
+        """An engineer's "sync now": the ground window's work (outbox, content, clock) at the next chance.
+        May answer with what it will do (e.g. {"window": "closed", "reason": ...})."""
+        ...
+
+
 # --- ground link -> maintenance ("sync now", status) ----------------------------------------------------
 
 class GroundLinkControl(Protocol):

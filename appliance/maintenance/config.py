@@ -9,3 +9,16 @@ class MaintenanceConfig:
 
     listen: str = "0.0.0.0:9180"
     token_file: str = "/etc/appliance/maintenance.token"
+    # The daemon's own operation (systemd integration) lives here too:
+    stop_timeout: float = 20.0  # seconds for an orderly stop after SIGTERM (below the unit's TimeoutStopSec)
+    watchdog_max_lag: float = 1.0  # event-loop lag (s) above which the systemd watchdog is not fed
+    debug_hooks: bool = True  # POST /api/v1/debug/block-loop (token required): an engineer's watchdog test
+
+    def validate(self) -> None:
+        if self.stop_timeout <= 0:
+            raise ValueError("stop_timeout", "must be positive")
+        if self.watchdog_max_lag <= 0:
+            raise ValueError("watchdog_max_lag", "must be positive")
+        _host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise ValueError("listen", f"expected HOST:PORT, got {self.listen!r}")

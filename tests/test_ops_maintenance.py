@@ -1,0 +1,258 @@
+"""The maintenance listener on a real loopback socket: token, health, metrics (promtool), status, admin routes,
+JSON errors; and `appliance status` against it as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from appliance.appconfig import parse_config
+from appliance.component import Check
+from appliance.daemon import Context
+from appliance.maintenance.component import MaintenanceComponent
+from tests.conftest import free_port, python_module, subprocess_env
+from tests.ops_support import base_config, write_token
+
+
+class Signals:
+    """Discretes as the maintenance API sees them: named signals, outputs settable, inputs not."""
+
+    def __init__(self) -> None:
+        self.state = {"CABIN_READY": ("output", False), "WOW": ("input", True)}
+        self.actions: list[tuple[str, bool, str]] = []
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: {"direction": d, "state": v} for name, (d, v) in self.state.items()}
+
+    def set_output(self, name: str, value: bool, actor: str) -> None:
+        direction, _ = self.state[name]
+        if direction != "output":
+            raise ValueError(f"{name} is an input")
+        self.state[name] = (direction, value)
+        self.actions.append((name, value, actor))
+
+
+class Trigger:
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def request_sync(self) -> None:
+        self.requests += 1
+
+
+@dataclass
+class Part:
+    name: str
+    critical: bool
+    check: Check
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def health(self) -> Check:
+        return self.check
+
+
+@dataclass
+class Listener:
+    ctx: Context
+    url: str
+    token: str
+    component: MaintenanceComponent
+    session: aiohttp.ClientSession
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+
+@pytest.fixture
+async def listener(tmp_path: Path) -> AsyncIterator[Listener]:
+    token = write_token(tmp_path / "maintenance.token")
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    ctx = Context(config=parse_config(base_config(tmp_path, port), "test"), config_path=None)
+    component = MaintenanceComponent(ctx)
+    ctx.components.extend([Part("avionics", True, Check.passing("fresh", words=12)), component])
+    await component.start()
+    ctx.lifecycle.ready = True
+    async with aiohttp.ClientSession() as session:
+        yield Listener(ctx, f"http://127.0.0.1:{port}", token, component, session)
+    await component.stop()
+
+
+async def test_livez_is_open_everything_else_needs_the_token(listener: Listener) -> None:
+    s, url = listener.session, listener.url
+    async with s.get(f"{url}/livez") as r:
+        assert r.status == 200 and (await r.json()) == {"status": "alive"}
+    for path in ("/readyz", "/health", "/metrics", "/api/v1/status", "/nowhere"):
+        async with s.get(f"{url}{path}") as r:
+            assert r.status == 401, path
+            assert "error" in await r.json() and r.headers["WWW-Authenticate"].startswith("Bearer")
+        async with s.get(f"{url}{path}", headers=listener.auth("test-token-0123456780")) as r:
+            assert r.status == 401, path
+        async with s.get(f"{url}{path}", headers={"Authorization": f"Basic {listener.token}"}) as r:
+            assert r.status == 401, path
+    async with s.get(f"{url}/readyz", headers=listener.auth()) as r:
+        assert r.status == 200
+    listener.ctx.lifecycle.ready = False
+    async with s.get(f"{url}/readyz", headers=listener.auth()) as r:
+        assert r.status == 503 and (await r.json())["ready"] is False
+
+
+async def test_health_is_health_json_with_one_check_per_component(listener: Listener) -> None:
+    s, url, ctx = listener.session, listener.url, listener.ctx
+    async with s.get(f"{url}/health", headers=listener.auth()) as r:
+        assert r.status == 200 and r.content_type == "application/health+json"
+        body = await r.json(content_type=None)
+    assert body["status"] == "pass"
+    assert set(body["checks"]) == {"avionics:health", "maintenance:health", "daemon:loopLag", "daemon:ready"}
+    avionics = body["checks"]["avionics:health"][0]
+    assert avionics["status"] == "pass" and avionics["output"] == "fresh" and avionics["details"] == {"words": 12}
+    ctx.components.insert(0, Part("modem", False, Check.failing("no SIM")))
+    async with s.get(f"{url}/health", headers=listener.auth()) as r:
+        body = await r.json(content_type=None)
+        assert r.status == 200 and body["status"] == "warn"  # a non-critical fail: degraded, still serving
+        assert body["checks"]["modem:health"][0]["status"] == "fail"
+    ctx.components.insert(0, Part("storage", True, Check.failing("journal unwritable")))
+    async with s.get(f"{url}/health", headers=listener.auth()) as r:
+        assert r.status == 503 and (await r.json(content_type=None))["status"] == "fail"
+
+
+async def test_metrics_pass_promtool_and_carry_process_and_system_figures(listener: Listener) -> None:
+    listener.ctx.metrics.avionics_words.labels(channel="0").inc(5)
+    listener.ctx.alarms.raise_alarm("over_temperature", "71 C") if listener.ctx.alarms else None
+    async with listener.session.get(f"{listener.url}/metrics", headers=listener.auth()) as r:
+        assert r.status == 200 and r.content_type == "text/plain"
+        text = await r.text()
+    for name in (
+        "appliance_build_info",
+        'appliance_avionics_words_total{channel="0"} 5.0',
+        'appliance_alarm_active{name="over_temperature"} 1.0',
+        "appliance_process_resident_memory_bytes",
+        'appliance_process_cpu_seconds_total{mode="user"}',
+        'appliance_system_cpu_seconds_total{mode="idle"}',
+        'appliance_system_memory_bytes{kind="available"}',
+        'appliance_state_disk_bytes{kind="free"}',
+        'appliance_component_health{component="avionics"} 0.0',
+        "appliance_event_loop_lag_seconds",
+    ):
+        assert name in text, name
+    check = await asyncio.to_thread(
+        subprocess.run, ["promtool", "check", "metrics"], input=text.encode(), capture_output=True
+    )
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+async def test_status_takes_what_exists_and_null_otherwise(listener: Listener) -> None:
+    ctx = listener.ctx
+    async with listener.session.get(f"{listener.url}/api/v1/status", headers=listener.auth()) as r:
+        body = await r.json()
+    assert body["discretes"] is None and body["modem"] is None and body["outbox"] is None
+    assert body["alarms"] == [] and body["storage"]["dir"] == ctx.config.storage.dir
+    assert body["storage"]["disk"]["free"] > 0
+    assert [c["name"] for c in body["components"]] == ["avionics", "maintenance"]
+    assert body["daemon"]["ready"] is True
+    ctx.discretes = Signals()
+    async with listener.session.get(f"{listener.url}/api/v1/status", headers=listener.auth()) as r:
+        body = await r.json()
+    assert body["discretes"]["WOW"] == {"direction": "input", "state": True}
+
+
+async def test_alarm_acknowledgement(listener: Listener) -> None:
+    s, url, alarms = listener.session, listener.url, listener.ctx.alarms
+    assert alarms is not None
+    alarms.raise_alarm("over_temperature", "cabin server at 75 C")
+    alarms.condition_cleared("over_temperature")
+    async with s.post(f"{url}/api/v1/alarms/over_temperature/ack", headers=listener.auth()) as r:
+        body = await r.json()
+        assert r.status == 200 and body["alarm"]["acked"] is True and body["active"] is False
+    async with s.post(f"{url}/api/v1/alarms/over_temperature/ack", headers=listener.auth()) as r:
+        assert r.status == 404 and "over_temperature" in (await r.json())["error"]
+
+
+async def test_outputs(listener: Listener) -> None:
+    s, url = listener.session, listener.url
+    async with s.put(f"{url}/api/v1/outputs/CABIN_READY", json={"value": True}, headers=listener.auth()) as r:
+        assert r.status == 503  # no discretes service built
+    signals = Signals()
+    listener.ctx.discretes = signals
+    async with s.put(f"{url}/api/v1/outputs/CABIN_READY", json={"value": True}, headers=listener.auth()) as r:
+        assert r.status == 200 and await r.json() == {"name": "CABIN_READY", "value": True}
+    assert signals.actions == [("CABIN_READY", True, "maintenance")]
+    for body, status in (({"value": "yes"}, 400), ({"value": True, "x": 1}, 400), ([True], 400)):
+        async with s.put(f"{url}/api/v1/outputs/CABIN_READY", json=body, headers=listener.auth()) as r:
+            assert r.status == status and "error" in await r.json()
+    async with s.put(f"{url}/api/v1/outputs/CABIN_READY", data=b"{nope", headers=listener.auth()) as r:
+        assert r.status == 400 and "JSON" in (await r.json())["error"]
+    async with s.put(f"{url}/api/v1/outputs/NOPE", json={"value": True}, headers=listener.auth()) as r:
+        assert r.status == 404
+    async with s.put(f"{url}/api/v1/outputs/WOW", json={"value": False}, headers=listener.auth()) as r:
+        assert r.status == 409 and "input" in (await r.json())["error"]
+    assert signals.state["WOW"] == ("input", True)
+
+
+async def test_sync_now_unknown_routes_and_the_debug_hook_validation(listener: Listener) -> None:
+    s, url = listener.session, listener.url
+    async with s.post(f"{url}/api/v1/groundlink/sync", headers=listener.auth()) as r:
+        assert r.status == 503
+    trigger = Trigger()
+    listener.ctx.sync_trigger = trigger
+    async with s.post(f"{url}/api/v1/groundlink/sync", headers=listener.auth()) as r:
+        assert r.status == 202 and trigger.requests == 1
+    async with s.get(f"{url}/api/v1/nothing", headers=listener.auth()) as r:
+        assert r.status == 404 and "error" in await r.json()
+    async with s.delete(f"{url}/health", headers=listener.auth()) as r:
+        assert r.status == 405 and "error" in await r.json()
+    for seconds in ("", "abc", "0", "-1", "1000"):
+        async with s.post(f"{url}/api/v1/debug/block-loop?seconds={seconds}", headers=listener.auth()) as r:
+            assert r.status == 400, seconds
+    async with s.post(f"{url}/api/v1/debug/block-loop?seconds=0.2") as r:
+        assert r.status == 401
+
+
+async def test_appliance_status_cli_exit_codes(listener: Listener, tmp_path: Path) -> None:
+    token_file = tmp_path / "maintenance.token"
+
+    async def status(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = python_module("appliance", "status", "--url", listener.url, "--token-file", str(token_file), *extra)
+        return await asyncio.to_thread(subprocess.run, argv, env=subprocess_env(), capture_output=True, text=True)
+
+    healthy = await status()
+    assert healthy.returncode == 0, healthy.stderr
+    assert "PASS" in healthy.stdout and "[ok  ] avionics (critical): fresh" in healthy.stdout
+    listener.ctx.components.insert(0, Part("modem", False, Check.failing("no SIM")))
+    degraded = await status("--json")
+    assert degraded.returncode == 1
+    document = json.loads(degraded.stdout)
+    assert document["health"]["status"] == "warn" and document["status"]["components"][0]["name"] == "modem"
+    text = await status()
+    assert "[FAIL] modem: no SIM" in text.stdout
+    unreachable = await asyncio.to_thread(
+        subprocess.run,
+        python_module(
+            "appliance",
+            "status",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--token-file",
+            str(token_file),
+        ),
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert unreachable.returncode == 2 and "unreachable" in unreachable.stderr
+    token_file.write_text("wrong-token\n")
+    refused = await status()
+    assert refused.returncode == 2 and "refused the token" in refused.stderr
