@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from appliance.config import dotted_to_tables, merge
-from appliance.simlaunch import known_config_keys
+from appliance.simlaunch import ensure_token, known_config_keys
 from tests.conftest import free_port, python_module, subprocess_env
 
 KILLS = int(os.environ.get("GROUNDLINK_KILLS", "100"))
@@ -100,6 +100,7 @@ class Rig:
             "maintenance": {"listen": f"127.0.0.1:{free_port()}", "token_file": str(tmp_path / "token")},
         })
         self.config.write_text(toml(sections))
+        ensure_token(tmp_path / "token")  # the maintenance listener refuses to start without one (0600)
         self.daemon: subprocess.Popen[bytes] | None = None
         self.log = (tmp_path / "daemon.log").open("ab")
 
