@@ -26,12 +26,13 @@ debs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# A whole simulated day (two round trips) at SPEED times real time: make run SPEED=1 for real time.
+SPEED ?= 20
 run: $(STAMP)
-	$(BIN)/appliance run --sim
+	$(BIN)/appliance run --sim --speed $(SPEED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check hal appliance firmware_sim tests || true
 
 typecheck: $(STAMP)
 	$(BIN)/mypy hal appliance

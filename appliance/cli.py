@@ -15,6 +15,7 @@ from appliance import __version__
 from appliance.config import EX_CONFIG, ConfigError, read_toml
 
 log = logging.getLogger("appliance")
+EX_SOFTWARE = 70  # sysexits.h: an internal error
 
 
 def _lazy(target: str) -> Callable[[argparse.Namespace], int]:
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="TOML config (default /etc/appliance/appliance.toml, none with --sim)")
     run.add_argument("--sim", action="store_true", help="start the built-in simulator for every device")
     run.add_argument("--state-dir", type=Path, default=Path(".sim-state"), help="state directory with --sim")
+    run.add_argument("--scenario", default=None, help="with --sim: scenario (default [sim].scenario, day)")
+    run.add_argument("--speed", type=float, default=None, help="with --sim: time compression (default [sim].speed, 1)")
     run.set_defaults(func=cmd_run)
 
     decode = sub.add_parser("decode", help="decode adapter-framed ARINC 429 bytes to JSON lines")
@@ -112,7 +115,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             state_dir = args.state_dir.resolve()
             state_dir.mkdir(parents=True, exist_ok=True)
             sim_process, endpoints = simlaunch.start_simulator(
-                control, str(sim_table.get("scenario", "day")), float(sim_table.get("speed", 1.0))
+                control,
+                args.scenario or str(sim_table.get("scenario", "day")),
+                args.speed if args.speed is not None else float(sim_table.get("speed", 1.0)),
             )
             defaults = simlaunch.sim_defaults(endpoints, state_dir)
             defaults["sim"] = {"control": control}
@@ -159,3 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Never let a crash look like a defined exit status (fsck's 1 means "errors corrected").
+        log.exception("appliance %s failed", args.command)
+        return EX_SOFTWARE

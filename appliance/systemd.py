@@ -123,7 +123,7 @@ def listener_socket(name: str, listen: str) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(256)
+        sock.listen(1024)  # a cabin's worth of phones connecting at once
         sock.setblocking(False)
     except OSError:
         sock.close()

@@ -150,6 +150,7 @@ async def test_disk_full_reopens_when_room_is_back_but_failed_fsync_does_not(tmp
         with pytest.raises(StorageRefused):
             await storage.outbox.append("booking", {"refused": True})
         assert await storage.check_disk() is False  # still failing
+        assert storage.alive is reopens  # a failed fsync: only a restart mends it, so stop feeding the watchdog
         with pytest.raises(StorageRefused):
             await storage.outbox.append("booking", {"refused": True})
         ops.armed = False  # room again / the disk answers again

@@ -93,6 +93,12 @@ class DiscretesComponent:
             self.factory.close()
             self.factory = None
 
+    @property
+    def alive(self) -> bool:
+        """The signals are being watched (a power fail would be seen). A failed built-in test is reported in
+        health, but a restart would not mend it, so it does not stop the watchdog."""
+        return self.bank is not None and bool(getattr(self.factory, "connected", True))
+
     def health(self) -> Check:
         if self.bank is None or self.power is None:
             return Check.failing("not started")

@@ -21,6 +21,7 @@ from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
 from appliance.ports import ContentView, FlightView, OrderSink
+from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
 if TYPE_CHECKING:
@@ -58,12 +59,9 @@ class Portal:
         runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0,
                                access_log=access if access.isEnabledFor(logging.DEBUG) else None)
         await runner.setup()
-        site: web.BaseSite
-        if sock is not None:
-            site = web.SockSite(runner, sock)
-        else:
-            host, port = parse_listen(self.listen)
-            site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+        if sock is None:
+            sock = listener_socket("portal", self.listen)  # systemd's socket when activated, else bound here
+        site = web.SockSite(runner, sock)
         await site.start()
         self._runner = runner
         server = site._server  # the bound address (port 0 becomes the real port)

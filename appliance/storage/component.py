@@ -257,6 +257,16 @@ class StorageComponent:
 
     # --- health --------------------------------------------------------------------------------------------
 
+    @property
+    def alive(self) -> bool:
+        """False only when the journal refuses writes until it is reopened (a failed fsync): then a restart is
+        the way back, so the watchdog may let systemd do it. Corruption and a full disk are reported in
+        health but a restart would not mend them, so they do not stop the watchdog."""
+        store = self.store
+        if store is None or store.journal.failure is None:
+            return True
+        return bool(store.journal.reopenable)
+
     def health(self) -> Check:
         details: dict[str, Any] = {"boot": self.boot.snapshot(), "time": self.time.snapshot()}
         if self.start_error is not None:

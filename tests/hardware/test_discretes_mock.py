@@ -226,8 +226,10 @@ async def test_a_broken_loopback_fails_the_check_not_the_start(tmp_path: Path) -
         health = component.health()
         assert health.status == "fail" and "INTTEST_IN" in health.reason
         assert ctx.metrics.registry.get_sample_value("appliance_bit_passed") == 0
+        assert component.alive  # a restart would not mend the board: the watchdog keeps being fed
     finally:
         await component.stop()
+    assert not component.alive
 
 
 async def test_set_output_is_audited_before_it_changes(tmp_path: Path) -> None:
