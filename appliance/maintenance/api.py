@@ -125,6 +125,9 @@ class Routes:
             return error(404, f"no discrete signal {name!r}")
         except ValueError as problem:
             return error(409, f"{name} cannot be set: {problem}")
+        except Exception as problem:  # the audit line could not be written, the pins are gone: nothing changed
+            log.warning("output %s not set: %s", name, problem)
+            return error(503, f"{name} not set: {problem}")
         log.info("output %s set to %s by maintenance", name, value)
         return web.json_response({"name": name, "value": value})
 
