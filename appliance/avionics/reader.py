@@ -66,6 +66,7 @@ class AvionicsReader:
         self.last_error = ""
         self._trouble_since: float | None = None  # when the bus last went silent or the port was lost
         self._thread_beat = 0.0
+        self._logged_phase = ""
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -196,7 +197,18 @@ class AvionicsReader:
                     self._trouble_since = None
             self.state.tick(now)
             self.core.update_age_gauges()
+            self._log_phase()
             await asyncio.sleep(0.5)
+
+    def _log_phase(self) -> None:
+        """One log line per flight phase change: the journal then reads like the flight's log book."""
+        phase = self.state.phase
+        if phase != self._logged_phase:
+            info = self.state.flight_info()
+            altitude = self.state.usable("altitude")
+            log.info("flight phase: %s (%s %s-%s, altitude %s ft)", phase, info.flight_number or "-",
+                     info.origin or "?", info.destination or "?", "-" if altitude is None else round(float(altitude)))
+            self._logged_phase = phase
 
     # --- health ---------------------------------------------------------------------------------------------
 
