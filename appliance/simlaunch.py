@@ -6,9 +6,11 @@ real doors (ptys, sockets, HTTP) exactly as on the aircraft, and its load does n
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +37,11 @@ def start_simulator(control: str, scenario: str, speed: float, timeout: float = 
 ]:
     """Start `python -m firmware_sim` and return the process and the JSON line it printed."""
     argv = [sys.executable, "-m", "firmware_sim", "--control", control, "--scenario", scenario, "--speed", str(speed)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # Its own session, so a Ctrl-C at the terminal reaches only the daemon, which stops the simulator after its
+    # own components; and a parent-death signal, so a killed daemon never leaves a simulator behind.
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent  # noqa: PLW1509 - no threads yet
+    )
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     line = process.stdout.readline()
@@ -48,6 +54,15 @@ def start_simulator(control: str, scenario: str, speed: float, timeout: float = 
         process.kill()
         raise SimulatorFailed(f"the simulator printed {line[:200]!r}: {error}") from None
     return process, endpoints
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the daemon still stops the simulator on every orderly exit
 
 
 def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
