@@ -303,3 +303,48 @@ async def test_start_is_retried_until_the_state_dir_works(tmp_path: Path) -> Non
     await storage.outbox.append("booking", {"late": "start"})
     assert storage.boot.boots == 1
     await storage.stop()
+
+
+async def test_records_queued_when_a_power_fail_refuses_writes_survive_the_next_checkpoint(tmp_path: Path) -> None:
+    """Regression: a refusal during a power-fail freeze once rolled back transactions still on their way to
+    disk; they became durable and were acknowledged, memory lost them, and the orderly stop's checkpoint
+    (written from memory) dropped them. Every acknowledged order must survive freeze, resume, stop and boot."""
+    import contextlib
+
+    from appliance.metrics import Metrics
+    from appliance.ports import StorageRefused
+    from appliance.storage.component import StorageComponent
+    from appliance.storage.config import StorageConfig
+    from appliance.timebase import SystemClock
+
+    config = StorageConfig(dir=str(tmp_path / "state"))
+    storage = StorageComponent(config, SystemClock(), Metrics())
+    await storage.start()
+    assert storage.outbox is not None
+    acknowledged: list[str] = []
+
+    async def writer() -> None:
+        while True:
+            try:
+                acknowledged.append((await storage.outbox.append("booking", {"item": "x"})).id)  # type: ignore[union-attr]
+            except StorageRefused:
+                await asyncio.sleep(0.001)
+
+    writers = [asyncio.create_task(writer()) for _ in range(8)]
+    for _ in range(25):
+        await asyncio.sleep(0.01)
+        await storage.emergency_flush()
+        await asyncio.sleep(0.003)
+        storage.resume_writes()
+    for task in writers:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await storage.stop()
+    again = StorageComponent(config, SystemClock(), Metrics())
+    await again.start()
+    assert again.outbox is not None
+    kept = {item.id for item in again.outbox.pending()}
+    await again.stop()
+    assert len(acknowledged) > 100
+    assert set(acknowledged) <= kept, f"{len(set(acknowledged) - kept)} acknowledged orders lost"

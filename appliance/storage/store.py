@@ -126,9 +126,11 @@ class Store:
             raise
 
     def rollback(self) -> None:
-        """Undo, newest first, every applied transaction that did not become durable (after a refusal)."""
+        """Undo, newest first, every applied transaction the journal refused. A transaction still on its way to
+        disk is kept: it may yet become durable (a power-fail freeze refuses new writes but flushes the queued
+        ones), and memory must hold whatever the journal holds, or the next checkpoint would drop it."""
         with self.lock:
-            while self._inflight and not _succeeded(self._inflight[-1][0]):
+            while self._inflight and _refused(self._inflight[-1][0]):
                 _, undo = self._inflight.pop()
                 for table, key, previous in reversed(undo):
                     _restore(self.tables, table, key, previous)
@@ -188,6 +190,10 @@ def _decode(record: Record) -> Any:
 
 def _succeeded(future: concurrent.futures.Future[int]) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _refused(future: concurrent.futures.Future[int]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
 
 
 def _apply(tables: Tables, ops: list[Op], undo: list[tuple[str, str | None, Any]] | None) -> None:
