@@ -8,9 +8,10 @@ A device that stops answering NACKs every transfer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+from firmware_sim.tcpserver import TcpServer
 
 
 def _s16(value: float) -> int:
@@ -147,32 +148,16 @@ class SimINA219(RegisterDevice):
             raise KeyError(register)
 
 
-class RegisterServer:
+class RegisterServer(TcpServer):
     """TCP server of the bus: `R addr reg n` / `W addr reg hex` (see hal.sensors.netbus)."""
 
     def __init__(self, devices: list[RegisterDevice], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.devices = {d.address: d for d in devices}
-        self.host = host
-        self.port = port
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
         return f"tcp://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
 
     def command(self, text: str) -> str:
         parts = text.split()

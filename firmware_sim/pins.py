@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from firmware_sim.tcpserver import TcpServer
 from hal.discretes.signals import DEFAULT_SIGNALS, Signal
 
 log = logging.getLogger("firmware_sim.pins")
@@ -159,32 +160,16 @@ class PinBoard:
         } | {"stuck": dict(self.stuck)}
 
 
-class PinServer:
+class PinServer(TcpServer):
     """TCP server of a PinBoard: answers commands, pushes every edge to every client."""
 
     def __init__(self, board: PinBoard, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.board = board
-        self.host = host
-        self.port = port
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         def push(line: int, level: bool, stamp: int) -> None:

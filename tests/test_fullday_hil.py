@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from appliance.daemon import Daemon
+from hal.discretes.signals import DEFAULT_SIGNALS
 from tests.conftest import subprocess_env
 from tests.hil_harness import Aircraft, SimProcess, metric_sum, metric_value
 from tests.ops_support import Message, NotifyListener, http
@@ -255,6 +256,8 @@ def test_full_day(tmp_path: Path) -> None:
                 words_after = metric_sum(aircraft.get("/metrics")[1], "appliance_avionics_words_total")
                 assert words_after > words_before, "no ARINC 429 words counted during the flight"
         status = aircraft.get("/api/v1/status")[1]
+        if status.get("discretes") is not None:  # every signal of the board, by name, for the engineer
+            assert {s.name for s in DEFAULT_SIGNALS} <= set(status["discretes"]["signals"])
         ground_window(sim, aircraft, status, bundle_id)
         assert max_gap(notify.times("WATCHDOG", ready.at)) < WATCHDOG_USEC / 1e6, "the watchdog went hungry"
 
