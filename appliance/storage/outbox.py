@@ -65,14 +65,17 @@ class JournalOutbox:
 
     def attach(self, db: JournaledDB) -> None:
         self._db = db
-        table = db.table(TABLE)
-        self._index = {doc["id"]: doc.doc_id for doc in table.all()}
-        self._next_seq = max((int(doc["seq"]) for doc in table.all()), default=0) + 1
+        self._index = {}
         self._pending_counts = {}
-        for doc in table.all():
-            self._pending_counts.setdefault(str(doc["kind"]), 0)
-            if doc["state"] == PENDING:
-                self._pending_counts[str(doc["kind"])] += 1
+        last_seq = 0
+        # One pass over the raw documents (no TinyDB Document per order): at boot this is every order still
+        # kept, and it is on the way to READY=1.
+        for doc_id, doc in db.store.tables.get(TABLE, {}).items():
+            self._index[doc["id"]] = int(doc_id)
+            last_seq = max(last_seq, int(doc["seq"]))
+            kind = str(doc["kind"])
+            self._pending_counts[kind] = self._pending_counts.get(kind, 0) + (doc["state"] == PENDING)
+        self._next_seq = last_seq + 1
         self._update_gauges()
 
     def detach(self) -> None:
