@@ -20,6 +20,7 @@ from appliance.avionics.core import ReaderCore
 from appliance.avionics.state import FlightState
 from appliance.component import Check
 from appliance.metrics import Metrics
+from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 from hal.serialport import ReadOnlyPort
 
@@ -85,10 +86,7 @@ class AvionicsReader:
                 source.cancel_read()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+        await cancel_and_wait(self._monitor)
 
     @property
     def alive(self) -> bool:

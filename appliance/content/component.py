@@ -27,6 +27,7 @@ from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync, SyncResult
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo
+from appliance.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from appliance.daemon import Context
@@ -103,11 +104,7 @@ class ContentComponent:
 
     async def stop(self) -> None:
         self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         if self._observer is not None:
             self._observer.stop()

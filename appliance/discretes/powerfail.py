@@ -11,13 +11,13 @@ acknowledged that was not fsynced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
 from appliance.metrics import Metrics
 from appliance.ports import Flushable
+from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 from hal.discretes.bank import DiscreteBank
 
@@ -131,10 +131,7 @@ class PowerFail:
             self.request_stop(reason)
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,7 @@ from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.groundlink.logbuffer import RecentLogs
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
+from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.groundlink")
@@ -109,10 +110,8 @@ class GroundLink:
         self._supervisor = asyncio.create_task(self._supervise(), name="groundlink")
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
-            self._supervisor = None
+        await cancel_and_wait(self._supervisor)
+        self._supervisor = None
         await self._close("stopped")
         if self._session is not None:
             await self._session.close()

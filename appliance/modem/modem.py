@@ -16,6 +16,7 @@ from appliance.metrics import Metrics
 from appliance.modem.config import ModemConfig
 from appliance.modem.state import DOMAINS, PREFIX_DOMAIN, ModemState, NetworkStatus
 from appliance.ports import ModemPower
+from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 from hal.modem import (
     ATChannel,
@@ -112,10 +113,7 @@ class Modem:
         self._task = asyncio.create_task(self._run(), name="modem")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.channel.close()
 
     def health(self) -> Check:

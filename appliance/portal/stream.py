@@ -13,7 +13,6 @@ client, so a slow phone costs no memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from appliance.metrics import Metrics
+from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.portal.stream")
@@ -111,11 +111,8 @@ class Broadcaster:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="portal-sse-ticker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for client in list(self._clients):
             self._end(client)
 

@@ -19,6 +19,7 @@ from typing import Any
 from appliance.component import Check
 from appliance.daemon import Context
 from appliance.sensors.config import SensorsConfig
+from appliance.tasks import cancel_and_wait
 from hal.sensors.bus import open_bus
 from hal.sensors.ina219 import INA219
 from hal.sensors.lm75 import LM75
@@ -74,10 +75,7 @@ class SensorsComponent:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._bus is not None:
             with contextlib.suppress(Exception):
                 self._bus.close()

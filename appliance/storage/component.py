@@ -40,6 +40,7 @@ from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
 from appliance.storage.outbox import JournalOutbox
 from appliance.storage.store import Store
 from appliance.storage.tinystore import JournaledDB
+from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 
 if TYPE_CHECKING:
@@ -133,11 +134,7 @@ class StorageComponent:
                  len(recovery.records), recovery.snapshot_seq, recovery.seconds, len(recovery.corruption))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         if self.store is not None:
             store = self.store
