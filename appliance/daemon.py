@@ -172,7 +172,8 @@ class Daemon:
             component = self._started.pop()
             remaining = max(0.5, deadline - loop.time())
             try:
-                await asyncio.wait_for(component.stop(), timeout=remaining)
+                async with asyncio.timeout(remaining):
+                    await component.stop()
             except TimeoutError:
                 log.error("component %s did not stop within %.1f s", component.name, remaining)
             except Exception:

@@ -10,7 +10,6 @@ background task re-hashes everything at a bounded I/O rate. Bad files are quaran
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -27,7 +26,7 @@ from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync, SyncResult
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo
-from appliance.tasks import cancel_and_wait
+from appliance.tasks import cancel_and_wait, wait_event
 
 if TYPE_CHECKING:
     from appliance.daemon import Context
@@ -186,8 +185,7 @@ class ContentComponent:
 
     async def _scan_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.config.scan_interval_s)
+            await wait_event(self._dirty, self.config.scan_interval_s)
             await asyncio.sleep(EVENT_DEBOUNCE_S)
             self._dirty.clear()
             try:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from appliance.metrics import Metrics
 from appliance.ports import Flushable
-from appliance.tasks import cancel_and_wait
+from appliance.tasks import cancel_and_wait, wait_event
 from appliance.timebase import Clock
 from hal.discretes.bank import DiscreteBank
 
@@ -104,9 +104,7 @@ class PowerFail:
         self.state = "riding_through"
         if self.power_failing():
             remaining = self.ride_through_s + self.grace_s - (self.clock.monotonic() - stamp)
-            try:
-                await asyncio.wait_for(self._restored.wait(), max(remaining, 0.0))
-            except TimeoutError:
+            if not await wait_event(self._restored, max(remaining, 0.0)):
                 self._stop(line, stamp)
                 return
         self.last_interrupt_seconds = self.clock.monotonic() - stamp

@@ -11,7 +11,6 @@ cancelled at once; nothing is lost, since an item leaves the outbox only once th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -31,7 +30,7 @@ from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.groundlink.logbuffer import RecentLogs
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
-from appliance.tasks import cancel_and_wait
+from appliance.tasks import cancel_and_wait, wait_event
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.groundlink")
@@ -163,8 +162,7 @@ class GroundLink:
             except Exception as problem:  # a bug here must not end the window logic for good
                 log.exception("ground link step failed")
                 self._note_error(f"{type(problem).__name__}: {problem}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            await wait_event(self._wake, self.config.poll_seconds)
             self._wake.clear()
 
     async def step(self) -> None:

@@ -16,7 +16,7 @@ from appliance.metrics import Metrics
 from appliance.modem.config import ModemConfig
 from appliance.modem.state import DOMAINS, PREFIX_DOMAIN, ModemState, NetworkStatus
 from appliance.ports import ModemPower
-from appliance.tasks import cancel_and_wait
+from appliance.tasks import cancel_and_wait, wait_event
 from appliance.timebase import Clock
 from hal.modem import (
     ATChannel,
@@ -148,8 +148,7 @@ class Modem:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_event(self._wake, seconds)
 
     async def _open_and_initialise(self) -> None:
         if not self.channel.is_open:

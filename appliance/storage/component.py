@@ -242,7 +242,8 @@ class StorageComponent:
 
         threading.Thread(target=run_sync, name="power-fail-sync", daemon=True).start()
         try:
-            await asyncio.wait_for(asyncio.shield(sync), self.config.power_fail_budget)
+            async with asyncio.timeout(self.config.power_fail_budget):
+                await asyncio.shield(sync)
         except TimeoutError:
             log.warning("power fail: os.sync() still running after %.0f ms (the journal is durable)",
                         self.config.power_fail_budget * 1000)

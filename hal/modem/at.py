@@ -189,7 +189,8 @@ class ATChannel:
                 self._mark_lost(f"write failed: {error}")
                 raise PortClosed(str(error)) from error
             try:
-                response = await asyncio.wait_for(self._done, timeout)
+                async with asyncio.timeout(timeout):
+                    response = await self._done
             except TimeoutError:
                 raise ATTimeout(f"{command}: no answer within {timeout:g} s") from None
             finally:
