@@ -31,6 +31,7 @@ from appliance.ports import (
     ModemPower,
     ModemView,
     Outbox,
+    ScheduleView,
     SyncTrigger,
     TimeAnchor,
 )
@@ -64,6 +65,7 @@ class Context:
     modem: ModemView | None = None
     sync_trigger: SyncTrigger | None = None
     groundlink: GroundLinkControl | None = None
+    schedule: ScheduleView | None = None
     components: list[Component] = field(default_factory=list)
     # The daemon's own state (ready, stopping, loop lag, watchdog), and what a SIGHUP reload merges under the file.
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

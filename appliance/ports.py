@@ -67,6 +67,25 @@ class FlightView(Protocol):
         ...
 
 
+# --- ground link -> portal --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScheduledLeg:
+    """One flight of this aircraft's schedule, as the ground station published it."""
+
+    flight_number: str
+    origin: str  # ICAO
+    destination: str  # ICAO
+    departure: datetime  # scheduled off-block, tz-aware UTC
+    arrival: datetime  # scheduled on-block, tz-aware UTC
+
+
+class ScheduleView(Protocol):
+    def leg_at(self, when: datetime) -> ScheduledLeg | None:
+        """The leg being flown at `when`, else the next one due soon; None when the schedule has nothing."""
+        ...
+
+
 # --- storage -> portal, ground link, discretes ----------------------------------------------------------
 
 class StorageRefused(Exception):

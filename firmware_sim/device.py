@@ -34,6 +34,11 @@ class World(Protocol):
         """Every parameter's true value now, by the appliance's parameter names (altitude, ground_speed, ...)."""
         ...
 
+    def schedule(self) -> list[dict[str, Any]]:
+        """The scenario's flights as the airline publishes them: flight_number, origin, destination, departure
+        and arrival (ISO 8601 UTC on the avionics clock)."""
+        ...
+
     def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
         """`callback(event, detail)` on scenario events: ("phase", {"phase": "climb"}), ("arrived", {...}),
         ("departing", {...}), ("scenario", {"name": ...})."""

@@ -23,4 +23,5 @@ def build(ctx: Context) -> GroundLink:
         boot=ctx.boot,
     )
     ctx.groundlink = link
+    ctx.schedule = link.schedule
     return link

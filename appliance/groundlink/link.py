@@ -28,6 +28,7 @@ from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.groundlink.logbuffer import RecentLogs
+from appliance.groundlink.schedule import ScheduleStore, ScheduleUnavailable, fetch_schedule
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
 from appliance.tasks import cancel_and_wait, wait_event
@@ -71,6 +72,7 @@ class GroundLink:
         self.content = content
         self.rng = rng or random.Random()
         self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
+        self.schedule = ScheduleStore(state_dir / "schedule.json")
         self.client: GroundClient | None = None
         self.delivery: Delivery | None = None
         self.open = False
@@ -258,6 +260,8 @@ class GroundLink:
                 return
             if self.config.telemetry:
                 await self._guarded("telemetry", self._send_telemetry())
+            if self.config.schedule:
+                await self._guarded("schedule", self._fetch_schedule())
             if self.content is not None:
                 await self._guarded("content", self._update_content())
         finally:
@@ -268,7 +272,7 @@ class GroundLink:
     async def _guarded(self, what: str, step: Awaitable[None]) -> None:
         try:
             await step
-        except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable) as problem:
+        except (aiohttp.ClientError, TimeoutError, BudgetExhausted, ClockUnavailable, ScheduleUnavailable) as problem:
             self._note_error(f"{what}: {type(problem).__name__}: {problem}")
             self._health_at = 0.0  # check the station again at the next step
         except Exception as problem:  # storage refusing a write, a bug: noted, the window logic goes on
@@ -306,6 +310,11 @@ class GroundLink:
         self.content_runs += 1
         if self.last_content.get("status") in ("failed", "interrupted"):
             self._note_error(f"content: {self.last_content.get('error') or self.last_content.get('status')}")
+
+    async def _fetch_schedule(self) -> None:
+        assert self.client is not None
+        await fetch_schedule(self.client, self.schedule, self.config.schedule_path, self.config.request_timeout,
+                             self.clock.wall())
 
     async def _clock_check(self) -> None:
         assert self.client is not None
@@ -369,6 +378,7 @@ class GroundLink:
             "clock_skew": self.clock_skew,
             "telemetry_sent": self.telemetry_sent,
             "content_runs": self.content_runs,
+            "schedule": self.schedule.snapshot(),
             "last_content": {k: v for k, v in self.last_content.items() if isinstance(v, str | int | float | None)},
             "roaming_spent": self.roaming.snapshot(),
             "bytes": {

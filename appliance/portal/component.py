@@ -20,7 +20,7 @@ from appliance.portal.orders import RateLimiter
 from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, FlightView, OrderSink
+from appliance.ports import ContentView, FlightView, OrderSink, ScheduleView
 from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
@@ -98,9 +98,10 @@ def make_services(
     outbox: OrderSink | None = None,
     content: ContentView | None = None,
     alarms: Alarms | None = None,
+    ground_schedule: ScheduleView | None = None,
 ) -> Services:
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
-    report = FlightReport(flight, schedule, clock, Airports())
+    report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
     broadcaster = Broadcaster(report.build, clock, metrics, interval=config.sse_interval_seconds,
                               max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients)
     return Services(
@@ -118,8 +119,8 @@ def make_services(
 
 
 def build(ctx: Context) -> Portal:
-    """Builder for appliance.daemon.BUILDERS (uses ctx.flight, ctx.outbox, ctx.content, ctx.alarms)."""
+    """Builder for appliance.daemon.BUILDERS (uses ctx.flight, ctx.outbox, ctx.content, ctx.alarms, ctx.schedule)."""
     config = ctx.config.portal
     services = make_services(config, ctx.clock, ctx.metrics, flight=ctx.flight, outbox=ctx.outbox,
-                             content=ctx.content, alarms=ctx.alarms)
+                             content=ctx.content, alarms=ctx.alarms, ground_schedule=ctx.schedule)
     return Portal(services, config.listen)

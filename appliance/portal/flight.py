@@ -1,7 +1,8 @@
 """The passenger's view of the flight: values with units, status and age; where from, where to, how long to go.
 
-Built from the FlightView snapshot (avionics) with the schedule from config as fallback for the flight number,
-origin and destination. A value that is not normal and fresh is null with its status, never shown as current.
+Built from the FlightView snapshot (avionics) with, as fallback for the flight number, origin and destination,
+the ground station's schedule (`source: "ground"`), else the schedule from config (`source: "schedule"`).
+A value that is not normal and fresh is null with its status, never shown as current.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.portal.airports import Airport, Airports
 from appliance.portal.geo import KM_PER_NM, distance_km
-from appliance.ports import FlightView
+from appliance.ports import FlightView, ScheduleView
 from appliance.timebase import Clock
 
 #: The parameters the passenger app shows (others the avionics decode stay off the passenger listener).
@@ -55,9 +56,11 @@ def _tz(name: str) -> ZoneInfo | None:
 class FlightReport:
     """Builds the `/api/v1/flight` document and keeps the flown track."""
 
-    def __init__(self, flight: FlightView | None, schedule: Schedule, clock: Clock, airports: Airports) -> None:
+    def __init__(self, flight: FlightView | None, schedule: Schedule, clock: Clock, airports: Airports,
+                 ground_schedule: ScheduleView | None = None) -> None:
         self._flight = flight
         self._schedule = schedule
+        self._ground_schedule = ground_schedule
         self._clock = clock
         self._airports = airports
         self.track: list[tuple[float, float]] = []
@@ -76,11 +79,11 @@ class FlightReport:
     def build(self) -> dict[str, Any]:
         snapshot = self._flight.snapshot() if self._flight is not None else {}
         parameters = self._parameters(snapshot.get("parameters") or {})
-        route = self._route(snapshot.get("flight") or {})
+        now_utc = self._now_utc()
+        route = self._route(snapshot.get("flight") or {}, now_utc)
         self._route_now = route
         origin = self._airports.get(route["origin"])
         destination = self._airports.get(route["destination"])
-        now_utc = self._now_utc()
         position = self._position(parameters)
         self._record_track(position, route)
         return {
@@ -123,10 +126,14 @@ class FlightReport:
             }
         return out
 
-    def _route(self, info: dict[str, Any]) -> dict[str, Any]:
-        s = self._schedule
+    def _route(self, info: dict[str, Any], now_utc: datetime) -> dict[str, Any]:
+        """From the avionics flight information block; what it lacks from the ground station's schedule (the
+        leg due now), else from the schedule in the config."""
         number, origin, destination = info.get("flight_number"), info.get("origin"), info.get("destination")
-        source = "avionics" if (number or origin or destination) else ("schedule" if s.destination else None)
+        leg = self._ground_schedule.leg_at(now_utc) if self._ground_schedule is not None else None
+        s = Schedule(leg.flight_number, leg.origin, leg.destination) if leg is not None else self._schedule
+        fallback = "ground" if leg is not None else ("schedule" if s.destination else None)
+        source = "avionics" if (number or origin or destination) else fallback
         return {
             "flight_number": number or s.flight_number or None,
             "origin": origin or s.origin or None,

@@ -33,6 +33,17 @@ class Timeline:
     def at(self, t: float) -> Segment:
         return self.segments[self.index_at(t)]
 
+    def flights(self) -> list[tuple[Leg, float, float]]:
+        """Each flight with its off-block and on-block times (scenario seconds): the published schedule."""
+        out: list[tuple[Leg, float, float]] = []
+        for before, after in zip(self.segments, self.segments[1:], strict=False):
+            if before.kind == "gate" and after.kind != "gate":
+                out.append((after.leg, after.start, math.inf))
+            elif after.kind == "gate" and after.after_flight and out:
+                leg, departure, _ = out[-1]
+                out[-1] = (leg, departure, after.start)
+        return out
+
     def first(self, kind_or_phase: str) -> Segment:
         """The first segment of this kind (taxi_out, landing, ...) or public phase (taxi, landed, ...)."""
         for segment in self.segments:

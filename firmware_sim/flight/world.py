@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -84,6 +85,14 @@ class FlightWorld:
             "speed": self.speed,
             "frozen": self.frozen,
         }
+
+    def schedule(self) -> list[dict[str, Any]]:
+        def utc(t: float) -> str:
+            return (self.start_utc + timedelta(seconds=t)).isoformat()
+
+        return [{"flight_number": leg.flight_number, "origin": leg.origin.icao, "destination": leg.destination.icao,
+                 "departure": utc(departure), "arrival": utc(arrival)}
+                for leg, departure, arrival in self.timeline.flights() if math.isfinite(arrival)]
 
     def subscribe(self, callback: Listener) -> None:
         self._listeners.append(callback)

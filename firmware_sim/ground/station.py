@@ -110,6 +110,7 @@ class GroundStation:
             world.subscribe(self._on_world_event)
         self.up = True
         self.time_offset = 0.0
+        self.schedule_override: Any = None  # PUT /ground/schedule: any JSON, served as is (tests of refusal)
         self.requests = 0
         self.dropped = 0
         self._runner: web.AppRunner | None = None
@@ -123,6 +124,7 @@ class GroundStation:
         app.router.add_post("/telemetry", self._post_telemetry)
         app.router.add_get("/health", self._get_health)
         app.router.add_get("/time", self._get_time)
+        app.router.add_get("/schedule", self._get_schedule)
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         self.content = add_content_routes(app, self.bundles_dir, self.link)
         return app
@@ -215,6 +217,13 @@ class GroundStation:
     async def _get_time(self, request: web.Request) -> web.Response:
         return web.json_response({"epoch": time.time() + self.time_offset})
 
+    async def _get_schedule(self, request: web.Request) -> web.Response:
+        if self.schedule_override is not None:
+            return web.json_response(self.schedule_override)
+        if self.world is None:
+            return error(404, "no schedule for this aircraft")
+        return web.json_response({"legs": self.world.schedule()})
+
     # --- SimDevice --------------------------------------------------------------------------------------
 
     async def publish(self, day: date | None = None) -> dict[str, Any]:
@@ -301,6 +310,7 @@ class GroundStation:
         app.router.add_delete("/ground/faults", self._delete_faults)
         app.router.add_put("/ground/link", self._put_link)
         app.router.add_put("/ground/station", self._put_station)
+        app.router.add_put("/ground/schedule", self._put_schedule)
         app.router.add_post("/ground/content/publish", self._post_publish)
 
     async def _get_received(self, request: web.Request) -> web.Response:
@@ -332,6 +342,11 @@ class GroundStation:
         except ValueError as problem:
             return error(400, str(problem))
         return web.json_response(self.link.state())
+
+    async def _put_schedule(self, request: web.Request) -> web.Response:
+        """Serve this document at /schedule instead of the scenario's flights; null goes back to them."""
+        self.schedule_override = await _json(request)
+        return web.json_response({"override": self.schedule_override is not None})
 
     async def _put_station(self, request: web.Request) -> web.Response:
         body = await _json(request)

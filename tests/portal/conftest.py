@@ -22,7 +22,7 @@ from appliance.content.store import ContentStore
 from appliance.metrics import Metrics
 from appliance.portal.component import Portal, make_services
 from appliance.portal.config import PortalConfig
-from appliance.ports import FlightInfo, ParamStatus, Reading
+from appliance.ports import FlightInfo, ParamStatus, Reading, ScheduleView
 from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
 from appliance.timebase import SystemClock
@@ -111,7 +111,7 @@ def install_samples(store: ContentStore, tmp: Path, day: date, name: str | None 
     store.install(files, manifest)
 
 
-async def start_rig(tmp_path: Path, **config: Any) -> PortalRig:
+async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None, **config: Any) -> PortalRig:
     clock, metrics = SystemClock(), Metrics()
     alarms = Alarms(clock, metrics)
     storage = StorageComponent(StorageConfig(dir=str(tmp_path / "state")), clock, metrics)
@@ -121,7 +121,7 @@ async def start_rig(tmp_path: Path, **config: Any) -> PortalRig:
     flight = cruise(ScriptedFlight())
     portal_config = PortalConfig(listen=f"127.0.0.1:{free_port()}", **config)
     services = make_services(portal_config, clock, metrics, flight=flight, outbox=storage.outbox,
-                             content=content, alarms=alarms)
+                             content=content, alarms=alarms, ground_schedule=ground_schedule)
     portal = Portal(services, portal_config.listen)
     await portal.start()
     assert portal.address is not None

@@ -74,6 +74,38 @@ async def test_schedule_fallback_when_avionics_has_no_flight_block(tmp_path) -> 
         await rig.storage.stop()
 
 
+async def test_the_ground_stations_schedule_comes_before_the_configs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.groundlink.schedule import ScheduleStore
+    from appliance.ports import ScheduledLeg
+    from tests.portal.conftest import start_rig
+
+    now = datetime.now(UTC)
+    schedule = ScheduleStore(tmp_path / "schedule.json")
+    schedule.replace([ScheduledLeg("IB3166", "LEBL", "EGLL", now - timedelta(minutes=30), now + timedelta(hours=2))],
+                     wall=0.0)
+    rig = await start_rig(tmp_path, ground_schedule=schedule, schedule_flight_number="VY1002",
+                          schedule_origin="LEMD", schedule_destination="LEBL")
+    try:
+        rig.flight.info = FlightInfo()
+        doc = await get_flight(rig)
+        assert doc["flight"]["source"] == "ground" and doc["flight"]["flight_number"] == "IB3166"
+        assert doc["flight"]["destination"]["icao"] == "EGLL"
+
+        rig.flight.info = FlightInfo(flight_number="IB3166", origin="LEBL", destination="EGLL")
+        assert (await get_flight(rig))["flight"]["source"] == "avionics"
+
+        rig.flight.info = FlightInfo()  # the ground schedule has nothing due now: the config's
+        schedule.replace([ScheduledLeg("IB3166", "LEBL", "EGLL", now - timedelta(days=1),
+                                       now - timedelta(days=1) + timedelta(hours=2))], wall=0.0)
+        doc = await get_flight(rig)
+        assert doc["flight"]["source"] == "schedule" and doc["flight"]["flight_number"] == "VY1002"
+    finally:
+        await rig.portal.stop()
+        await rig.storage.stop()
+
+
 async def read_events(resp: aiohttp.ClientResponse, count: int) -> list[dict[str, str]]:
     events: list[dict[str, str]] = []
     current: dict[str, str] = {}
