@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from appliance.storage.atomic import atomic_write_bytes
-from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
 
 __all__ = [
     "REAL_OPS",
@@ -82,9 +82,9 @@ def swap_symlink(link: Path, target: str, ops: FileOps = REAL_OPS) -> None:
 
 
 def move(src: Path, dest: Path, ops: FileOps = REAL_OPS) -> None:
-    """Rename `src` to `dest` (same file system) and fsync both directories."""
-    if not dest.parent.is_dir():
-        ops.mkdir(dest.parent)
+    """Rename `src` to `dest` (same file system) and fsync both directories (a missing destination directory is
+    created durably: each new directory's parent is fsynced too)."""
+    ensure_dir(dest.parent, ops)
     ops.rename(src, dest)
     ops.fsync_dir(dest.parent)
     if src.parent != dest.parent:
