@@ -14,11 +14,12 @@ from appliance.timebase import ManualClock
 from tests.content_support import KIB, make_bundle, serve_ground
 
 
-def context(tmp_path: Path) -> Context:
+def context(tmp_path: Path, watch: bool = False) -> Context:
     path = tmp_path / "appliance.toml"
     path.write_text(
         '[avionics]\nport = "/dev/null"\n[modem]\nport = "/dev/null"\n[groundlink]\nurl = "http://x/"\n'
-        f'[storage]\ndir = "{tmp_path / "state"}"\n[content]\ndir = "{tmp_path / "content"}"\nwatch = false\n'
+        f'[storage]\ndir = "{tmp_path / "state"}"\n[content]\ndir = "{tmp_path / "content"}"\n'
+        f"watch = {str(watch).lower()}\n"
     )
     return Context(config=load_config(path), config_path=path, clock=ManualClock())
 
@@ -62,4 +63,37 @@ async def test_builders_fill_the_slots_and_the_sync_reaches_the_portal_view(tmp_
         await content.stop()
         if clean:
             continue  # storage left running: the next boot finds no clean-shutdown marker
+        await storage.stop()
+
+
+async def test_passengers_reading_files_do_not_wake_the_scan_but_a_changed_file_does(tmp_path: Path) -> None:
+    """inotify reports opens and closes too: streaming a segment must not start a content check."""
+    import asyncio
+
+    make_bundle(tmp_path / "ground", "b1", {"catalog.json": b'{"items": []}', "video/seg001.ts": 64 * KIB})
+    ctx = context(tmp_path, watch=True)
+    storage = build_storage(ctx)
+    content = build_content(ctx)
+    assert isinstance(content, ContentComponent)
+    await storage.start()
+    await content.start()
+    try:
+        async with serve_ground(tmp_path / "ground") as ground:
+            await content.update(ground.url)
+        await asyncio.sleep(1.0)  # the install's own events have been checked
+        root = content.store.active_root()
+        assert root is not None
+        before = content.checks
+        for _ in range(50):
+            (root / "video" / "seg001.ts").read_bytes()
+        await asyncio.sleep(1.0)
+        assert content.checks == before
+
+        (root / "video" / "seg001.ts").write_bytes(b"tampered")
+        deadline = asyncio.get_running_loop().time() + 5
+        while content.checks == before and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert content.checks > before
+    finally:
+        await content.stop()
         await storage.stop()

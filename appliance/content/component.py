@@ -71,6 +71,7 @@ class ContentComponent:
         self.last_report: CheckReport | None = None
         self.boot_report: CheckReport | None = None
         self.rehash_passes = 0
+        self.checks = 0  # incremental checks run since start (boot, filesystem events, periodic scan)
         self.found: dict[str, int] = {}  # problems found since start, by kind
         self.error = ""
         self._check_lock = asyncio.Lock()
@@ -135,6 +136,7 @@ class ContentComponent:
     async def check(self, *, rehash_dirs: set[str] | None = None, force: set[str] | None = None) -> CheckReport:
         """An incremental check with repair (one at a time)."""
         async with self._check_lock:
+            self.checks += 1
             writing = self.store.writing()  # installs after this point are checked next time
             report = await asyncio.to_thread(
                 self.checker.check, full=False, repair=True, rehash_dirs=rehash_dirs, force=force
@@ -157,12 +159,20 @@ class ContentComponent:
             log.warning("content %s: %s/%s %s", problem.kind, problem.bundle, problem.path, problem.detail)
 
     def _start_observer(self) -> None:
+        """Watch bundles/ for changes only: without the filter inotify also reports every open and close, so each
+        segment a passenger streams would wake the scan."""
         try:
+            from watchdog import events
             from watchdog.events import FileSystemEvent, FileSystemEventHandler
             from watchdog.observers import Observer
         except ImportError:  # pragma: no cover - watchdog is a dependency
             return
         notify = self._notify
+        changes: list[type[FileSystemEvent]] = [
+            events.FileCreatedEvent, events.DirCreatedEvent, events.FileDeletedEvent, events.DirDeletedEvent,
+            events.FileMovedEvent, events.DirMovedEvent, events.FileModifiedEvent, events.DirModifiedEvent,
+            events.FileClosedEvent,
+        ]
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
@@ -170,7 +180,7 @@ class ContentComponent:
 
         observer = Observer()
         try:
-            observer.schedule(Handler(), str(self.store.bundles), recursive=True)
+            observer.schedule(Handler(), str(self.store.bundles), recursive=True, event_filter=changes)
             observer.start()
         except OSError as error:  # inotify limits: the periodic scan still covers everything
             log.warning("no filesystem events for %s: %s", self.store.bundles, error)

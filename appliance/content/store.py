@@ -43,6 +43,7 @@ class ContentStore:
         self.state = root / "state"
         self.current = root / "current"
         self._manifest_cache: tuple[Path, Manifest] | None = None
+        self._active_cache: tuple[str, Path] | None = None  # (link target, resolved bundle directory)
         self.lock = threading.RLock()  # installs and repairs, one at a time (they run in worker threads)
 
     # --- layout and recovery ----------------------------------------------------------------------------
@@ -77,8 +78,14 @@ class ContentStore:
             target = self.ops.readlink(self.current)
         except OSError:
             return None
+        cached = self._active_cache  # the portal asks on every request: one readlink, not a realpath walk
+        if cached is not None and cached[0] == target:
+            return cached[1]
         resolved = (self.root / target).resolve()
-        return resolved if resolved.is_dir() else None
+        if not resolved.is_dir():
+            return None
+        self._active_cache = (target, resolved)
+        return resolved
 
     def active_root(self) -> Path | None:
         return self.active_dir()

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from appliance.portal.catalog import CONTENT_TYPES, KINDS, select
+from appliance.portal.files import send_file
 from appliance.portal.i18n import LANGUAGES, choose
 from appliance.portal.orders import ITEM_KINDS, OrderError, validate
 from appliance.portal.security import json_error
@@ -72,7 +73,7 @@ async def catalog(request: web.Request) -> web.Response:
 
 
 async def content_file(request: web.Request) -> web.StreamResponse:
-    """A file of the active bundle: only inside it, only known types, sendfile via FileResponse."""
+    """A file of the active bundle: only inside it, only known types, by sendfile."""
     services = _services(request)
     relative = request.match_info["path"]
     root = services.content.active_root() if services.content is not None else None
@@ -89,7 +90,7 @@ async def content_file(request: web.Request) -> web.StreamResponse:
         if refusal is not None:
             return json_error(503, refusal, {"Retry-After": "300"})
     cache = "no-cache" if suffix == ".m3u8" else "public, max-age=3600"
-    return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache})
+    return await send_file(request, path, {"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache})
 
 
 async def orders(request: web.Request) -> web.Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -77,15 +77,20 @@ def middleware(max_body: int, allowed_origins: Iterable[str], hook: Hook | None 
         except Exception:
             log.exception("portal handler failed: %s %s", request.method, request.path)
             response = json_error(500, "internal error")
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        if headers.get("Content-Type", "").startswith(DOCUMENT_TYPES):  # policies only matter for documents
-            headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer makes form posts' Origin "null"
-            headers.setdefault("Content-Security-Policy",
-                               CONTENT_CSP if request.path.startswith("/content/") else APP_CSP)
+        if not response.prepared:  # a response already sent (files.send_file) added these itself
+            add_security_headers(request, response.headers)
         return response
 
     return portal
+
+
+def add_security_headers(request: web.BaseRequest, headers: MutableMapping[str, str]) -> None:
+    """What every passenger response carries (the middleware adds it to responses before they are sent)."""
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if headers.get("Content-Type", "").startswith(DOCUMENT_TYPES):  # policies only matter for documents
+        headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer makes form posts' Origin "null"
+        headers.setdefault("Content-Security-Policy",
+                           CONTENT_CSP if request.path.startswith("/content/") else APP_CSP)
 
 
 class AccessLogger(AbstractAccessLogger):
