@@ -7,8 +7,9 @@ memory, every state a power cut could leave, under this file-system model:
 - file data (writes, truncates) reaches the disk only at that file's fsync; before it, any unsynced write may
   be lost, and the last one may be torn at a 512-byte sector boundary (the start or the end persisted), filled
   with garbage, or left as zeros (size grown, data not written);
-- directory operations (mkdir, create, rename, unlink) persist in order, as an ext4 journal commits them, and
-  all of them are durable after an fsync of a directory.
+- directory operations (mkdir, create, symlink, rename, unlink, rmdir) persist in order, as an ext4 journal
+  commits them, and all of them are durable after an fsync of a directory. A symlink is such a directory entry
+  (its target is stored with it); renaming a directory moves everything under it.
 
 `MemOps` is a FileOps over such an in-memory state, so recovery runs on each state without touching a disk.
 """
@@ -89,7 +90,9 @@ class RecordingOps(FileOps):
         with self._lock:
             self.inner.rename(src, dst)
             s, d = self._rel(src), self._rel(dst)
-            self._names[d] = self._names.pop(s)
+            if s in self._names:
+                self._names[d] = self._names.pop(s)
+            _move_under(self._names, s, d)  # a directory: what is under it moves too
             self.log.append(("rename", s, d))
 
     def unlink(self, path: Path) -> None:
@@ -98,6 +101,19 @@ class RecordingOps(FileOps):
             rel = self._rel(path)
             self._names.pop(rel, None)
             self.log.append(("unlink", rel))
+
+    def symlink(self, target: str, path: Path) -> None:
+        with self._lock:
+            self.inner.symlink(target, path)
+            rel = self._rel(path)
+            self._names[rel] = self._next_ino
+            self.log.append(("symlink", rel, self._next_ino, target))
+            self._next_ino += 1
+
+    def rmdir(self, path: Path) -> None:
+        with self._lock:
+            self.inner.rmdir(path)
+            self.log.append(("rmdir", self._rel(path)))
 
     def mkdir(self, path: Path) -> None:
         with self._lock:
@@ -129,15 +145,21 @@ class RecordingOps(FileOps):
     def exists(self, path: Path) -> bool:
         return self.inner.exists(path)
 
+    def readlink(self, path: Path) -> str:
+        return self.inner.readlink(path)
+
 
 class MemOps(FileOps):
-    """FileOps over an in-memory file tree (`files`: relative path -> bytes; `dirs`: relative dir paths)."""
+    """FileOps over an in-memory file tree (`files`: relative path -> bytes; `dirs`: relative dir paths;
+    `links`: relative symlink path -> its target)."""
 
-    def __init__(self, root: Path, files: dict[str, bytes], dirs: set[str]) -> None:
+    def __init__(self, root: Path, files: dict[str, bytes], dirs: set[str],
+                 links: dict[str, str] | None = None) -> None:
         self.root = root
         self._prefix = str(root) + os.sep
         self.files: dict[str, bytes | bytearray] = dict(files)  # copied on first write
         self.dirs = set(dirs) | {"."}
+        self.links = dict(links or {})
         self._fds: dict[int, str] = {}
         self._next_fd = 1000
 
@@ -179,10 +201,44 @@ class MemOps(FileOps):
         self._fds.pop(fd)
 
     def rename(self, src: Path, dst: Path) -> None:
-        self.files[self._rel(dst)] = self.files.pop(self._rel(src))
+        s, d = self._rel(src), self._rel(dst)
+        if s in self.dirs:
+            self.dirs = {d + p[len(s) :] if p == s or p.startswith(s + "/") else p for p in self.dirs}
+            _move_under(self.files, s, d)
+            _move_under(self.links, s, d)
+        elif s in self.links:
+            self.files.pop(d, None)
+            self.links[d] = self.links.pop(s)
+        else:
+            self.links.pop(d, None)
+            self.files[d] = self.files.pop(s)
 
     def unlink(self, path: Path) -> None:
-        del self.files[self._rel(path)]
+        rel = self._rel(path)
+        if rel in self.links:
+            del self.links[rel]
+        else:
+            del self.files[rel]
+
+    def symlink(self, target: str, path: Path) -> None:
+        rel = self._rel(path)
+        if rel in self.files or rel in self.links or rel in self.dirs:
+            raise FileExistsError(rel)
+        self.links[rel] = target
+
+    def rmdir(self, path: Path) -> None:
+        rel = self._rel(path)
+        if rel not in self.dirs:
+            raise FileNotFoundError(rel)
+        if self.listdir(path):
+            raise OSError(39, "Directory not empty", rel)
+        self.dirs.discard(rel)
+
+    def readlink(self, path: Path) -> str:
+        rel = self._rel(path)
+        if rel not in self.links:
+            raise FileNotFoundError(rel) if not self.exists(path) else OSError(22, "Invalid argument", rel)
+        return self.links[rel]
 
     def mkdir(self, path: Path) -> None:
         rel = Path(self._rel(path))
@@ -204,12 +260,15 @@ class MemOps(FileOps):
 
     def listdir(self, path: Path) -> list[str]:
         rel = self._rel(path)
-        names = {p for p in self.files if os.path.dirname(p) == ("" if rel == "." else rel)}
+        names = {p for p in [*self.files, *self.links] if os.path.dirname(p) == ("" if rel == "." else rel)}
         names |= {d for d in self.dirs if d != "." and os.path.dirname(d) == ("" if rel == "." else rel)}
         return sorted(os.path.basename(n) for n in names)
 
     def exists(self, path: Path) -> bool:
+        """Like os.path.exists: a symlink exists when what it points at does."""
         rel = self._rel(path)
+        if rel in self.links:
+            return self.exists(Path(os.path.normpath(self.root / os.path.dirname(rel) / self.links[rel])))
         return rel in self.files or rel in self.dirs
 
     def size(self, fd: int) -> int:
@@ -221,6 +280,15 @@ class MemOps(FileOps):
             (target / d).mkdir(parents=True, exist_ok=True)
         for rel, data in self.files.items():
             (target / rel).write_bytes(bytes(data))
+        for rel, link_target in self.links.items():
+            os.symlink(link_target, target / rel)
+
+
+def _move_under(names: dict[str, Any], src: str, dst: str) -> None:
+    """Rename every key below the directory `src` to the same place below `dst`."""
+    prefix = src + "/"
+    for key in [k for k in names if k.startswith(prefix)]:
+        names[dst + "/" + key[len(prefix) :]] = names.pop(key)
 
 
 def _put(content: bytearray, offset: int, data: bytes) -> None:
@@ -243,6 +311,7 @@ class CrashState:
     marks: int  # how many of the workload's marks (in `marks_of(log)`) were logged before the cut
     files: dict[str, bytes]
     dirs: set[str]
+    links: dict[str, str] = field(default_factory=dict)  # symlink path -> target
 
 
 @dataclass
@@ -252,18 +321,21 @@ class _Model:
     durable: dict[int, bytes] = field(default_factory=dict)
     volatile: dict[int, bytearray] = field(default_factory=dict)
     pending_data: list[tuple[Any, ...]] = field(default_factory=list)
+    links: dict[int, str] = field(default_factory=dict)  # the inode number of a symlink -> its target
 
 
 def _apply_dir(names: dict[str, int], op: tuple[Any, ...]) -> None:
     kind = op[0]
     if kind == "mkdir":
         names[op[1]] = DIR
-    elif kind == "create":
+    elif kind in ("create", "symlink"):
         names[op[1]] = op[2]
     elif kind == "rename":
         if op[1] in names:
-            names[op[2]] = names.pop(op[1])
-    elif kind == "unlink":
+            moved = names[op[2]] = names.pop(op[1])
+            if moved == DIR:
+                _move_under(names, op[1], op[2])
+    elif kind in ("unlink", "rmdir"):
         names.pop(op[1], None)
 
 
@@ -274,7 +346,8 @@ def _apply_data(content: bytearray, op: tuple[Any, ...]) -> None:
         _truncate(content, op[2])
 
 
-def _state(model: _Model, n_dir: int, data_ops: list[tuple[Any, ...]]) -> tuple[dict[str, bytes], set[str]]:
+def _state(model: _Model, n_dir: int,
+           data_ops: list[tuple[Any, ...]]) -> tuple[dict[str, bytes], set[str], dict[str, str]]:
     names = dict(model.durable_dir)
     for op in model.pending_dir[:n_dir]:
         _apply_dir(names, op)
@@ -286,12 +359,15 @@ def _state(model: _Model, n_dir: int, data_ops: list[tuple[Any, ...]]) -> tuple[
         _apply_data(contents[ino], op)
     files: dict[str, bytes] = {}
     dirs: set[str] = set()
+    links: dict[str, str] = {}
     for path, ino in names.items():
         if ino == DIR:
             dirs.add(path)
+        elif ino in model.links:
+            links[path] = model.links[ino]
         else:
             files[path] = bytes(contents[ino]) if ino in contents else model.durable.get(ino, b"")
-    return files, dirs
+    return files, dirs, links
 
 
 def _variants(model: _Model, last: tuple[Any, ...] | None, rng: random.Random) -> Iterator[tuple[str, int, list[Any]]]:
@@ -356,8 +432,10 @@ def crash_states(log: list[tuple[Any, ...]], seed: int = 1, initial: dict[str, b
             if kind == "mark":
                 marks.append(op[1:])
                 continue  # the same disk state as the point before
-            if kind in ("mkdir", "create", "rename", "unlink"):
+            if kind in ("mkdir", "create", "symlink", "rename", "unlink", "rmdir"):
                 model.pending_dir.append(op)
+                if kind == "symlink":
+                    model.links[op[2]] = op[3]
                 if kind == "create":
                     model.durable.setdefault(op[2], b"")
                     model.volatile.setdefault(op[2], bytearray())
@@ -375,9 +453,9 @@ def crash_states(log: list[tuple[Any, ...]], seed: int = 1, initial: dict[str, b
                 for pending in model.pending_dir:
                     _apply_dir(model.durable_dir, pending)
                 model.pending_dir = []
-                for ino, content in model.volatile.items():
-                    model.durable[ino] = bytes(content)
+                for ino, unsynced in model.volatile.items():
+                    model.durable[ino] = bytes(unsynced)
                 model.pending_data = []
         for variant, n_dir, data_ops in _variants(model, last, rng):
-            files, dirs = _state(model, n_dir, data_ops)
-            yield CrashState(point, variant, len(marks), files, dirs)
+            files, dirs, links = _state(model, n_dir, data_ops)
+            yield CrashState(point, variant, len(marks), files, dirs, links)

@@ -66,6 +66,14 @@ class CrashAt(FileOps):
         self._tick()
         super().mkdir(path)
 
+    def symlink(self, target: str, path: Path) -> None:
+        self._tick()
+        super().symlink(target, path)
+
+    def rmdir(self, path: Path) -> None:
+        self._tick()
+        super().rmdir(path)
+
     def fsync_dir(self, path: Path) -> None:
         self._tick()
         super().fsync_dir(path)

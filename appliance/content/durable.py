@@ -1,16 +1,18 @@
 """The durable file operations the content store needs, all through appliance.storage.fileops (so the
 crash tests can record them or fail the Nth one): fsync a file, a directory, a whole tree, swap a symlink
-atomically, move a file, write at an offset durably."""
+atomically, move a file, remove a tree, write at an offset durably. Listing a tree (a read) uses `os`
+directly: the crash tests record a workload on a real directory."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 from pathlib import Path
 
 from appliance.storage.atomic import atomic_write_bytes
-from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
 
 __all__ = [
     "REAL_OPS",
@@ -20,6 +22,7 @@ __all__ = [
     "fsync_file",
     "fsync_tree",
     "move",
+    "remove_tree",
     "swap_symlink",
     "syncfs",
     "write_durable",
@@ -71,21 +74,42 @@ def swap_symlink(link: Path, target: str, ops: FileOps = REAL_OPS) -> None:
     """Point `link` at `target` atomically: a new symlink beside it, renamed over it, the directory fsynced.
     Readers resolve the old target or the new one, never nothing."""
     tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
-    if tmp.is_symlink() or tmp.exists():
+    if os.path.lexists(tmp):
         ops.unlink(tmp)
-    os.symlink(target, tmp)
+    ops.symlink(target, tmp)
     ops.rename(tmp, link)
     ops.fsync_dir(link.parent)
 
 
 def move(src: Path, dest: Path, ops: FileOps = REAL_OPS) -> None:
-    """Rename `src` to `dest` (same file system) and fsync both directories."""
-    if not dest.parent.is_dir():
-        ops.mkdir(dest.parent)
+    """Rename `src` to `dest` (same file system) and fsync both directories (a missing destination directory is
+    created durably: each new directory's parent is fsynced too)."""
+    ensure_dir(dest.parent, ops)
     ops.rename(src, dest)
     ops.fsync_dir(dest.parent)
     if src.parent != dest.parent:
         ops.fsync_dir(src.parent)
+
+
+def remove_tree(path: Path, ops: FileOps = REAL_OPS) -> None:
+    """Delete the directory `path` and everything in it (files and symlinks unlinked, directories removed
+    bottom-up), errors ignored like shutil.rmtree(ignore_errors=True): what is left, a later call removes. A
+    symlink is never followed. The removal is durable once the caller fsyncs `path`'s parent."""
+    if os.path.islink(path):
+        return
+    try:
+        with os.scandir(path) as scan:
+            entries = [(Path(entry.path), entry.is_dir(follow_symlinks=False)) for entry in scan]
+    except OSError:
+        entries = []
+    for child, is_dir in entries:
+        if is_dir:
+            remove_tree(child, ops)
+        else:
+            with contextlib.suppress(OSError):
+                ops.unlink(child)
+    with contextlib.suppress(OSError):
+        ops.rmdir(path)
 
 
 def write_durable(target: Path, offset: int, data: bytes, ops: FileOps = REAL_OPS) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 from pathlib import Path
 
-from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes
+from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, remove_tree
 from appliance.content.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError, parse_manifest
 
 LOG_NAME = "progress.log"
@@ -174,7 +173,7 @@ class Staging:
 
 def _remove(path: Path, ops: FileOps) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path, ops)
     elif path.exists() or path.is_symlink():
         ops.unlink(path)
     ops.fsync_dir(path.parent)

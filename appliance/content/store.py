@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
-from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, swap_symlink
+from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, remove_tree, swap_symlink
 from appliance.content.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from appliance.storage.atomic import remove_stray_temps
+from appliance.storage.fileops import ensure_dir
 
 log = logging.getLogger("appliance.content")
 
@@ -76,7 +75,7 @@ class ContentStore:
     def active_dir(self) -> Path | None:
         """The resolved directory of the active bundle (None when nothing is installed)."""
         try:
-            target = os.readlink(self.current)
+            target = self.ops.readlink(self.current)
         except OSError:
             return None
         cached = self._active_cache  # the portal asks on every request: one readlink, not a realpath walk
@@ -158,7 +157,7 @@ class ContentStore:
                 continue
             if active is None:
                 continue  # never delete the only content there is
-            shutil.rmtree(bundle, ignore_errors=True)
+            remove_tree(bundle, self.ops)
             self.forget_damage(bundle.name)
             removed = True
         if removed:
@@ -173,7 +172,7 @@ class ContentStore:
             return default
 
     def _write_state(self, name: str, value: Any) -> None:
-        self.state.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.state, self.ops)
         atomic_write_bytes(self.state / name, json.dumps(value).encode(), ops=self.ops)
 
     def _clear_state(self, name: str) -> None:

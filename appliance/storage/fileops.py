@@ -8,7 +8,7 @@ call these methods instead of `os.*`, so that
 - the I/O-error tests can fail the Nth write or fsync with EIO or ENOSPC.
 
 Writes are positional (`pwrite` with an explicit offset), so a recording knows exactly which bytes changed.
-Reads (`read_bytes`, `listdir`, `exists`, `size`) are here too so recovery can run against a rebuilt state.
+Reads (`read_bytes`, `listdir`, `exists`, `readlink`, `size`) are here too so recovery can run against a rebuilt state.
 
 Usage (e.g. a content install)::
 
@@ -59,7 +59,16 @@ class FileOps:
         os.replace(src, dst)
 
     def unlink(self, path: Path) -> None:
+        """Remove a file or a symlink. Durable only after `fsync_dir` of the directory."""
         os.unlink(path)
+
+    def symlink(self, target: str, path: Path) -> None:
+        """Create the symlink `path` -> `target`: a directory entry, durable only after `fsync_dir`."""
+        os.symlink(target, path)
+
+    def rmdir(self, path: Path) -> None:
+        """Remove an empty directory. Durable only after `fsync_dir` of its parent."""
+        os.rmdir(path)
 
     def mkdir(self, path: Path) -> None:
         """Create `path` and its missing parents (durable once the parents are fsynced: see `ensure_dir`)."""
@@ -88,6 +97,9 @@ class FileOps:
 
     def exists(self, path: Path) -> bool:
         return os.path.exists(path)
+
+    def readlink(self, path: Path) -> str:
+        return os.readlink(path)
 
     def size(self, fd: int) -> int:
         return os.fstat(fd).st_size
