@@ -14,7 +14,11 @@
                 "thumbnail": "thumbs/x.jpg",         # optional
                 "destination": "LEMD",               # optional: guides and offers for an airport (ICAO)
                 "duration_s": 95, "price": "EUR 25"  # optional, informative
-               }]}
+               }],
+     "categories": {"newspaper": {"en": "Newspaper", "es": "Periódico"}}}  # optional: names per language
+
+A category's name in the passenger's language (`category_name`): the bundle's own, else the app's string table
+(`category_<word>` in static/i18n.json), else the word itself.
 
 Files are paths relative to the bundle root. Items that break the schema are skipped and counted.
 """
@@ -27,6 +31,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from appliance.portal.i18n import DEFAULT, strings
 
 log = logging.getLogger("appliance.portal.catalog")
 
@@ -59,6 +65,7 @@ class Catalog:
     items: list[dict[str, Any]] = field(default_factory=list)
     invalid: int = 0
     masters: frozenset[str] = frozenset()  # relative paths of video master playlists
+    categories: dict[str, dict[str, str]] = field(default_factory=dict)  # word -> {lang: name}
 
     def get(self, item_id: str) -> dict[str, Any] | None:
         for item in self.items:
@@ -182,7 +189,22 @@ def parse_catalog(document: Any) -> Catalog:
         seen.add(item["id"])
         catalog.items.append(item)
     catalog.masters = frozenset(i["files"]["hls"] for i in catalog.items if i["kind"] == "video")
+    names = document.get("categories")
+    if isinstance(names, dict):
+        for word, texts in names.items():
+            clean = _text_map(texts)
+            if isinstance(word, str) and clean is not None:
+                catalog.categories[word] = clean
     return catalog
+
+
+def category_name(catalog: Catalog, word: str, lang: str) -> str:
+    own = catalog.categories.get(word, {})
+    if own.get(lang):
+        return own[lang]
+    table = strings()
+    key = f"category_{word}"
+    return table.get(lang, {}).get(key) or own.get("en") or table[DEFAULT].get(key) or word
 
 
 class CatalogCache:
@@ -256,4 +278,4 @@ def select(
         return (offer_first * 2 + for_destination, in_language)
 
     items.sort(key=rank)
-    return [localise(i, lang) for i in items]
+    return [localise(i, lang) | {"category_name": category_name(catalog, i["category"], lang)} for i in items]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ class Timeline:
     def flights(self) -> list[tuple[Leg, float, float]]:
         """Each flight with its off-block and on-block times (scenario seconds): the published schedule."""
         out: list[tuple[Leg, float, float]] = []
-        for before, after in zip(self.segments, self.segments[1:], strict=False):
+        for before, after in itertools.pairwise(self.segments):
             if before.kind == "gate" and after.kind != "gate":
                 out.append((after.leg, after.start, math.inf))
             elif after.kind == "gate" and after.after_flight and out:

@@ -4,6 +4,7 @@ tests/artifacts/."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -90,6 +91,8 @@ async def test_language_switch_and_accept_language(browser: Browser, rig: Portal
     await page.reload()
     await expect(page.locator("#tab-flight")).to_have_text("Vol", timeout=5000)  # the cookie keeps it
     await expect(page.locator("#live")).to_have_text("En directe", timeout=5000)
+    await page.locator("#tab-read").click()
+    await expect(page.locator("#list-reading .meta").first).to_contain_text("Diari", timeout=5000)  # category
     await page.screenshot(path=str(artifacts_dir / "portal-catalan.png"))
     assert set(hosts) == {urlsplit(rig.base).netloc}
 
@@ -221,3 +224,32 @@ async def test_ground_profile_app(browser: Browser, tmp_path: Path, artifacts_di
     finally:
         await rig.portal.stop()
         await rig.storage.stop()
+
+
+def _points(d: str) -> list[tuple[float, float]]:
+    import re
+
+    return [(float(x), float(y)) for x, y in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d)]
+
+
+async def test_a_route_over_the_antimeridian_is_drawn_in_one_piece(
+    browser: Browser, rig: PortalRig, artifacts_dir: Path
+) -> None:
+    from appliance.ports import FlightInfo
+
+    rig.flight.set("latitude", 30.5)
+    rig.flight.set("longitude", -179.6)
+    rig.flight.set("heading", 95.0)
+    rig.flight.info = FlightInfo(flight_number="JL784", origin="RJAA", destination="PHNL")  # Tokyo to Honolulu
+    page = await open_app(browser, rig, [], locale="en-GB")
+    await expect(page.locator("#f-dest-code")).to_have_text("HNL", timeout=5000)
+    await expect(page.locator("#plane")).to_have_attribute("visibility", "visible")
+    route = _points(await page.locator("#route").get_attribute("d") or "")
+    assert len(route) > 50
+    assert all(0 <= x <= 800 and 0 <= y <= 450 for x, y in route), "the route leaves the map"
+    steps = [abs(b[0] - a[0]) for a, b in itertools.pairwise(route)]
+    assert max(steps) < 40, "a jump across the map: the route was cut at the antimeridian"
+    transform = await page.locator("#plane").get_attribute("transform") or ""
+    x = float(transform.split("(")[1].split(",")[0])
+    assert route[0][0] < x < route[-1][0]  # the aircraft between Tokyo and Honolulu, not at the map's edge
+    await page.screenshot(path=str(artifacts_dir / "portal-antimeridian.png"))

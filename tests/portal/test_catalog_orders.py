@@ -35,6 +35,7 @@ async def test_catalog_per_language_and_kind(rig: PortalRig) -> None:
         assert cat["video_available"] is True
         status, readings = await get_json(s, rig.base + "/api/v1/catalog?kind=reading&lang=de")
         assert {i["category"] for i in readings["items"]} == {"newspaper", "magazine"}
+        assert {i["category_name"] for i in readings["items"]} == {"Zeitung", "Magazin"}
         assert readings["items"][0]["title"] or readings["items"][1]["title"]
         status, err = await get_json(s, rig.base + "/api/v1/catalog?kind=podcast")
         assert status == 400 and "kind" in err["error"]
@@ -234,3 +235,16 @@ async def test_security_headers_and_app_language(rig: PortalRig) -> None:
             assert r.headers["X-Content-Type-Options"] == "nosniff"
         async with s.get(rig.base + "/nope") as r:
             assert r.status == 404 and (await r.json())["error"]
+
+
+def test_category_names_from_the_bundle_then_the_app_then_the_word() -> None:
+    from appliance.portal.catalog import category_name
+
+    catalog = parse_catalog({"items": [], "categories": {"newspaper": {"en": "Daily paper", "ca": "Diari del dia"},
+                                                         "spa": {"en": "Spa", "es": "Balneario"}, "bad": 3}})
+    assert category_name(catalog, "newspaper", "ca") == "Diari del dia"  # the bundle's own name
+    assert category_name(catalog, "newspaper", "de") == "Zeitung"  # the app's table in that language
+    assert category_name(catalog, "spa", "fr") == "Spa"  # the bundle's English
+    assert category_name(catalog, "magazine", "es") == "Revista"
+    assert category_name(catalog, "zeppelin", "es") == "zeppelin"  # nobody knows it: the word
+    assert "bad" not in catalog.categories

@@ -166,19 +166,21 @@
     }
     return out;
   }
+  /* a longitude difference in [-180, 180): a route over the antimeridian (Tokyo-Honolulu) stays in one piece */
+  function wrap(d) { return ((d % 360) + 540) % 360 - 180; }
   function makeView(points) {
-    var minLat = 90, maxLat = -90, minLon = 180, maxLon = -180;
+    var minLat = 90, maxLat = -90, minLon = Infinity, maxLon = -Infinity, ref = points[0][1];
     points.forEach(function (pt) {
+      var lon = ref + wrap(pt[1] - ref);
       minLat = Math.min(minLat, pt[0]); maxLat = Math.max(maxLat, pt[0]);
-      minLon = Math.min(minLon, pt[1]); maxLon = Math.max(maxLon, pt[1]);
+      minLon = Math.min(minLon, lon); maxLon = Math.max(maxLon, lon);
     });
     var k = Math.cos(rad((minLat + maxLat) / 2));
     var spanX = Math.max((maxLon - minLon) * k, 4), spanY = Math.max(maxLat - minLat, 2.25);
     var scale = Math.min(W / (spanX * 2.4), H / (spanY * 2.6));
     var cx = (minLon + maxLon) / 2, cy = (minLat + maxLat) / 2;
-    return { key: [minLat, maxLat, minLon, maxLon].join(","), p: function (lat, lon) {
-      return [W / 2 + (lon - cx) * k * scale, H / 2 - (lat - cy) * scale];
-    } };
+    return { key: [minLat, maxLat, minLon, maxLon].join(","), dx: function (lon) { return wrap(lon - cx); },
+      p: function (lat, lon) { return [W / 2 + wrap(lon - cx) * k * scale, H / 2 - (lat - cy) * scale]; } };
   }
   function pathOf(points, view) {
     var s = "", i, xy;
@@ -198,10 +200,11 @@
       var polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
       polys.forEach(function (poly) {
         poly.forEach(function (ring) {
-          var d = "", i, xy, prev = null;
+          var d = "", i, xy, dx, prev = null;
           for (i = 0; i < ring.length; i++) {
-            if (prev !== null && Math.abs(ring[i][0] - prev) > 180) { d += "M"; } else { d += i ? "L" : "M"; }
-            prev = ring[i][0];
+            dx = view.dx(ring[i][0]);  /* a ring cut by the map's back meridian: lift the pen, no line across */
+            if (prev !== null && Math.abs(dx - prev) > 180) { d += "M"; } else { d += i ? "L" : "M"; }
+            prev = dx;
             xy = view.p(ring[i][1], ring[i][0]);
             d += xy[0].toFixed(1) + "," + xy[1].toFixed(1);
           }
@@ -268,7 +271,7 @@
     var li = el("li", "card");
     if (item.thumbnail) { var img = el("img"); img.src = item.thumbnail; img.alt = ""; img.loading = "lazy"; li.appendChild(img); }
     var body = el("div", "body");
-    body.appendChild(el("div", "meta", item.category + (item.price ? " \u00B7 " + item.price : "")));
+    body.appendChild(el("div", "meta", (item.category_name || item.category) + (item.price ? " \u00B7 " + item.price : "")));
     body.appendChild(el("h3", "", item.title));
     if (item.description) { body.appendChild(el("p", "", item.description)); }
     li.appendChild(body);
