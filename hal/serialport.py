@@ -7,6 +7,7 @@ inside can transmit.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, NoReturn
 
 import serial
@@ -30,7 +31,7 @@ class ReadOnlyPort:
     OSError); an empty result only means nothing arrived within the timeout.
     """
 
-    __slots__ = ("__serial", "url")
+    __slots__ = ("__serial", "__socket", "url")
 
     def __init__(self, url: str, baudrate: int = 921600, timeout: float = 0.1) -> None:
         self.url = url
@@ -40,6 +41,9 @@ class ReadOnlyPort:
                 setattr(port, name, _refuse)
         port.open()
         self.__serial = port
+        # pyserial's socket:// reports only 0 or 1 byte waiting: its buffer is drained from the socket directly
+        sock = getattr(port, "_socket", None)
+        self.__socket: socket.socket | None = sock if isinstance(sock, socket.socket) else None
 
     def read(self, size: int = 1) -> bytes:
         return bytes(self.__serial.read(size))
@@ -49,6 +53,11 @@ class ReadOnlyPort:
         if not first:
             return b""
         try:
+            if self.__socket is not None:
+                try:
+                    return first + self.__socket.recv(max_bytes - 1, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return first
             waiting = min(self.in_waiting, max_bytes - 1)
             return first + bytes(self.__serial.read(waiting)) if waiting > 0 else first
         except (SerialException, OSError):

@@ -138,6 +138,8 @@ class AvionicsReader:
             now = self.clock.monotonic()
             if data:
                 self._call(self.core.process, data, now)
+                if self.config.read_batch_seconds > 0:
+                    self._stop.wait(self.config.read_batch_seconds)
             last = self.core.last_frame
             if last is not None and last >= opened:
                 got_frames = True

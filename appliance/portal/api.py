@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from appliance.portal.catalog import CONTENT_TYPES, KINDS, select
 from appliance.portal.files import send_file
@@ -20,6 +21,9 @@ from appliance.ports import StorageRefused
 log = logging.getLogger("appliance.portal.api")
 
 NO_STORE = {"Cache-Control": "no-store"}
+# set as headers, not through content_type= (which parses and rebuilds the header on every response)
+FLIGHT_HEADERS = CIMultiDict({"Content-Type": "application/json", "Cache-Control": "no-store",
+                              "X-Content-Type-Options": "nosniff"})
 VIDEO_EXTENSIONS = frozenset({".m3u8", ".ts", ".m4s", ".mp4", ".aac"})
 CATEGORY_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 
@@ -29,8 +33,9 @@ def _services(request: web.Request) -> Services:
 
 
 async def flight(request: web.Request) -> web.Response:
+    """The latest tick's document, serialised once for everyone (the hot path of polling mini-browsers)."""
     frame = _services(request).broadcaster.latest()
-    return web.Response(body=frame.json, content_type="application/json", headers=NO_STORE)
+    return web.Response(body=frame.json, headers=FLIGHT_HEADERS)
 
 
 async def flight_stream(request: web.Request) -> web.StreamResponse:

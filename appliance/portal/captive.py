@@ -77,8 +77,8 @@ class CaptiveClients:
         return True
 
     def touch(self, address: str) -> None:
-        """Any request from an accepted client keeps it accepted."""
-        if self.is_accepted(address):
+        """Any request from an accepted client keeps it accepted (on every request: one lookup for the rest)."""
+        if address in self._seen and self.is_accepted(address):
             self._seen[address] = self._clock.monotonic()
 
     def seconds_remaining(self, address: str) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance.portal.captive import captive_api_body, probe_answer
+from appliance.portal.captive import PROBE_PATHS, captive_api_body, probe_answer
 from appliance.portal.i18n import LANGUAGES, choose, text
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
@@ -111,7 +111,7 @@ async def captive_api(request: web.Request) -> web.Response:
 def captive_hook(request: web.Request) -> web.StreamResponse | None:
     """Answer the captive-portal probes (before routing); any request keeps an accepted client active."""
     services = services_of(request)
-    if request.method in ("GET", "HEAD"):
+    if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
         answer = probe_answer(request, services.clients, welcome_url(services))
         if answer is not None:
             return answer

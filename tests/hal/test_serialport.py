@@ -89,3 +89,31 @@ def test_socket_url_reads_and_reports_disconnect() -> None:
     finally:
         thread.join()
         server.close()
+
+
+def test_socket_url_reads_a_burst_in_one_call() -> None:
+    """pyserial's socket:// says at most 1 byte is waiting; the port still takes the whole burst at once (a
+    reader that batches its reads would otherwise fall behind the bus)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port_number = server.getsockname()[1]
+    burst = bytes(range(256)) * 20
+    sent = threading.Event()
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        time.sleep(0.3)  # pyserial's socket:// open() discards what is already waiting
+        connection.sendall(burst)
+        sent.set()
+        time.sleep(0.5)
+        connection.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with ReadOnlyPort(f"socket://127.0.0.1:{port_number}", timeout=1.0) as port:
+            assert sent.wait(5)
+            time.sleep(0.05)
+            assert port.read_chunk() == burst
+    finally:
+        thread.join()
+        server.close()
