@@ -75,7 +75,7 @@ def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         {
             "storage": {"dir": str(state_dir)},
             "content": {"dir": str(state_dir / "content")},
-            "maintenance": {"token_file": str(state_dir / "maintenance.token")},
+            "maintenance": {"token_file": str(state_dir / "maintenance.token"), "debug_hooks": True},
         },
     )
     return defaults

@@ -81,7 +81,8 @@ async def listener(tmp_path: Path) -> AsyncIterator[Listener]:
     token = write_token(tmp_path / "maintenance.token")
     port = free_port()
     (tmp_path / "state").mkdir()
-    ctx = Context(config=parse_config(base_config(tmp_path, port), "test"), config_path=None)
+    document = base_config(tmp_path, port, maintenance={"debug_hooks": True})
+    ctx = Context(config=parse_config(document, "test"), config_path=None)
     component = MaintenanceComponent(ctx)
     ctx.components.extend([Part("avionics", True, Check.passing("fresh", words=12)), component])
     await component.start()
@@ -256,3 +257,21 @@ async def test_appliance_status_cli_exit_codes(listener: Listener, tmp_path: Pat
     token_file.write_text("wrong-token\n")
     refused = await status()
     assert refused.returncode == 2 and "refused the token" in refused.stderr
+
+
+async def test_the_debug_hook_is_off_unless_configured(tmp_path: Path) -> None:
+    """On the aircraft nobody can block the loop over the network, token or not."""
+    token = write_token(tmp_path / "maintenance.token")
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    ctx = Context(config=parse_config(base_config(tmp_path, port), "test"), config_path=None)
+    assert ctx.config.maintenance.debug_hooks is False
+    component = MaintenanceComponent(ctx)
+    await component.start()
+    try:
+        async with aiohttp.ClientSession() as s, s.post(
+            f"http://127.0.0.1:{port}/api/v1/debug/block-loop?seconds=1", headers={"Authorization": f"Bearer {token}"}
+        ) as r:
+            assert r.status == 404 and "error" in await r.json()
+    finally:
+        await component.stop()

@@ -12,7 +12,9 @@ class MaintenanceConfig:
     # The daemon's own operation (systemd integration) lives here too:
     stop_timeout: float = 20.0  # seconds for an orderly stop after SIGTERM (below the unit's TimeoutStopSec)
     watchdog_max_lag: float = 1.0  # event-loop lag (s) above which the systemd watchdog is not fed
-    debug_hooks: bool = True  # POST /api/v1/debug/block-loop (token required): an engineer's watchdog test
+    # POST /api/v1/debug/block-loop (token required): an engineer's watchdog test. Off on the aircraft; on in
+    # simulated runs (`appliance run --sim`), where the hardware-in-the-loop tests use it
+    debug_hooks: bool = False
 
     def validate(self) -> None:
         if self.stop_timeout <= 0:
