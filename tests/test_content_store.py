@@ -159,3 +159,24 @@ def test_recover_without_intent_keeps_the_active_bundle(tmp_path: Path) -> None:
     store.recover()
     assert store.active_id() == "v1"
     assert [p.name for p in store.installed()] == ["v1"]
+
+
+def test_the_quarantine_keeps_the_newest_entries_and_serials_only_grow(tmp_path: Path) -> None:
+    from appliance.content.store import ContentStore
+
+    store = ContentStore(tmp_path / "content")
+    store.ensure_layout()
+    bundle = store.bundles / "b1"
+    (bundle / "video").mkdir(parents=True)
+    for n in range(5):
+        (bundle / "video" / f"seg{n}.ts").write_bytes(b"bad")
+        store.quarantine_file(bundle, f"video/seg{n}.ts")
+    assert [serial for serial, _ in store.quarantined()] == [0, 1, 2, 3, 4]
+    assert store.prune_quarantine(keep=3) == 2
+    kept = store.quarantined()
+    assert [serial for serial, _ in kept] == [2, 3, 4]
+    assert (kept[0][1] / "video" / "seg2.ts").read_bytes() == b"bad"
+    (bundle / "late.pdf").write_bytes(b"bad")
+    assert store.quarantine_file(bundle, "late.pdf").parent.name == "000005-b1"  # never reuses a pruned serial
+    assert store.prune_quarantine(keep=0) == 4 and store.quarantined() == []
+    assert store.prune_quarantine(keep=3) == 0

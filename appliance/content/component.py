@@ -143,6 +143,8 @@ class ContentComponent:
             )
             if writing:
                 await asyncio.to_thread(self.store.clear_writing, writing)
+            if any(problem.quarantined_to for problem in report.problems) or self.checks == 1:
+                await asyncio.to_thread(self.store.prune_quarantine, self.config.quarantine_keep)
         self._report(report)
         return report
 

@@ -15,11 +15,14 @@ class ContentConfig:
     scan_interval_s: float = 300.0  # incremental re-scan even without file events (events can be lost)
     watch: bool = True  # filesystem events (watchdog) for quick notice of changes
     sync_concurrency: int = 3  # range requests in flight during a content sync
+    quarantine_keep: int = 200  # quarantined files kept for engineers (newest first); older ones are removed
 
     def validate(self) -> None:
         if self.rehash_mb_per_s < 0:
             raise ValueError("rehash_mb_per_s", "must be >= 0")
         if self.scan_interval_s <= 0:
             raise ValueError("scan_interval_s", "must be > 0")
+        if self.quarantine_keep < 0:
+            raise ValueError("quarantine_keep", "must be >= 0")
         if not 1 <= self.sync_concurrency <= 16:
             raise ValueError("sync_concurrency", "must be 1..16")

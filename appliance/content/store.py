@@ -219,11 +219,35 @@ class ContentStore:
                 self._clear_state(STATE_DAMAGED)
 
     def quarantine_file(self, bundle_dir: Path, rel: str) -> Path:
-        """Move a bad file out of its bundle; returns where it went."""
-        serial = len(list(self.quarantine.iterdir())) if self.quarantine.is_dir() else 0
+        """Move a bad file out of its bundle; returns where it went (`quarantine/<serial>-<bundle dir>/<rel>`)."""
+        entries = self.quarantined()
+        serial = entries[-1][0] + 1 if entries else 0
         dest = self.quarantine / f"{serial:06d}-{bundle_dir.name}" / rel
-        while dest.exists():
-            serial += 1
-            dest = self.quarantine / f"{serial:06d}-{bundle_dir.name}" / rel
         move(bundle_dir / rel, dest, self.ops)
         return dest
+
+    def quarantined(self) -> list[tuple[int, Path]]:
+        """The quarantine's entries by serial, oldest first (a serial, not a time: the clock may be wrong)."""
+        try:
+            names = self.ops.listdir(self.quarantine)
+        except OSError:
+            return []
+        entries = []
+        for name in names:
+            serial, dash, _ = name.partition("-")
+            if dash and serial.isdigit():
+                entries.append((int(serial), self.quarantine / name))
+        return sorted(entries)
+
+    def prune_quarantine(self, keep: int) -> int:
+        """Remove all but the newest `keep` quarantine entries (evidence for engineers, not worth a full disk);
+        the number removed."""
+        with self.lock:
+            entries = self.quarantined()
+            doomed = entries[: max(len(entries) - keep, 0)]
+            for _, path in doomed:
+                remove_tree(path, self.ops)
+            if doomed:
+                self.ops.fsync_dir(self.quarantine)
+                log.info("content quarantine: %d old entr%s removed", len(doomed), "y" if len(doomed) == 1 else "ies")
+            return len(doomed)
