@@ -30,6 +30,10 @@ class Metrics:
         self.avionics_parity_errors = Counter(
             "appliance_avionics_parity_errors_total", "Words with bad odd parity.", ["channel"], registry=r
         )
+        self.avionics_line_errors = Counter(
+            "appliance_avionics_line_errors_total", "Words the adapter flagged (gap or bit-length error): not used.",
+            ["channel"], registry=r
+        )
         self.avionics_crc_errors = Counter(
             "appliance_avionics_crc_errors_total", "Adapter frames with a bad CRC.", ["channel"], registry=r
         )

@@ -28,6 +28,7 @@ from firmware_sim.flight.geo import wrap180
 from hal.arinc429 import (
     BY_LABEL,
     FLAG_HIGH_SPEED,
+    FLAG_LINE_ERROR,
     LABELS,
     STATUSES,
     LabelSpec,
@@ -40,7 +41,7 @@ from hal.arinc429 import (
 )
 
 TICK_S = 0.005
-FAULT_KINDS = ("garbage", "unplug", "crc", "parity", "silence", "quiet")
+FAULT_KINDS = ("garbage", "unplug", "crc", "parity", "line", "silence", "quiet")
 ADC_LABELS = ("203", "205", "211", "213")  # from the air data computers: SDI 1 on channel 0, SDI 2 on channel 1
 EVERY_NTH = 3  # crc / parity faults spoil one frame in three
 
@@ -91,7 +92,7 @@ class AvionicsDevice:
         self.faults: dict[str, float] = {}  # kind -> monotonic end
         self.sent: dict[str, Any] = {}  # parameter name -> the truth last encoded
         self.counts = dict.fromkeys(
-            ("frames", "words", "heartbeats", "garbage_bytes", "crc_corrupted", "parity_corrupted"), 0
+            ("frames", "words", "heartbeats", "garbage_bytes", "crc_corrupted", "parity_corrupted", "line_flagged"), 0
         )
         self._nth = 0
         self._t0 = time.monotonic()
@@ -175,12 +176,18 @@ class AvionicsDevice:
     def _frame_bytes(self, frames: list[tuple[int, int]], stamp: int, now: float) -> bytes:
         parts: list[bytes] = []
         garbage, crc, parity = ("garbage" in self.faults), ("crc" in self.faults), ("parity" in self.faults)
+        line = "line" in self.faults
         for channel, truth_word in frames:
             self._nth += 1
             spoil = self._nth % EVERY_NTH == 0  # CRC errors on these; parity errors on the frames after them
             word = truth_word ^ (1 << 31) if parity and self._nth % EVERY_NTH == 1 else truth_word
             self.counts["parity_corrupted"] += word != truth_word
-            frame = encode_frame(channel, word, stamp, FLAG_HIGH_SPEED if channel == 0 else 0)
+            flags = FLAG_HIGH_SPEED if channel == 0 else 0
+            if line and self._nth % EVERY_NTH == 2:  # a bit-length error: two bits wrong, parity still right
+                word ^= 0b11 << 20
+                flags |= FLAG_LINE_ERROR
+                self.counts["line_flagged"] += 1
+            frame = encode_frame(channel, word, stamp, flags)
             if crc and spoil:
                 frame = frame[:-1] + bytes([frame[-1] ^ 0x5A])
                 self.counts["crc_corrupted"] += 1

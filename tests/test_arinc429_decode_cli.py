@@ -114,7 +114,7 @@ def test_stats(tmp_path: Path) -> None:
     result = _run("--stats", str(path))
     assert result.returncode == 0
     (stats,) = _lines(result.stdout)
-    assert list(stats) == ["frames", "words", "parity_errors", "crc_errors", "resyncs", "seconds"]
+    assert list(stats) == ["frames", "words", "parity_errors", "line_errors", "crc_errors", "resyncs", "seconds"]
     assert stats["frames"] == 19  # 18 words + 1 heartbeat
     assert stats["words"] == 18
     assert (stats["parity_errors"], stats["crc_errors"], stats["resyncs"]) == (1, 1, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from hal.arinc429 import (
     heartbeat_frame,
     with_parity,
 )
+from hal.arinc429.frame import FLAG_HIGH_SPEED, FLAG_LINE_ERROR
 from hal.arinc429.stream import SMALL_CHUNK
 
 CODES = sorted({spec.code for spec in LABELS} | {0o001, 0o377})
@@ -43,10 +45,13 @@ channel = st.integers(0, 3)
 
 @st.composite
 def segment(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["frame", "frame", "frame", "garbage", "corrupt", "cut", "heartbeat", "block", "id"]))
+    kind = draw(st.sampled_from(["frame", "frame", "frame", "garbage", "corrupt", "cut", "heartbeat", "block", "id",
+                                 "flagged"]))
     ts = draw(st.integers(0, 2**32 - 1))
     if kind == "frame":
         return encode_frame(draw(channel), draw(frame_word), ts)
+    if kind == "flagged":  # the adapter saw a gap or bit-length error on this word
+        return encode_frame(draw(channel), draw(frame_word), ts, FLAG_HIGH_SPEED | FLAG_LINE_ERROR)
     if kind == "garbage":
         return draw(st.binary(max_size=20) | st.sampled_from([b"\x5a", b"\x5a\xa5", b"\xa5\x5a\xa5"]))
     if kind == "heartbeat":
@@ -88,6 +93,8 @@ def _reference(chunks: list[bytes]) -> dict[str, Any]:
             if frame.is_heartbeat:
                 continue
             decoded = decode(frame.word, frame.channel)
+            if frame.line_error and decoded.error is None:
+                decoded = replace(decoded, value=None, error="line")
             if decoded.error is None and decoded.label == "360":
                 done = info.feed(frame.channel, frame.word)
                 if done is not None:
@@ -197,3 +204,17 @@ def test_reset_drops_a_partial_frame() -> None:
     batch = stream.feed(frame)
     assert batch.counters[0].frames == 1
     assert batch.counters[0].resyncs == 0
+
+
+def test_a_word_the_adapter_flagged_is_counted_and_never_used() -> None:
+    """Two flipped bits keep the parity right: only the adapter's flag tells the word is bad."""
+    good = encode("203", 35000.0)
+    bad = good ^ (0b11 << 20)  # a different altitude, parity still odd
+    assert decode(bad).error is None and decode(bad).value != decode(good).value
+    data = encode_frame(0, good) + encode_frame(0, bad, 1, FLAG_HIGH_SPEED | FLAG_LINE_ERROR)
+    for small in (0, 1 << 30):  # the numpy path and the frame-by-frame path
+        batch = AdapterStream(small=small).feed(data)
+        assert batch.latest[(0, "203", 0)].value == 35000.0
+        assert batch.counters[0].line_errors == 1 and batch.counters[0].parity_errors == 0
+        every = AdapterStream(keep_words=True, small=small).feed(data).words
+        assert [w.as_contract() for w in every][1] == {"channel": 0, "label": "203", "error": "line"}

@@ -121,7 +121,8 @@ class Replayer:
         lines.append({"t": round(self._t, 3), "snapshot": self.state.snapshot()})
         lines.append({"summary": {
             "frames": total.frames, "words": total.words, "parity_errors": total.parity_errors,
-            "crc_errors": total.crc_errors, "resyncs": total.resyncs, "bytes": self.core.bytes,
+            "line_errors": total.line_errors, "crc_errors": total.crc_errors, "resyncs": total.resyncs,
+            "bytes": self.core.bytes,
             "silences": self.silences, "seconds": round(self._t, 3), "phase": self.state.phase,
             "channels": self.core.totals_json(),
         }})

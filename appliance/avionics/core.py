@@ -8,7 +8,7 @@ from appliance.avionics.state import PARAMETER_NAMES, FlightState
 from appliance.metrics import Metrics
 from hal.arinc429 import HEARTBEAT_CHANNEL, UNKNOWN_CHANNEL, AdapterStream, Batch, ChannelCounters, Counters
 
-_COUNTERS = ("frames", "words", "parity_errors", "crc_errors", "resyncs")
+_COUNTERS = ("frames", "words", "parity_errors", "line_errors", "crc_errors", "resyncs")
 
 
 def channel_label(channel: int) -> str:
@@ -66,6 +66,7 @@ class ReaderCore:
             (m.avionics_frames, "frames"),
             (m.avionics_words, "words"),
             (m.avionics_parity_errors, "parity_errors"),
+            (m.avionics_line_errors, "line_errors"),
             (m.avionics_crc_errors, "crc_errors"),
             (m.avionics_resyncs, "resyncs"),
         )

@@ -1,9 +1,10 @@
 """`appliance decode [--stats] [FILE or -]`: adapter-framed ARINC 429 bytes (raw, or a capture file) to JSON lines.
 
 One line per decoded word as the contract gives it; a word with bad parity prints only channel, label and
-"error": "parity"; bad-CRC frames print nothing; a label 360 block prints one line when it is complete.
-`--stats` prints only {"frames", "words", "parity_errors", "crc_errors", "resyncs", "seconds"}, summed over
-channels (heartbeats count as frames); "seconds" is how long the decoding took. Exit 2 on unreadable input.
+"error": "parity" (a word the adapter flagged: "error": "line"); bad-CRC frames print nothing; a label 360 block
+prints one line when it is complete.
+`--stats` prints only {"frames", "words", "parity_errors", "line_errors", "crc_errors", "resyncs", "seconds"},
+summed over channels (heartbeats count as frames); "seconds" is how long the decoding took. Exit 2 on unreadable input.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def _decode(stream: BinaryIO, stats: bool) -> None:
             "frames": total.frames,
             "words": total.words,
             "parity_errors": total.parity_errors,
+            "line_errors": total.line_errors,
             "crc_errors": total.crc_errors,
             "resyncs": total.resyncs,
             "seconds": round(time.monotonic() - started, 6),

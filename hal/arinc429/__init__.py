@@ -14,7 +14,7 @@ Labels (labels.py, data in labels.csv): LABELS, BY_LABEL["203"], BY_NAME["altitu
     stale_after_s = 3 x max interval).
 Frames (frame.py): encode_frame(channel, word, timestamp_us=0, flags=FLAG_HIGH_SPEED) -> 14 bytes,
     heartbeat_frame(timestamp_us), crc16(bytes), FrameParser (frame by frame: feed(bytes, counters=None) ->
-    list[Frame], .counters, .reset()), ChannelCounters(frames, words, parity_errors, crc_errors, resyncs);
+    list[Frame], .counters, .reset()), ChannelCounters(frames, words, parity_errors, line_errors, crc_errors, resyncs);
     counters are keyed by channel int: 0-7, HEARTBEAT_CHANNEL 0xFF, UNKNOWN_CHANNEL -1 (a bad CRC with an
     impossible channel byte).
 Bulk (stream.py): AdapterStream(keep_words=False, small=1024).feed(bytes) -> Batch(counters (this chunk's

@@ -7,7 +7,9 @@ The hunt, which `AdapterStream` (stream.py) reproduces in bulk: from the current
 pair; with fewer than 14 bytes after it, keep it for the next read; if its CRC checks, accept the frame and
 continue after it; else count a CRC error, skip one byte and hunt on. Counting rules:
 - frames: every accepted frame (heartbeats included, on channel 0xFF); words: accepted non-heartbeat frames;
-  parity_errors: accepted words with even parity.
+  parity_errors: accepted words with even parity; line_errors: accepted words the adapter flagged (flags bit 1:
+  it saw a gap or a bit-length error). A flagged word is never used, even with good parity: two flipped bits
+  keep the parity right.
 - crc_errors: a complete sync candidate whose CRC fails, charged to its channel byte when that is a valid
   channel (0-7 or 0xFF), else to UNKNOWN_CHANNEL (-1). Candidates inside an accepted frame are never examined.
 - resyncs: a frame accepted after one or more bytes were discarded since the previous accepted frame (or since
@@ -49,12 +51,17 @@ class Frame(NamedTuple):
     def is_heartbeat(self) -> bool:
         return self.channel == HEARTBEAT_CHANNEL
 
+    @property
+    def line_error(self) -> bool:
+        return bool(self.flags & FLAG_LINE_ERROR)
+
 
 @dataclass(slots=True)
 class ChannelCounters:
     frames: int = 0
     words: int = 0
     parity_errors: int = 0
+    line_errors: int = 0
     crc_errors: int = 0
     resyncs: int = 0
 
@@ -138,6 +145,7 @@ class FrameParser:
                 if frame.channel != HEARTBEAT_CHANNEL:
                     count.words += 1
                     count.parity_errors += not parity_ok(frame.word)
+                    count.line_errors += frame.line_error
                 if self.skipped:
                     count.resyncs += 1
                     self.skipped = False

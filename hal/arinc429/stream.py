@@ -9,7 +9,7 @@ word in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ from hal.arinc429.blocks import (
     FlightInformation,
 )
 from hal.arinc429.frame import (
+    FLAG_LINE_ERROR,
     FRAME_SIZE,
     HEARTBEAT_CHANNEL,
     ChannelCounters,
@@ -118,8 +119,9 @@ class Batch:
 class AdapterStream:
     """Bulk parser and decoder of the adapter's byte stream. Keeps a partial frame across feeds; never raises.
 
-    `latest` holds words with good parity only (label 360 words excepted: see `flight_information`). With
-    keep_words, `words` holds every word in order: parity errors (error="parity") included, label 360 data
+    `latest` holds words with good parity that the adapter did not flag only (label 360 words excepted: see
+    `flight_information`). With keep_words, `words` holds every word in order: parity errors (error="parity")
+    and flagged words (error="line") included, label 360 data
     words replaced by one entry per completed block (name "flight_information", value a dict).
     """
 
@@ -148,7 +150,8 @@ class AdapterStream:
             frames = self._hunt.feed(data, batch.counters)
             batch.alive = bool(frames)
             words = [f for f in frames if f.channel != HEARTBEAT_CHANNEL]
-            self._decode_each([f.channel for f in words], [f.word for f in words], batch)
+            self._decode_each([f.channel for f in words], [f.word for f in words], [f.line_error for f in words],
+                              batch)
         else:
             self._bulk(self._hunt.pending + bytes(data), batch)
         add_counters(self.totals, batch.counters)
@@ -209,14 +212,18 @@ class AdapterStream:
         if not parity_ok.all():
             for channel, count in _bincount(ch[is_word & ~parity_ok]).items():
                 batch.counters[channel].parity_errors += count
+        line_error = is_word & (a[acc + 3] & FLAG_LINE_ERROR != 0)
+        if line_error.any():
+            for channel, count in _bincount(ch[line_error]).items():
+                batch.counters[channel].line_errors += count
         if resync.any():
             for channel, count in _bincount(ch[resync]).items():
                 batch.counters[channel].resyncs += count
         if self.keep_words:
-            self._decode_each(ch[is_word].tolist(), words[is_word].tolist(), batch)
+            self._decode_each(ch[is_word].tolist(), words[is_word].tolist(), line_error[is_word].tolist(), batch)
             return
         code = _REVERSE[(words & 0xFF).astype(np.int64)]
-        usable = is_word & parity_ok
+        usable = is_word & parity_ok & ~line_error
         block = usable & (code == BLOCK_LABEL)
         for channel, word in zip(ch[block].tolist(), words[block].tolist(), strict=True):
             info = self.flight_info.feed(channel, word)
@@ -233,11 +240,13 @@ class AdapterStream:
             if flight_id is not None:
                 batch.flight_ids.append(flight_id)
 
-    def _decode_each(self, channels: list[int], words: list[int], batch: Batch) -> None:
+    def _decode_each(self, channels: list[int], words: list[int], line_errors: list[bool], batch: Batch) -> None:
         """The per-word path (small reads, `appliance decode`): every word decoded, in order."""
         keep = self.keep_words
-        for channel, word in zip(channels, words, strict=True):
+        for channel, word, line_error in zip(channels, words, line_errors, strict=True):
             decoded = decode(word, channel)
+            if line_error and decoded.error is None:
+                decoded = replace(decoded, value=None, error="line")
             if decoded.error is None:
                 code = REVERSE[word & 0xFF]
                 if code == BLOCK_LABEL:

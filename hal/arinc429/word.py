@@ -30,7 +30,8 @@ Value = float | int | str | dict[str, str] | None
 
 @dataclass(frozen=True, slots=True)
 class DecodedWord:
-    """One decoded word. `value` is None for a parity error; `error` is None or "parity".
+    """One decoded word. `value` is None for an error; `error` is None, "parity" or "line" (the adapter flagged
+    a gap or bit-length error on it).
 
     value types: BNR -> float (bearings 0-360), BCD flight_number -> int, utc_time "HH:MM:SS", date
     "YYYY-MM-DD", flight_id (233-236) -> its two characters without zero padding, a label 360 word -> its

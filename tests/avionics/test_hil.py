@@ -168,6 +168,18 @@ async def test_garbage_crc_and_parity_are_counted_and_skipped(sim: Sim, reader: 
     _assert_equals_truth(reader.state, (await sim.acall("GET", "/state"))["world"])
 
 
+async def test_words_the_adapter_flagged_are_counted_and_never_shown(sim: Sim, reader: AvionicsReader) -> None:
+    """One word in three arrives flagged with two bits wrong (its parity still right): during the fault the flight
+    state still equals the truth, from the good words only."""
+    await sim.acall("POST", "/avionics/faults", {"kind": "line", "seconds": 1.5})
+    await asyncio.sleep(1.0)
+    _assert_equals_truth(reader.state, (await sim.acall("GET", "/state"))["world"])
+    registry = reader.metrics.registry  # type: ignore[union-attr]
+    flagged = registry.get_sample_value("appliance_avionics_line_errors_total", {"channel": "0"})
+    assert flagged is not None and flagged > 10
+    assert registry.get_sample_value("appliance_avionics_parity_errors_total", {"channel": "0"}) in (None, 0.0)
+
+
 async def test_unplug_and_replug_recovered_within_two_seconds(sim: Sim, reader: AvionicsReader) -> None:
     await sim.acall("POST", "/avionics/faults", {"kind": "unplug", "seconds": 1})
     unplugged = time.monotonic()
