@@ -81,13 +81,13 @@ async def test_a_refused_document_keeps_the_schedule_we_had(tmp_path: Path) -> N
     try:
         async with ground_client(station.url) as client:
             station.schedule_override = DAY
-            assert await fetch_schedule(client, store, "/schedule", 2.0, wall=1.0) == 2
+            assert await fetch_schedule(client, store, "/schedule.json", 2.0, wall=1.0) == 2
             station.schedule_override = {"legs": [{"flight_number": "x"}]}
             with pytest.raises(ScheduleUnavailable, match=r"refused: legs\[0\]\.flight_number"):
-                await fetch_schedule(client, store, "/schedule", 2.0, wall=2.0)
+                await fetch_schedule(client, store, "/schedule.json", 2.0, wall=2.0)
             station.schedule_override = None  # a station with no world: 404
             with pytest.raises(ScheduleUnavailable, match="HTTP 404"):
-                await fetch_schedule(client, store, "/schedule", 2.0, wall=3.0)
+                await fetch_schedule(client, store, "/schedule.json", 2.0, wall=3.0)
         assert [x.flight_number for x in ScheduleStore(tmp_path / "schedule.json").legs] == ["IB3101", "IB3102"]
     finally:
         await station.stop()

@@ -28,7 +28,7 @@ class GroundlinkConfig:
     time_path: str = "/time"
     telemetry_path: str = "/telemetry"
     telemetry: bool = True
-    schedule_path: str = "/schedule"  # the aircraft's upcoming legs: the portal's fallback for the route
+    schedule_path: str = "/schedule.json"  # a static document (any web server or object store): upcoming legs
     schedule: bool = True
     full_cycle_seconds: float = 300.0  # while the window stays open, telemetry and content again this often
     clock_check: bool = True

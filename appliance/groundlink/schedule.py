@@ -1,9 +1,9 @@
 """The aircraft's schedule from the ground station: the portal's fallback for the flight number, origin and
 destination when the avionics flight information block is missing (an FMC not yet loaded, a failed label).
 
-Fetched in the ground window (`GET groundlink.schedule_path`), validated as a whole (a bad document keeps the
-schedule we had), kept in the state directory with an atomic replace so it survives the power cuts between
-the window and the next flight.
+Fetched in the ground window (`GET groundlink.schedule_path`: a static JSON document the airline publishes on any
+web server or object store), validated as a whole (a bad document keeps the schedule we had), kept in the state
+directory with an atomic replace so it survives the power cuts between the window and the next flight.
 
     {"legs": [{"flight_number": "IB3101", "origin": "LEBL", "destination": "LEMD",
                "departure": "2026-11-23T08:00:00Z", "arrival": "2026-11-23T09:10:00Z"}, ...]}

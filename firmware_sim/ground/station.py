@@ -124,7 +124,7 @@ class GroundStation:
         app.router.add_post("/telemetry", self._post_telemetry)
         app.router.add_get("/health", self._get_health)
         app.router.add_get("/time", self._get_time)
-        app.router.add_get("/schedule", self._get_schedule)
+        app.router.add_get("/schedule.json", self._get_schedule)
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         self.content = add_content_routes(app, self.bundles_dir, self.link)
         return app
@@ -344,7 +344,7 @@ class GroundStation:
         return web.json_response(self.link.state())
 
     async def _put_schedule(self, request: web.Request) -> web.Response:
-        """Serve this document at /schedule instead of the scenario's flights; null goes back to them."""
+        """Serve this document at /schedule.json instead of the scenario's flights; null goes back to them."""
         self.schedule_override = await _json(request)
         return web.json_response({"override": self.schedule_override is not None})
 
