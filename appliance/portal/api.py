@@ -33,8 +33,13 @@ def _services(request: web.Request) -> Services:
 
 
 async def flight(request: web.Request) -> web.Response:
-    """The latest tick's document, serialised once for everyone (the hot path of polling mini-browsers)."""
-    frame = _services(request).broadcaster.latest()
+    """The latest tick's document, serialised once for everyone (the hot path of polling mini-browsers).
+    Self-contained (security.middleware): it sets every header itself and never raises."""
+    try:
+        frame = _services(request).broadcaster.latest()
+    except Exception:
+        log.exception("the flight document could not be built")
+        return json_error(500, "internal error", {"X-Content-Type-Options": "nosniff"})
     return web.Response(body=frame.json, headers=FLIGHT_HEADERS)
 
 
