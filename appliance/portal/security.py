@@ -108,7 +108,7 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 def add_security_headers(request: web.BaseRequest, headers: MutableMapping[str, str]) -> None:
-    """What every passenger response carries (the middleware adds it to responses before they are sent)."""
+    """What every passenger response carries."""
     headers.setdefault("X-Content-Type-Options", "nosniff")
     if headers.get("Content-Type", "").startswith(DOCUMENT_TYPES):  # policies only matter for documents
         headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer makes form posts' Origin "null"

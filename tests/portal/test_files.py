@@ -3,7 +3,13 @@ and the same validators; a file that vanished after the path was resolved is a J
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
+import struct
+
 import aiohttp
+import pytest
 
 from tests.portal.conftest import PortalRig
 
@@ -53,3 +59,25 @@ async def test_an_empty_file_and_a_vanished_file(rig: PortalRig) -> None:
         (root / "readings" / "skyways.pdf").unlink()
         async with s.get(rig.base + "/content/readings/skyways.pdf") as r:
             assert r.status == 404 and (await r.json())["error"]
+
+
+@pytest.mark.parametrize("extra", ["", "Range: bytes=0-\r\n"])  # the fast path, FileResponse
+async def test_a_passenger_who_stops_mid_segment_is_a_quiet_disconnect(
+    rig: PortalRig, caplog: pytest.LogCaptureFixture, extra: str
+) -> None:
+    root = rig.content.active_root()
+    assert root is not None
+    (root / "video" / "coast" / "low" / "long.ts").write_bytes(b"\x47" * (188 * 200_000))  # 37 MB
+    host, port = rig.base.removeprefix("http://").split(":")
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET /content/video/coast/low/long.ts HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+        assert (await reader.read(1000)).startswith(b"HTTP/1.1 20")
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, mid-file
+        writer.close()
+        await asyncio.sleep(0.2)
+    async with aiohttp.ClientSession() as s, s.get(rig.base + SEGMENT) as r:
+        assert r.status == 200 and len(await r.read()) > 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
