@@ -44,6 +44,7 @@ class ContentStore:
         self.current = root / "current"
         self._manifest_cache: tuple[Path, Manifest] | None = None
         self._active_cache: tuple[str, Path] | None = None  # (link target, resolved bundle directory)
+        self._next_serial: int | None = None  # of the next quarantine entry
         self.lock = threading.RLock()  # installs and repairs, one at a time (they run in worker threads)
 
     # --- layout and recovery ----------------------------------------------------------------------------
@@ -220,9 +221,15 @@ class ContentStore:
 
     def quarantine_file(self, bundle_dir: Path, rel: str) -> Path:
         """Move a bad file out of its bundle; returns where it went (`quarantine/<serial>-<bundle dir>/<rel>`)."""
-        entries = self.quarantined()
-        serial = entries[-1][0] + 1 if entries else 0
-        dest = self.quarantine / f"{serial:06d}-{bundle_dir.name}" / rel
+        if self._next_serial is None:  # listed once: a mass corruption quarantines thousands of files
+            entries = self.quarantined()
+            self._next_serial = entries[-1][0] + 1 if entries else 0
+        while True:  # another process (`appliance fsck --repair`) may have taken a serial meanwhile
+            serial, self._next_serial = self._next_serial, self._next_serial + 1
+            entry = self.quarantine / f"{serial:06d}-{bundle_dir.name}"
+            if not self.ops.exists(entry):
+                break
+        dest = entry / rel
         move(bundle_dir / rel, dest, self.ops)
         return dest
 
