@@ -58,7 +58,7 @@ async def probe_miss(request: web.Request) -> web.Response:
 def make_app(services: Services) -> web.Application:
     app = web.Application(
         middlewares=[middleware(services.config.max_body_bytes, services.config.allowed_origins,
-                                welcome.captive_hook, self_contained=[api.flight])],
+                                welcome.captive_hook(services), self_contained=[api.flight])],
         client_max_size=services.config.max_body_bytes,
     )
     app[SERVICES] = services

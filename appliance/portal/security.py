@@ -64,7 +64,7 @@ def middleware(max_body: int, allowed_origins: Iterable[str], hook: Hook | None 
             if refusal is not None:
                 return _ready(refusal)
         elif request.match_info.handler in direct:
-            return handler(request)
+            return handler(request)  # the route's handler itself: this middleware is the innermost layer
         return _guarded(request, handler)
 
     return web.middleware(portal)

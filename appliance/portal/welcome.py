@@ -4,6 +4,7 @@ the captive-portal probes and the RFC 8908 API."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -108,15 +109,20 @@ async def captive_api(request: web.Request) -> web.Response:
     )
 
 
-def captive_hook(request: web.Request) -> web.StreamResponse | None:
-    """Answer the captive-portal probes (before routing); any request keeps an accepted client active."""
-    services = services_of(request)
-    if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
-        answer = probe_answer(request, services.clients, welcome_url(services))
-        if answer is not None:
-            return answer
-    services.clients.touch(request.remote or "")
-    return None
+def captive_hook(services: Services) -> Callable[[web.Request], web.StreamResponse | None]:
+    """The middleware's first step (on every request): answer the captive-portal probes; any request keeps an
+    accepted client active."""
+    clients = services.clients
+
+    def hook(request: web.Request) -> web.StreamResponse | None:
+        if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
+            answer = probe_answer(request, clients, welcome_url(services))
+            if answer is not None:
+                return answer
+        clients.touch(request.remote or "")
+        return None
+
+    return hook
 
 
 __all__ = ["accept", "captive_api", "captive_hook", "json_error", "welcome"]
