@@ -1,7 +1,7 @@
 """The passenger portal: the passenger listener (`portal.listen`), separate from the maintenance listener.
 
 Modules: `component` (lifecycle, `build(ctx)`, `Portal.start(sock=None)` takes a systemd socket-activated
-socket), `app` (routes), `security` (one middleware: probes hook, Origin and body checks, JSON errors,
+socket), `app` (routes), `security` (the guard around each route: probes hook, Origin and body checks, JSON errors,
 headers; access log without client data), `welcome` + `captive` (probes, accept, RFC 8908), `flight` +
 `airports` + `geo` (the /api/v1/flight document), `stream` (1 Hz snapshot, SSE fan-out), `catalog` (schema of
 the bundle's catalog.json, safe file serving), `orders`, `i18n`, `openapi`. The web app is `static/`;

@@ -34,9 +34,12 @@ def _services(request: web.Request) -> Services:
 
 async def flight(request: web.Request) -> web.Response:
     """The latest tick's document, serialised once for everyone (the hot path of polling mini-browsers).
-    Self-contained (security.middleware): it sets every header itself and never raises."""
+    Registered without the guard (security.Guard): it keeps the client active, sets every header itself and
+    never raises."""
     try:
-        frame = _services(request).broadcaster.latest()
+        services = _services(request)
+        services.clients.touch(request.remote or "")
+        frame = services.broadcaster.latest()
     except Exception:
         log.exception("the flight document could not be built")
         return json_error(500, "internal error", {"X-Content-Type-Options": "nosniff"})

@@ -1,4 +1,4 @@
-"""The passenger aiohttp application: middleware and routes. Nothing here reaches maintenance functions."""
+"""The passenger aiohttp application: its routes, each behind the guard. Nothing here reaches maintenance functions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from appliance.portal.captive import PROBE_PATHS
 from appliance.portal.catalog import resolve_inside
 from appliance.portal.i18n import choose
 from appliance.portal.openapi import document
-from appliance.portal.security import json_error, middleware
+from appliance.portal.security import Guard, json_error
 from appliance.portal.services import SERVICES, Services, services_of
 
 STATIC = Path(__file__).with_name("static")
@@ -56,25 +56,23 @@ async def probe_miss(request: web.Request) -> web.Response:
 
 
 def make_app(services: Services) -> web.Application:
-    app = web.Application(
-        middlewares=[middleware(services.config.max_body_bytes, services.config.allowed_origins,
-                                welcome.captive_hook(services), self_contained=[api.flight])],
-        client_max_size=services.config.max_body_bytes,
-    )
+    app = web.Application(client_max_size=services.config.max_body_bytes)
     app[SERVICES] = services
+    guard = Guard(services.config.max_body_bytes, services.config.allowed_origins, welcome.captive_hook(services))
     r = app.router
-    r.add_get("/", index)
-    r.add_get(welcome.WELCOME_PATH, welcome.welcome)
-    r.add_post(welcome.ACCEPT_PATH, welcome.accept)
-    r.add_get("/captive-portal/api", welcome.captive_api)
-    r.add_get("/api/v1/flight", api.flight)
-    r.add_get("/api/v1/flight/stream", api.flight_stream)
-    r.add_get("/api/v1/flight/track", api.track)
-    r.add_get("/api/v1/catalog", api.catalog)
-    r.add_post("/api/v1/orders", api.orders)
-    r.add_get("/api/v1/openapi.json", openapi)
-    r.add_get("/content/{path:.+}", api.content_file)
-    r.add_get("/static/{path:.+}", static_file)
+    r.add_get("/", guard(index))
+    r.add_get(welcome.WELCOME_PATH, guard(welcome.welcome))
+    r.add_post(welcome.ACCEPT_PATH, guard(welcome.accept))
+    r.add_get("/captive-portal/api", guard(welcome.captive_api))
+    r.add_get("/api/v1/flight", api.flight)  # bare: the hottest path guards itself (see Guard)
+    r.add_get("/api/v1/flight/stream", guard(api.flight_stream))
+    r.add_get("/api/v1/flight/track", guard(api.track))
+    r.add_get("/api/v1/catalog", guard(api.catalog))
+    r.add_post("/api/v1/orders", guard(api.orders))
+    r.add_get("/api/v1/openapi.json", guard(openapi))
+    r.add_get("/content/{path:.+}", guard(api.content_file))
+    r.add_get("/static/{path:.+}", guard(static_file))
     for path in sorted(PROBE_PATHS):
-        r.add_get(path, probe_miss)
+        r.add_get(path, guard(probe_miss))
+    r.add_route("*", r"/{anything:[\s\S]*}", guard(guard.not_found))  # last: JSON 404 and 405 for the rest
     return app

@@ -3,9 +3,9 @@
 aiohttp's FileResponse opens and stats every file in a worker thread and closes it in another hop; for ~1 MB
 HLS segments those hand-offs cost a third of the throughput (bench_portal). The fast path opens and stats on the
 event loop, as nginx's single worker does (the bundle's metadata is in the page cache after the boot check), and
-hands the descriptor to the kernel with `loop.sendfile` when aiohttp prepares the response, after the
-middleware (so the security headers apply, and a passenger who stops a video mid-segment is a quiet
-disconnect, as with FileResponse). Anything else (HEAD, Range, conditional requests) goes to FileResponse, which
+hands the descriptor to the kernel with `loop.sendfile` when aiohttp prepares the response, after the guard
+(so the security headers apply, and a passenger who stops a video mid-segment is a quiet disconnect, as with
+FileResponse). Anything else (HEAD, Range, conditional requests) goes to FileResponse, which
 implements those parts of HTTP; both send the same validators, so caches see one file.
 """
 

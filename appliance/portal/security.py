@@ -1,16 +1,16 @@
-"""Middleware for the passenger listener: JSON errors (never a bare 500), body limits, Origin checks on
-state-changing requests, security headers, and an access log without passenger data."""
+"""The passenger listener's guard around every route: JSON errors (never a bare 500), body limits, Origin checks
+on state-changing requests, security headers; and an access log without passenger data."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 
 log = logging.getLogger("appliance.portal")
 access_log = logging.getLogger("appliance.portal.access")
@@ -44,34 +44,47 @@ def _same_origin(origin: str, host: str, allowed: Iterable[str]) -> bool:
 Hook = Callable[[web.Request], web.StreamResponse | None]
 
 
-def middleware(max_body: int, allowed_origins: Iterable[str], hook: Hook | None = None,
-               self_contained: Collection[Handler] = ()) -> Middleware:
-    """One middleware (each layer costs a coroutine per request): `hook` first (the captive-portal probes),
-    then the Origin and body-size checks, the handler, JSON errors, security headers.
+class Guard:
+    """What every passenger request goes through, wrapped around each route's handler: `hook` first (the
+    captive-portal probes, client activity), then the Origin and body-size checks of state-changing requests,
+    the handler, its errors as JSON (never a bare 500), the security headers.
 
-    A GET to a `self_contained` handler (one that sets every header itself and never raises: the flight
-    document polled by every mini-browser) is handed straight to it, without this layer's own coroutine."""
-    allowed = frozenset(allowed_origins)
-    direct = frozenset(self_contained)
+    Not an aiohttp middleware on purpose: with any middleware aiohttp adds a layer of its own to every request,
+    about 7% of the rate of the flight document that every mini-browser polls. That handler is registered
+    bare: it touches the client itself, sets every header and never raises."""
 
-    def portal(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-        if hook is not None:
-            early = hook(request)
-            if early is not None:
-                return _ready(early)
-        if request.method in STATE_CHANGING:
-            refusal = _refusal(request, allowed, max_body)
-            if refusal is not None:
-                return _ready(refusal)
-        elif request.match_info.handler in direct:
-            return handler(request)  # the route's handler itself: this middleware is the innermost layer
-        return _guarded(request, handler)
+    def __init__(self, max_body: int, allowed_origins: Iterable[str], hook: Hook | None = None) -> None:
+        self.max_body = max_body
+        self.allowed = frozenset(allowed_origins)
+        self.hook = hook
 
-    return web.middleware(portal)
+    def __call__(self, handler: Handler) -> Handler:
+        hook, allowed, max_body = self.hook, self.allowed, self.max_body
 
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            response: web.StreamResponse | None = hook(request) if hook is not None else None
+            if response is None and request.method in STATE_CHANGING:
+                response = _refusal(request, allowed, max_body)
+            if response is None:
+                response = await _answer(request, handler)
+            if not response.prepared:  # a stream (SSE) sent its own headers long ago
+                add_security_headers(request, response.headers)
+            return response
 
-async def _ready(response: web.StreamResponse) -> web.StreamResponse:
-    return response
+        return guarded
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        """The last route, for every path no other route takes: 404, or 405 where only the method is wrong."""
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource is request.match_info.route.resource:
+                continue
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+        if allowed:
+            return json_error(405, "method not allowed", {"Allow": ",".join(sorted(allowed))})
+        return json_error(404, "not found")
 
 
 def _refusal(request: web.Request, allowed: frozenset[str], max_body: int) -> web.Response | None:
@@ -87,24 +100,21 @@ def _refusal(request: web.Request, allowed: frozenset[str], max_body: int) -> we
     return None
 
 
-async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The handler, its errors as JSON (never a bare 500), the security headers."""
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's response, or its error as JSON."""
     try:
-        response = await handler(request)
+        return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         reason = exc.reason if exc.status != 413 else "request body too large"
-        response = json_error(exc.status, reason.lower(),
-                              {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")})
+        return json_error(exc.status, reason.lower(),
+                          {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")})
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception:
         log.exception("portal handler failed: %s %s", request.method, request.path)
-        response = json_error(500, "internal error")
-    if not response.prepared:  # a response already sent (files.send_file) added these itself
-        add_security_headers(request, response.headers)
-    return response
+        return json_error(500, "internal error")
 
 
 def add_security_headers(request: web.BaseRequest, headers: MutableMapping[str, str]) -> None:

@@ -178,7 +178,7 @@ async def test_order_transport_errors(rig: PortalRig) -> None:
                                      Origin=rig.base)
         assert status == 201
         async with s.delete(rig.base + "/api/v1/orders") as r:
-            assert r.status == 405 and (await r.json())["error"]
+            assert r.status == 405 and (await r.json())["error"] and r.headers["Allow"] == "POST"
 
 
 async def test_orders_are_rate_limited_per_client(rig: PortalRig) -> None:
@@ -235,6 +235,9 @@ async def test_security_headers_and_app_language(rig: PortalRig) -> None:
             assert r.headers["X-Content-Type-Options"] == "nosniff"
         async with s.get(rig.base + "/nope") as r:
             assert r.status == 404 and (await r.json())["error"]
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+        async with s.get(rig.base + "/api/v1/flight") as r:  # the one route without the guard guards itself
+            assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Cache-Control"] == "no-store"
 
 
 def test_category_names_from_the_bundle_then_the_app_then_the_word() -> None:
