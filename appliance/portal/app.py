@@ -51,7 +51,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def probe_miss(request: web.Request) -> web.Response:
-    """A probe path on a Host that is not in the table (the middleware answered the real probes)."""
+    """A probe path on a Host that is not in the table (the guard's hook answered the real probes)."""
     raise web.HTTPNotFound()
 
 

@@ -110,7 +110,7 @@ async def captive_api(request: web.Request) -> web.Response:
 
 
 def captive_hook(services: Services) -> Callable[[web.Request], web.StreamResponse | None]:
-    """The middleware's first step (on every request): answer the captive-portal probes; any request keeps an
+    """The guard's first step (on every request): answer the captive-portal probes; any request keeps an
     accepted client active."""
     clients = services.clients
 
