@@ -92,6 +92,7 @@ class ContentComponent:
             clean = self.boot.previous_shutdown_clean if self.boot is not None else False
             rehash = self.store.writing() if not clean else set()
             self.boot_report = await self.check(rehash_dirs=rehash)
+            await asyncio.to_thread(self.store.prune_quarantine, self.config.quarantine_keep)
         except OSError as error:
             self.error = f"content store {self.store.root}: {error}"
             log.error("%s", self.error)
@@ -143,7 +144,7 @@ class ContentComponent:
             )
             if writing:
                 await asyncio.to_thread(self.store.clear_writing, writing)
-            if any(problem.quarantined_to for problem in report.problems) or self.checks == 1:
+            if any(problem.quarantined_to for problem in report.problems):
                 await asyncio.to_thread(self.store.prune_quarantine, self.config.quarantine_keep)
         self._report(report)
         return report

@@ -50,15 +50,10 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document(), headers={"Cache-Control": "no-cache"})
 
 
-async def probe_miss(request: web.Request) -> web.Response:
-    """A probe path on a Host that is not in the table (the guard's hook answered the real probes)."""
-    raise web.HTTPNotFound()
-
-
 def make_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=services.config.max_body_bytes)
     app[SERVICES] = services
-    guard = Guard(services.config.max_body_bytes, services.config.allowed_origins, welcome.captive_hook(services))
+    guard = Guard(services.config.max_body_bytes, services.config.allowed_origins, welcome.client_activity(services))
     r = app.router
     r.add_get("/", guard(index))
     r.add_get(welcome.WELCOME_PATH, guard(welcome.welcome))
@@ -73,6 +68,6 @@ def make_app(services: Services) -> web.Application:
     r.add_get("/content/{path:.+}", guard(api.content_file))
     r.add_get("/static/{path:.+}", guard(static_file))
     for path in sorted(PROBE_PATHS):
-        r.add_get(path, guard(probe_miss))
+        r.add_get(path, guard(welcome.probe))
     r.add_route("*", r"/{anything:[\s\S]*}", guard(guard.not_found))  # last: JSON 404 and 405 for the rest
     return app

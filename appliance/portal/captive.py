@@ -77,8 +77,8 @@ class CaptiveClients:
         return True
 
     def touch(self, address: str) -> None:
-        """Any request from an accepted client keeps it accepted (on every request: one lookup for the rest)."""
-        if address in self._seen and self.is_accepted(address):
+        """Any request from an accepted client keeps it accepted."""
+        if self.is_accepted(address):
             self._seen[address] = self._clock.monotonic()
 
     def seconds_remaining(self, address: str) -> int:
@@ -99,9 +99,7 @@ class CaptiveClients:
 
 
 def probe_answer(request: web.Request, clients: CaptiveClients, welcome_url: str) -> web.Response | None:
-    """The answer to a captive-portal probe, or None when the request is not a probe."""
-    if request.path not in PROBE_PATHS:
-        return None
+    """The answer to a captive-portal probe, or None when this host does not probe this path."""
     answer = PROBES.get((host_of(request), request.path))
     if answer is None:
         return None

@@ -41,12 +41,12 @@ def _same_origin(origin: str, host: str, allowed: Iterable[str]) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
 
 
-Hook = Callable[[web.Request], web.StreamResponse | None]
+Hook = Callable[[web.Request], None]
 
 
 class Guard:
-    """What every passenger request goes through, wrapped around each route's handler: `hook` first (the
-    captive-portal probes, client activity), then the Origin and body-size checks of state-changing requests,
+    """What every passenger request goes through, wrapped around each route's handler: `hook` first (client
+    activity, for the captive portal), then the Origin and body-size checks of state-changing requests,
     the handler, its errors as JSON (never a bare 500), the security headers.
 
     Not an aiohttp middleware on purpose: with any middleware aiohttp adds a layer of its own to every request,
@@ -62,8 +62,10 @@ class Guard:
         hook, allowed, max_body = self.hook, self.allowed, self.max_body
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            response: web.StreamResponse | None = hook(request) if hook is not None else None
-            if response is None and request.method in STATE_CHANGING:
+            if hook is not None:
+                hook(request)
+            response: web.StreamResponse | None = None
+            if request.method in STATE_CHANGING:
                 response = _refusal(request, allowed, max_body)
             if response is None:
                 response = await _answer(request, handler)

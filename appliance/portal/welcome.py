@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance.portal.captive import PROBE_PATHS, captive_api_body, probe_answer
+from appliance.portal.captive import captive_api_body, probe_answer
 from appliance.portal.i18n import LANGUAGES, choose, text
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
@@ -109,20 +109,22 @@ async def captive_api(request: web.Request) -> web.Response:
     )
 
 
-def captive_hook(services: Services) -> Callable[[web.Request], web.StreamResponse | None]:
-    """The guard's first step (on every request): answer the captive-portal probes; any request keeps an
-    accepted client active."""
+async def probe(request: web.Request) -> web.Response:
+    """A captive-portal probe path: the welcome page until this client accepted, then its platform's exact
+    "online" answer; 404 on a Host that does not probe this path."""
+    services = services_of(request)
+    answer = probe_answer(request, services.clients, welcome_url(services))
+    return answer if answer is not None else json_error(404, "not found")
+
+
+def client_activity(services: Services) -> Callable[[web.Request], None]:
+    """The guard's first step, on every request: any request keeps an accepted client accepted."""
     clients = services.clients
 
-    def hook(request: web.Request) -> web.StreamResponse | None:
-        if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
-            answer = probe_answer(request, clients, welcome_url(services))
-            if answer is not None:
-                return answer
+    def seen(request: web.Request) -> None:
         clients.touch(request.remote or "")
-        return None
 
-    return hook
+    return seen
 
 
-__all__ = ["accept", "captive_api", "captive_hook", "json_error", "welcome"]
+__all__ = ["accept", "captive_api", "client_activity", "json_error", "probe", "welcome"]
