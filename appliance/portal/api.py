@@ -42,7 +42,7 @@ async def flight(request: web.Request) -> web.Response:
         frame = services.broadcaster.latest()
     except Exception:
         log.exception("the flight document could not be built")
-        return json_error(500, "internal error", {"X-Content-Type-Options": "nosniff"})
+        return json_error(503, "flight data unavailable", {"X-Content-Type-Options": "nosniff", "Retry-After": "5"})
     return web.Response(body=frame.json, headers=FLIGHT_HEADERS)
 
 

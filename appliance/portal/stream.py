@@ -91,6 +91,7 @@ class Broadcaster:
         try:
             document = self._build()
         except Exception:
+            self._frame = None  # the last good document would show its values as current: nobody gets it again
             if heartbeat:
                 self._beat(heartbeat)
             raise

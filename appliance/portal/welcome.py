@@ -44,8 +44,10 @@ def render_welcome(services: Services, lang: str) -> str:
     def t(key: str) -> str:
         return escape(text(lang, key))
 
-    document = services.broadcaster.latest().document
-    line = _flight_line(document, lang)
+    try:
+        line = _flight_line(services.broadcaster.latest().document, lang)
+    except Exception:  # logged by the ticker; the page says what there is on board without the flight line
+        line = ""
     offers = [] if services.ground else ["instead_watch"]
     items = "".join(f"<li>{t(k)}</li>" for k in ["instead_map", *offers, "instead_read", "instead_guides",
                                                   "instead_offers"])

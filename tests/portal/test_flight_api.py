@@ -337,3 +337,29 @@ async def test_the_heartbeat_goes_out_alone_while_the_snapshot_fails() -> None:
     finally:
         await b.stop()
         await runner.cleanup()
+
+
+async def test_a_failing_snapshot_is_never_served_as_the_last_good_one(
+    rig: PortalRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If building the document breaks, the flight API says so (503) instead of serving the last document, whose
+    values would show as current; the welcome page still says what there is on board."""
+    rig.services.broadcaster.tick()
+    async with aiohttp.ClientSession() as s:
+        async with s.get(rig.base + "/api/v1/flight") as r:
+            assert r.status == 200
+
+        def broken() -> dict[str, object]:
+            raise RuntimeError("a bug in the snapshot")
+
+        monkeypatch.setattr(rig.flight, "snapshot", broken)
+        with pytest.raises(RuntimeError):
+            rig.services.broadcaster.tick()
+        async with s.get(rig.base + "/api/v1/flight") as r:
+            assert r.status == 503 and (await r.json())["error"] and r.headers["Retry-After"]
+        async with s.get(rig.base + "/welcome", headers={"Accept-Language": "en"}) as r:
+            assert r.status == 200 and "internet" in (await r.text()).lower()
+        monkeypatch.undo()
+        rig.services.broadcaster.tick()
+        async with s.get(rig.base + "/api/v1/flight") as r:
+            assert r.status == 200
