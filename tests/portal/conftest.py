@@ -4,6 +4,7 @@ sample bundle, real alarms. The flight view is a small honest FlightView whose v
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import time
@@ -25,7 +26,7 @@ from appliance.portal.config import PortalConfig
 from appliance.ports import FlightInfo, ParamStatus, Reading, ScheduleView
 from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
-from appliance.timebase import SystemClock
+from appliance.timebase import Clock, SystemClock
 from firmware_sim.content_samples import generate
 from tests.conftest import free_port, python_module, subprocess_env
 
@@ -111,7 +112,10 @@ def install_samples(store: ContentStore, tmp: Path, day: date, name: str | None 
     store.install(files, manifest)
 
 
-async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None, **config: Any) -> PortalRig:
+async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None, portal_clock: Clock | None = None,
+                    **config: Any) -> PortalRig:
+    """`portal_clock` (e.g. a ManualClock) drives only the portal's services (captive inactivity, rate limits);
+    storage and alarms keep the system clock."""
     clock, metrics = SystemClock(), Metrics()
     alarms = Alarms(clock, metrics)
     storage = StorageComponent(StorageConfig(dir=str(tmp_path / "state")), clock, metrics)
@@ -120,7 +124,7 @@ async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None,
     install_samples(content, tmp_path, date(2026, 11, 23))
     flight = cruise(ScriptedFlight())
     portal_config = PortalConfig(listen=f"127.0.0.1:{free_port()}", **config)
-    services = make_services(portal_config, clock, metrics, flight=flight, outbox=storage.outbox,
+    services = make_services(portal_config, portal_clock or clock, metrics, flight=flight, outbox=storage.outbox,
                              content=content, alarms=alarms, ground_schedule=ground_schedule)
     portal = Portal(services, portal_config.listen)
     await portal.start()
@@ -131,6 +135,20 @@ async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None,
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[PortalRig]:
+    r = await start_rig(tmp_path)
+    try:
+        yield r
+    finally:
+        await r.portal.stop()
+        await r.storage.stop()
+
+
+@pytest.fixture
+async def debug_rig(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[PortalRig]:
+    """A rig started with DEBUG logging on, as `appliance run --verbose` would: Portal.start turns the
+    access log on only when DEBUG is enabled at start. Every record of every logger reaches `caplog`."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="appliance.portal.access")
     r = await start_rig(tmp_path)
     try:
         yield r

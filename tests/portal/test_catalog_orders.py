@@ -146,6 +146,44 @@ async def test_order_is_durable_before_201_and_pii_stays_out_of_logs(
     assert b"example.com" not in generate_latest(rig.metrics.registry)
 
 
+CLIENT_ADDRESS = "127.0.0.3"  # the passenger's device: a loopback address of its own, not the listener's
+
+
+async def test_pii_stays_out_of_logs_with_the_access_log_on(
+    debug_rig: PortalRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig, email = debug_rig, "ana.garcia@example.com"
+    secrets = (email, "ana.garcia", "example.com", CLIENT_ADDRESS, "category=hotel", "ref=", "?")
+    connector = aiohttp.TCPConnector(local_addr=(CLIENT_ADDRESS, 0))
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.post(rig.base + "/captive-portal/accept", data={"lang": "es"}, allow_redirects=False) as r:
+            assert r.status == 302
+        status, body = await post_order(s, rig, {"kind": "offer", "item": "hotel-madrid", "email": email,
+                                                 "seat": "12A", "lang": "es"})
+        assert status == 201, body
+        status, _ = await post_order(s, rig, {"kind": "offer", "item": "hotel-madrid", "email": email,
+                                              "seat": "99Z"})
+        assert status == 422
+        async with s.get(rig.base + "/api/v1/catalog?lang=es&category=hotel&ref=ana.garcia%40example.com") as r:
+            assert r.status == 200
+        async with s.get(rig.base + "/welcome?lang=es&ref=ana.garcia@example.com") as r:
+            assert r.status == 200
+    assert rig.services.clients.is_accepted(CLIENT_ADDRESS)  # the server did see the client's own address
+    assert rig.storage.outbox.pending("offer")[0].payload["email"] == email  # stored where it is needed
+
+    for record in caplog.records:
+        text = record.getMessage() + (caplog.handler.format(record) if record.exc_info else "")
+        for secret in secrets if record.name == "appliance.portal.access" else secrets[:-1]:
+            assert secret not in text, (secret, record.name, text)
+    access = [r.getMessage() for r in caplog.records if r.name == "appliance.portal.access"]
+    assert [" ".join(line.split()[:3]) for line in access] == [  # the access log really ran: method, path, status
+        "POST /captive-portal/accept 302", "POST /api/v1/orders 201", "POST /api/v1/orders 422",
+        "GET /api/v1/catalog 200", "GET /welcome 200"], access
+    from prometheus_client import generate_latest
+    exposition = generate_latest(rig.metrics.registry)
+    assert b"example.com" not in exposition and CLIENT_ADDRESS.encode() not in exposition
+
+
 @pytest.mark.parametrize("body,field", [
     ({"kind": "booking", "item": "hotel-madrid", "email": "not-an-email"}, "email"),
     ({"kind": "parcel", "item": "hotel-madrid", "email": "a@b.es"}, "kind"),
@@ -251,3 +289,29 @@ def test_category_names_from_the_bundle_then_the_app_then_the_word() -> None:
     assert category_name(catalog, "magazine", "es") == "Revista"
     assert category_name(catalog, "zeppelin", "es") == "zeppelin"  # nobody knows it: the word
     assert "bad" not in catalog.categories
+
+
+async def test_catalog_category_filter(rig: PortalRig) -> None:
+    async with aiohttp.ClientSession() as s:
+        _, everything = await get_json(s, rig.base + "/api/v1/catalog?lang=en")
+        by_category: dict[str, set[str]] = {}
+        for item in everything["items"]:
+            by_category.setdefault(item["category"], set()).add(item["id"])
+        assert len(by_category) >= 4 and everything["categories"] == sorted(by_category)
+        for category, ids in by_category.items():
+            status, only = await get_json(s, rig.base + f"/api/v1/catalog?lang=en&category={category}")
+            assert status == 200
+            assert {i["id"] for i in only["items"]} == ids, category
+            assert {i["category"] for i in only["items"]} == {category}
+            assert only["categories"] == [category]
+        _, hotels = await get_json(s, rig.base + "/api/v1/catalog?kind=offer&category=hotel")
+        assert hotels["items"] and {(i["kind"], i["category"]) for i in hotels["items"]} == {("offer", "hotel")}
+        _, none = await get_json(s, rig.base + "/api/v1/catalog?kind=reading&category=hotel")
+        assert none["items"] == []
+        # a well-formed category nobody has: an empty list (the OpenAPI document's 200), not an error
+        status, unknown = await get_json(s, rig.base + "/api/v1/catalog?category=zeppelin")
+        assert status == 200 and unknown["items"] == [] and unknown["categories"] == []
+        # not a category word at all: the documented 400
+        for bad in ("Hotel", "../hotel", "x" * 33, "", "hotel%00"):
+            status, err = await get_json(s, rig.base + f"/api/v1/catalog?category={bad}")
+            assert status == 400 and "category" in err["error"], bad
