@@ -267,10 +267,8 @@ SWIPE_LEFT = """() => {
 async def _page_shown(page: Page, paths: list[str], n: int, of: int = 4) -> None:
     """Page n is the reader's image, loaded, and no later page has been fetched (one page at a time)."""
     await expect(page.locator("#reader-img")).to_have_attribute("src", PAGES.format(n))
-    for _ in range(50):  # polled from here: the page's CSP forbids the eval wait_for_function needs
-        if await page.evaluate("() => document.getElementById('reader-img').naturalWidth") == 300:
-            break
-        await page.wait_for_timeout(100)
+    await expect(page.locator("#reader-img")).not_to_have_class("loading")
+    assert await page.evaluate("() => document.getElementById('reader-img').naturalWidth") == 300
     assert PAGES.format(n) in paths
     assert not {PAGES.format(k) for k in range(n + 1, of + 1)} & set(paths), paths
 
@@ -298,6 +296,10 @@ async def test_an_image_only_reading_turns_its_pages(browser: Browser, rig: Port
     await expect(following).to_be_focused()
     await _page_shown(page, paths, 1)
     await page.screenshot(path=str(artifacts_dir / "portal-reader-page1.png"))
+    await page.keyboard.press("Tab")  # the focus stays in the dialog
+    await expect(reader.get_by_role("button", name="Close")).to_be_focused()
+    await page.keyboard.press("Shift+Tab")
+    await expect(following).to_be_focused()
 
     await following.click()  # by button
     await expect(count).to_have_text("Page 2 of 4")

@@ -38,8 +38,7 @@
     doc.title = t("app_title");
     $("lang-select").value = state.lang;
     renderFlight();
-    renderCatalog();
-    renderReader();
+    renderCatalog();  /* and the open reader */
   }
   function setLang(lang) {
     if (LANGS.indexOf(lang) < 0) { return; }
@@ -333,7 +332,7 @@
   }
   function renderReader() {
     var r = state.reader;
-    if (!r || !state.strings) { return; }
+    if (!r) { return; }
     var pages = r.item.files.pages, img = $("reader-img"), prev = $("reader-prev"), next = $("reader-next");
     r.page = Math.min(r.page, pages.length - 1);
     var label = t("page_of").replace("{n}", r.page + 1).replace("{m}", pages.length);
@@ -341,7 +340,7 @@
     $("reader-title").textContent = r.item.title;
     $("reader-count").textContent = label;
     img.alt = r.item.title + ", " + label;
-    if (img.getAttribute("src") !== pages[r.page]) { img.src = pages[r.page]; }
+    if (img.getAttribute("src") !== pages[r.page]) { img.className = "loading"; img.src = pages[r.page]; }
     prev.disabled = first;
     next.disabled = last;
     if (focused && focused.disabled) { (first ? (last ? $("reader-close") : next) : prev).focus(); }  /* keep focus */
@@ -370,6 +369,7 @@
     $("reader-prev").onclick = function () { turnPage(-1); };
     $("reader-next").onclick = function () { turnPage(1); };
     $("reader-close").onclick = closeReader;
+    img.onload = img.onerror = function () { img.className = ""; };  /* the page shown dimmed until it is in */
     doc.addEventListener("keydown", onReaderKey);
     /* a swipe turns the page, unless the passenger has zoomed in and is moving around the page */
     img.addEventListener("touchstart", function (e) {
