@@ -131,6 +131,8 @@ listen = "0.0.0.0:80"
 [maintenance]
 listen = "0.0.0.0:9180"
 token_file = "/etc/appliance/maintenance.token"
+# set to the aircraft's maintenance network and VPN, e.g. ["10.20.0.0/16"], so the cabin Wi-Fi cannot reach it
+allow_from = []
 """
 
 NETWORK = """\

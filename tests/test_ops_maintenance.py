@@ -16,8 +16,11 @@ import pytest
 
 from appliance.appconfig import parse_config
 from appliance.component import Check
+from appliance.config import ConfigError
 from appliance.daemon import Context
+from appliance.maintenance.api import allowed
 from appliance.maintenance.component import MaintenanceComponent
+from appliance.maintenance.config import MaintenanceConfig
 from tests.conftest import free_port, python_module, subprocess_env
 from tests.ops_support import base_config, write_token
 
@@ -275,3 +278,44 @@ async def test_the_debug_hook_is_off_unless_configured(tmp_path: Path) -> None:
             assert r.status == 404 and "error" in await r.json()
     finally:
         await component.stop()
+
+
+@pytest.mark.parametrize(("allow_from", "reachable"), [(["10.20.0.0/16", "fd00:20::/32"], False),
+                                                       (["10.20.0.0/16", "127.0.0.0/8"], True)])
+async def test_only_the_allowed_networks_reach_the_listener(
+    tmp_path: Path, allow_from: list[str], reachable: bool
+) -> None:
+    """The cabin Wi-Fi cannot even try tokens (or /livez) when the maintenance networks are configured."""
+    token = write_token(tmp_path / "maintenance.token")
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    document = base_config(tmp_path, port, maintenance={"allow_from": allow_from})
+    ctx = Context(config=parse_config(document, "test"), config_path=None)
+    component = MaintenanceComponent(ctx)
+    await component.start()
+    try:
+        async with aiohttp.ClientSession() as s:
+            for path in ("/livez", "/health", "/nowhere"):
+                async with s.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}) as r:
+                    if reachable:
+                        assert r.status in (200, 404), path
+                    else:
+                        assert r.status == 403 and "network" in (await r.json())["error"], path
+    finally:
+        await component.stop()
+
+
+def test_allowed_addresses() -> None:
+    networks = MaintenanceConfig(allow_from=["10.20.0.0/16", "fd00:20::/32"]).networks()
+    assert allowed("10.20.3.4", networks) and allowed("::ffff:10.20.3.4", networks)
+    assert allowed("fd00:20::7", networks) and allowed("fd00:20::7%eth0", networks)
+    assert not allowed("172.19.0.9", networks) and not allowed("fd00:21::7", networks)
+    assert allowed("", networks)  # a Unix socket: local only
+    assert allowed("172.19.0.9", [])  # nothing configured: every peer (the token still applies)
+
+
+def test_a_mistyped_network_names_the_key(tmp_path: Path) -> None:
+    document = base_config(tmp_path, free_port(), maintenance={"allow_from": ["10.20.0.0/33"]})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document, "aircraft.toml")
+    assert "maintenance.allow_from" in str(caught.value) and "aircraft.toml" in str(caught.value)

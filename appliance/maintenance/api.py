@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -30,9 +31,26 @@ def error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
+def allowed(remote: str | None, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether a peer address is inside one of `networks` (none configured: every peer)."""
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address((remote or "").split("%")[0])
+    except ValueError:  # a Unix socket or no peer: only a local engineer gets there
+        return not remote
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
 def make_app(ctx: Context, token: str) -> web.Application:
+    networks = ctx.config.maintenance.networks()
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not allowed(request.remote, networks):
+            return error(403, "the maintenance listener is not reachable from this network")
         if request.path not in PUBLIC and not bearer_matches(request.headers.get("Authorization"), token):
             response = error(401, "a maintenance bearer token is required")
             response.headers["WWW-Authenticate"] = 'Bearer realm="appliance-maintenance"'

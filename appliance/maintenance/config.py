@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -9,6 +10,9 @@ class MaintenanceConfig:
 
     listen: str = "0.0.0.0:9180"
     token_file: str = "/etc/appliance/maintenance.token"
+    # Networks (CIDR) allowed to reach the listener at all, /livez included: on the aircraft, the maintenance
+    # network and the VPN, so that the cabin Wi-Fi cannot even try tokens. Empty: any address (token still needed)
+    allow_from: list[str] = field(default_factory=list)
     # The daemon's own operation (systemd integration) lives here too:
     stop_timeout: float = 20.0  # seconds for an orderly stop after SIGTERM (below the unit's TimeoutStopSec)
     watchdog_max_lag: float = 1.0  # event-loop lag (s) above which the systemd watchdog is not fed
@@ -16,7 +20,15 @@ class MaintenanceConfig:
     # simulated runs (`appliance run --sim`), where the hardware-in-the-loop tests use it
     debug_hooks: bool = False
 
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in self.allow_from]
+
     def validate(self) -> None:
+        for cidr in self.allow_from:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError("allow_from", f"expected networks like \"10.20.0.0/16\", got {cidr!r}") from None
         if self.stop_timeout <= 0:
             raise ValueError("stop_timeout", "must be positive")
         if self.watchdog_max_lag <= 0:

@@ -6,8 +6,9 @@ event loop, as nginx's single worker does (the bundle's metadata is in the page 
 hands the descriptor to the kernel when aiohttp prepares the response, after the guard (so the security headers
 apply, and a passenger who stops a video mid-segment is a quiet disconnect, as with FileResponse): corked behind
 its headers, with one sendfile straight away, the loop's sendfile only for what a full socket leaves over.
-Either alone did not help (corked around the loop's sendfile: 0.7x nginx; uncorked: ~0.78x; both: 0.82-0.96x). Anything else (HEAD, Range, conditional requests) goes to FileResponse, which
-implements those parts of HTTP; both send the same validators, so caches see one file.
+Either alone did not help (corked around the loop's sendfile: 0.7x nginx; uncorked: ~0.78x; both: 0.82-0.96x).
+Anything else (HEAD, Range, conditional requests) goes to FileResponse, which implements those parts of HTTP;
+both send the same validators, so caches see one file.
 """
 
 from __future__ import annotations

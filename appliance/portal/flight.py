@@ -42,8 +42,38 @@ class Schedule:
     destination: str = ""
 
 
-def _unavailable(units: str, status: str = "unavailable") -> dict[str, Any]:
-    return {"value": None, "units": units, "status": status}
+#: (status, age) of the inputs a computed value comes from: see `_basis`.
+Basis = tuple[str, float | None]
+
+
+def _age(seconds: object) -> float | None:
+    return round(float(seconds), 1) if isinstance(seconds, int | float) else None
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def _basis(parameters: dict[str, Any], *names: str) -> Basis:
+    """The status and age of what is computed from these parameters: the status of the first input that is not
+    normal (else "normal"); the age of the oldest input (None if one was never received)."""
+    inputs = [parameters[name] for name in names]
+    status = next((str(i["status"]) for i in inputs if i["status"] != "normal"), "normal")
+    ages = [i["age"] for i in inputs]
+    return status, None if None in ages else max(ages)
+
+
+def _outcome(computed: bool, basis: Basis) -> Basis:
+    """A value that could not be computed takes the status of its failing input, "unavailable" if none failed."""
+    status, age = basis
+    if computed:
+        return "normal", age
+    return (status if status != "normal" else "unavailable"), age
+
+
+def _derived(value: float | None, units: str, basis: Basis) -> dict[str, Any]:
+    status, age = _outcome(value is not None, basis)
+    return {"value": value, "units": units, "status": status, "age": age}
 
 
 def _tz(name: str) -> ZoneInfo | None:
@@ -117,12 +147,11 @@ class FlightReport:
                 continue
             status = str(item.get("status", "unknown"))
             value = item.get("value") if status == "normal" else None
-            age = item.get("age")
             out[name] = {
                 "value": value if isinstance(value, int | float) and math.isfinite(value) else None,
                 "units": str(item.get("units", "")),
                 "status": status,
-                "age": round(float(age), 1) if isinstance(age, int | float) else None,
+                "age": _age(item.get("age")),
             }
         return out
 
@@ -160,36 +189,35 @@ class FlightReport:
         destination: Airport | None,
         now_utc: datetime,
     ) -> dict[str, Any]:
-        progress: dict[str, Any] = {
-            "total_distance": _unavailable("km"),
-            "distance_to_go": _unavailable("km"),
-            "time_to_go": _unavailable("s"),
-            "percent_complete": _unavailable("%"),
-            "eta": {"utc": None, "local": None, "tz": destination.tz if destination else None, "status": "unavailable"},
-        }
+        """Each value computed from the parameters it names, with their status and age (`_basis`)."""
+        where = _basis(parameters, "latitude", "longitude")
+        moving = _basis(parameters, "latitude", "longitude", "ground_speed")
+        total = to_go = percent = None
         if origin and destination:
             total = distance_km(origin.lat, origin.lon, destination.lat, destination.lon)
-            progress["total_distance"] = {"value": round(total, 1), "units": "km", "status": "normal"}
-        if position is None or destination is None:
-            return progress
-        to_go = distance_km(position[0], position[1], destination.lat, destination.lon)
-        progress["distance_to_go"] = {"value": round(to_go, 1), "units": "km", "status": "normal"}
-        if origin is not None:
-            total = progress["total_distance"]["value"]
+        if position and destination:
+            to_go = distance_km(position[0], position[1], destination.lat, destination.lon)
+        if to_go is not None and total is not None:
             percent = 100.0 if total <= 0 else max(0.0, min(100.0, 100.0 * (1.0 - to_go / total)))
-            progress["percent_complete"] = {"value": round(percent, 1), "units": "%", "status": "normal"}
         speed = parameters["ground_speed"]["value"]
-        if speed is not None and speed >= MIN_CRUISE_SPEED_KT:
+        seconds = None
+        if to_go is not None and speed is not None and speed >= MIN_CRUISE_SPEED_KT:
             seconds = to_go / (float(speed) * KM_PER_NM) * 3600.0
-            progress["time_to_go"] = {"value": round(seconds), "units": "s", "status": "normal"}
-            eta = now_utc + timedelta(seconds=seconds)
-            progress["eta"] = {
-                "utc": eta.isoformat(timespec="minutes"),
-                "local": _local(eta, destination),
-                "tz": destination.tz,
-                "status": "normal",
-            }
-        return progress
+        eta = now_utc + timedelta(seconds=seconds) if seconds is not None else None
+        eta_status, eta_age = _outcome(eta is not None, moving)
+        return {
+            "total_distance": _derived(_round(total, 1), "km", ("normal", None)),  # the airport table's, no age
+            "distance_to_go": _derived(_round(to_go, 1), "km", where),
+            "time_to_go": _derived(round(seconds) if seconds is not None else None, "s", moving),
+            "percent_complete": _derived(_round(percent, 1), "%", where),
+            "eta": {
+                "utc": eta.isoformat(timespec="minutes") if eta else None,
+                "local": _local(eta, destination) if eta else None,
+                "tz": destination.tz if destination else None,
+                "status": eta_status,
+                "age": eta_age,
+            },
+        }
 
     def _record_track(self, position: tuple[float, float] | None, route: dict[str, Any]) -> None:
         key = (route["origin"], route["destination"])

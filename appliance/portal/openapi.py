@@ -26,14 +26,33 @@ def _text(media: str, description: str) -> dict[str, Any]:
 
 
 REDIRECT = {"description": "redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
+STATUS = {"type": "string", "description": "`normal`, else why the value is null: the avionics status (`stale`, "
+                                          "`failure_warning`, ...), `never` (not received) or `unavailable`"}
+AGE = {"type": ["number", "null"],
+       "description": "seconds since the value (for a computed value: its oldest input) was received; null: never "
+                      "received, or not from a measurement"}
 VALUE = {
     "type": "object",
-    "required": ["value", "units", "status"],
+    "required": ["value", "units", "status", "age"],
+    "additionalProperties": False,
+    "properties": {"value": {"type": ["number", "null"]}, "units": {"type": "string"}, "status": STATUS, "age": AGE},
+}
+NULLABLE_STRING = {"type": ["string", "null"]}
+ETA = {
+    "type": "object",
+    "required": ["utc", "local", "tz", "status", "age"],
+    "additionalProperties": False,
+    "properties": {"utc": NULLABLE_STRING, "local": NULLABLE_STRING, "tz": NULLABLE_STRING, "status": STATUS,
+                   "age": AGE},
+}
+PROGRESS = {
+    "type": "object",
+    "description": "computed from the position (and ground speed for time to go and ETA): each value has the status "
+                   "and the age of its inputs",
+    "required": ["total_distance", "distance_to_go", "time_to_go", "percent_complete", "eta"],
+    "additionalProperties": False,
     "properties": {
-        "value": {"type": ["number", "null"]},
-        "units": {"type": "string"},
-        "status": {"type": "string"},
-        "age": {"type": ["number", "null"], "description": "seconds since the value was received"},
+        "total_distance": VALUE, "distance_to_go": VALUE, "time_to_go": VALUE, "percent_complete": VALUE, "eta": ETA,
     },
 }
 LANG = {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": list(LANGUAGES)}}
@@ -160,7 +179,7 @@ def document() -> dict[str, Any]:
                            "flight": {"type": "object"},
                            "parameters": {"type": "object", "additionalProperties": VALUE},
                            "position": {"type": ["object", "null"]},
-                           "progress": {"type": "object"}, "time": {"type": "object"}}},
+                           "progress": PROGRESS, "time": {"type": "object"}}},
             "Catalog": {"type": "object", "required": ["items", "lang", "profile", "video_available"],
                         "properties": {"items": {"type": "array", "items": {"type": "object"}},
                                        "lang": {"type": "string"}, "profile": {"type": "string"},

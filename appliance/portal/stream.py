@@ -8,6 +8,11 @@ Each client holds a slot of size one: it is given the latest frame only if its s
 (the transport's write buffer is empty); otherwise the tick is skipped for it and it gets whatever is latest
 once it has drained. A client that has not drained for `max_behind` ticks is dropped. Nothing queues up per
 client, so a slow phone costs no memory.
+
+Every `heartbeat_ticks`-th tick carries a heartbeat comment. While the snapshot builds, an event goes out every
+tick anyway, so the comment only marks the stream as alive to whoever reads it raw; it matters when the snapshot
+fails: then the comment goes out alone, so idle timeouts of proxies and mini-browsers do not close the stream
+while there is nothing to send.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from appliance.timebase import Clock
 log = logging.getLogger("appliance.portal.stream")
 
 HEARTBEAT_EVERY_TICKS = 15
+HEARTBEAT = b": heartbeat\n"
 RETRY_MS = 2000
 
 
@@ -58,6 +64,7 @@ class Broadcaster:
         interval: float = 1.0,
         max_behind: int = 10,
         max_clients: int = 2000,
+        heartbeat_ticks: int = HEARTBEAT_EVERY_TICKS,
     ) -> None:
         self._build = build
         self._clock = clock
@@ -65,6 +72,7 @@ class Broadcaster:
         self._interval = interval
         self._max_behind = max_behind
         self._max_clients = max_clients
+        self.heartbeat_ticks = max(1, heartbeat_ticks)
         self._epoch = format(int(clock.wall()), "x")  # ids stay unique across daemon restarts
         self._seq = 0
         self._frame: Frame | None = None
@@ -75,18 +83,33 @@ class Broadcaster:
     # --- ticking --------------------------------------------------------------------------------------------
 
     def tick(self) -> Frame:
-        """Build and serialise the snapshot once, and give it to every client."""
+        """Build and serialise the snapshot once, and give it to every client. If the snapshot fails this raises,
+        after sending the heartbeat alone when one is due."""
         self._seq += 1
         event_id = f"{self._epoch}-{self._seq}"
-        document = self._build()
+        heartbeat = HEARTBEAT if self._seq % self.heartbeat_ticks == 0 else b""
+        try:
+            document = self._build()
+        except Exception:
+            if heartbeat:
+                self._beat(heartbeat)
+            raise
         document["seq"] = self._seq
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-        heartbeat = b": heartbeat\n" if self._seq % HEARTBEAT_EVERY_TICKS == 0 else b""
         sse = heartbeat + b"id: " + event_id.encode() + b"\nevent: flight\ndata: " + body + b"\n\n"
-        self._frame = Frame(self._seq, event_id, document, body, b"%x\r\n%b\r\n" % (len(sse), sse))
+        self._frame = Frame(self._seq, event_id, document, body, _chunk(sse))
         for client in list(self._clients):
             self._offer(client, self._frame)
         return self._frame
+
+    def _beat(self, comment: bytes) -> None:
+        """The comment alone, to every client whose socket has taken what it was given."""
+        chunk = _chunk(comment)
+        for client in list(self._clients):
+            if client.transport.is_closing():
+                self._end(client)
+            elif client.transport.get_write_buffer_size() == 0:
+                client.transport.write(chunk)
 
     def latest(self) -> Frame:
         return self._frame if self._frame is not None else self.tick()
@@ -188,3 +211,8 @@ class Broadcaster:
         finally:
             self._end(client)
         return response
+
+
+def _chunk(data: bytes) -> bytes:
+    """`data` framed as one HTTP/1.1 chunk (the response is chunked; frames go straight to the transport)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)

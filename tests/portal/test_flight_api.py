@@ -7,6 +7,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
 from appliance.ports import FlightInfo
 from tests.portal.conftest import PortalRig
@@ -36,6 +37,9 @@ async def test_values_with_units_status_age_and_progress(rig: PortalRig) -> None
     assert 220 < prog["distance_to_go"]["value"] < 260
     assert prog["time_to_go"]["value"] == round(prog["distance_to_go"]["value"] / (450 * 1.852) * 3600)
     assert 40 < prog["percent_complete"]["value"] < 60
+    for name in ("distance_to_go", "time_to_go", "percent_complete", "eta"):
+        assert (prog[name]["status"], prog[name]["age"]) == ("normal", 0.1), name
+    assert prog["total_distance"]["age"] is None  # from the airport table, not a measurement
     eta = prog["eta"]
     assert eta["tz"] == "Europe/Madrid"
     from datetime import datetime
@@ -53,10 +57,84 @@ async def test_stale_and_failed_values_are_null_with_their_status(rig: PortalRig
     assert p["altitude"]["value"] is None and p["altitude"]["status"] == "stale"
     assert p["ground_speed"]["value"] is None and p["ground_speed"]["status"] == "failure_warning"
     assert p["outside_temperature"]["value"] is None
-    # no ground speed: no time to go, no ETA (never a guess shown as current)
-    assert doc["progress"]["time_to_go"] == {"value": None, "units": "s", "status": "unavailable"}
-    assert doc["progress"]["eta"]["local"] is None
+    # no ground speed: no time to go, no ETA (never a guess shown as current), with the failed input's status
+    assert doc["progress"]["time_to_go"] == {"value": None, "units": "s", "status": "failure_warning", "age": 0.1}
+    eta = doc["progress"]["eta"]
+    assert (eta["utc"], eta["local"], eta["status"]) == (None, None, "failure_warning")
+    assert doc["progress"]["distance_to_go"]["status"] == "normal"  # the position alone is fine
     assert p["wind_speed"]["status"] == "never"
+
+    rig.flight.set("latitude", 41.0, "stale", age=4.0)
+    prog = (await get_flight(rig))["progress"]
+    for name in ("distance_to_go", "percent_complete"):
+        assert prog[name] == {"value": None, "units": prog[name]["units"], "status": "stale", "age": 4.0}, name
+    assert prog["total_distance"]["status"] == "normal"
+
+
+async def test_each_progress_value_is_as_old_as_its_oldest_input(rig: PortalRig) -> None:
+    rig.flight.set("latitude", 41.0, age=0.3)
+    rig.flight.set("longitude", -0.8, age=2.5)
+    rig.flight.set("ground_speed", 450.0, age=4.0)
+    prog = (await get_flight(rig))["progress"]
+    assert prog["distance_to_go"]["age"] == prog["percent_complete"]["age"] == 2.5  # the position
+    assert prog["time_to_go"]["age"] == prog["eta"]["age"] == 4.0  # and the ground speed
+    assert all(prog[name]["status"] == "normal" for name in prog)
+
+    del rig.flight.values["ground_speed"]  # never received: no age to give
+    prog = (await get_flight(rig))["progress"]
+    assert prog["time_to_go"] == {"value": None, "units": "s", "status": "never", "age": None}
+    assert prog["distance_to_go"]["age"] == 2.5
+
+
+def test_progress_ages_grow_while_the_avionics_stop_and_go_stale() -> None:
+    """The real FlightState fed ARINC 429 words, on a manual clock: latitude and longitude (label 310/311) are
+    stale 0.6 s after their last word, ground speed (312) after 0.15 s."""
+    from appliance.avionics.state import FlightState
+    from appliance.portal.airports import Airports
+    from appliance.portal.flight import FlightReport, Schedule
+    from appliance.timebase import ManualClock
+    from hal.arinc429 import AdapterStream, encode, encode_frame
+
+    clock = ManualClock()
+    state, stream = FlightState(clock), AdapterStream()
+    report = FlightReport(state, Schedule("IB1234", "LEBL", "LEMD"), clock, Airports())
+
+    def feed(*names: str) -> None:
+        values = {"latitude": 41.0, "longitude": -0.8, "ground_speed": 450}
+        words = b"".join(encode_frame(0, encode(name, values[name])) for name in names)
+        state.apply(stream.feed(words), clock.monotonic())
+
+    def progress() -> dict:  # type: ignore[type-arg]
+        return report.build()["progress"]  # type: ignore[no-any-return]
+
+    feed("latitude", "longitude")
+    clock.advance(0.3)
+    feed("ground_speed")
+    clock.advance(0.1)
+    prog = progress()
+    assert (prog["distance_to_go"]["status"], prog["distance_to_go"]["age"]) == ("normal", 0.4)
+    assert (prog["time_to_go"]["status"], prog["time_to_go"]["age"]) == ("normal", 0.4)
+    assert prog["eta"]["age"] == 0.4 and prog["eta"]["utc"] is not None
+
+    clock.advance(0.1)
+    feed("ground_speed")  # the ground speed keeps coming, the position does not: its age grows
+    prog = progress()
+    assert (prog["distance_to_go"]["age"], prog["time_to_go"]["age"], prog["percent_complete"]["age"]) == (0.5,) * 3
+    assert prog["time_to_go"]["value"] is not None
+
+    clock.advance(0.2)
+    feed("ground_speed")  # 0.7 s without a position: stale, and shown as unavailable, never as current
+    prog = progress()
+    for name in ("distance_to_go", "time_to_go", "percent_complete"):
+        assert (prog[name]["value"], prog[name]["status"], prog[name]["age"]) == (None, "stale", 0.7), name
+    assert (prog["eta"]["utc"], prog["eta"]["status"], prog["eta"]["age"]) == (None, "stale", 0.7)
+    assert prog["total_distance"]["status"] == "normal"
+
+    feed("latitude", "longitude")  # the position is back; now the ground speed stops
+    clock.advance(0.2)
+    prog = progress()
+    assert (prog["distance_to_go"]["status"], prog["distance_to_go"]["age"]) == ("normal", 0.2)
+    assert (prog["time_to_go"]["value"], prog["time_to_go"]["status"]) == (None, "stale")
 
 
 async def test_schedule_fallback_when_avionics_has_no_flight_block(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -189,3 +267,73 @@ async def _drop(rig: PortalRig) -> None:
     assert b.dropped == 1
     assert b.clients == 0
     writer.close()
+
+
+async def test_every_nth_event_carries_a_heartbeat_comment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Ticks driven by hand: no waiting for the 15 s of the 1 Hz ticker."""
+    from tests.portal.conftest import start_rig
+    rig = await start_rig(tmp_path, sse_interval_seconds=0.0)
+    b = rig.services.broadcaster
+    try:
+        async with aiohttp.ClientSession() as s, s.get(rig.base + "/api/v1/flight/stream") as r:
+            assert await asyncio.wait_for(r.content.readline(), 5) == b"retry: 2000\n"
+            for _ in range(2 * b.heartbeat_ticks):
+                b.tick()
+                await asyncio.sleep(0.01)  # the socket takes each frame before the next tick
+            events = await read_events(r, 2 * b.heartbeat_ticks)
+        assert [int(e["id"].split("-")[1]) for e in events] == list(range(1, 2 * b.heartbeat_ticks + 1))
+        beats = [int(e["id"].split("-")[1]) for e in events if "comment" in e]
+        assert beats == [b.heartbeat_ticks, 2 * b.heartbeat_ticks]
+        assert {e["comment"] for e in events if "comment" in e} == {": heartbeat"}
+    finally:
+        await rig.portal.stop()
+        await rig.storage.stop()
+
+
+async def test_the_heartbeat_goes_out_alone_while_the_snapshot_fails() -> None:
+    """A Broadcaster of its own (heartbeat every 2nd tick) on a real aiohttp server: while its snapshot raises,
+    no event goes out, but the heartbeat still does, so idle proxies keep the stream open."""
+    from aiohttp import web
+
+    from appliance.metrics import Metrics
+    from appliance.portal.stream import Broadcaster
+    from appliance.timebase import SystemClock
+    from tests.conftest import free_port
+
+    failing = False
+
+    def build() -> dict[str, object]:
+        if failing:
+            raise RuntimeError("no snapshot")
+        return {"phase": "cruise"}
+
+    b = Broadcaster(build, SystemClock(), Metrics(), interval=0.0, heartbeat_ticks=2)
+    app = web.Application()
+    app.router.add_get("/stream", b.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/stream") as r:
+            assert await asyncio.wait_for(r.content.readline(), 5) == b"retry: 2000\n"
+            b.tick()  # seq 1: an event
+            (event,) = await read_events(r, 1)
+            assert event["id"].endswith("-1") and "comment" not in event
+            failing = True
+            for _ in range(4):  # seq 2..5: no event; heartbeats at 2 and 4
+                with pytest.raises(RuntimeError):
+                    b.tick()
+                await asyncio.sleep(0.01)
+            failing = False
+            b.tick()  # seq 6: an event with its heartbeat
+            lines = []
+            while not lines or not lines[-1].startswith("data: "):
+                lines.append((await asyncio.wait_for(r.content.readline(), 5)).decode().rstrip("\n"))
+        shown = [line for line in lines if line]
+        assert shown[:3] == [": heartbeat"] * 3  # seq 2 and 4 alone, then seq 6's
+        assert shown[3].startswith("id: ") and shown[3].endswith("-6")
+        assert shown[4:] == ["event: flight", lines[-1]]
+    finally:
+        await b.stop()
+        await runner.cleanup()
