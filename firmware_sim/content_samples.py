@@ -1,6 +1,7 @@
 """Sample content SOURCE directories (catalog.json + files) as an airline's content team would prepare them:
-a newspaper edition per day (PDF + page image + thumbnail, so a new day's update is visible), a magazine,
-a short HLS video (master + media playlist + MPEG-TS segments), city guides for the destination, and offers.
+a newspaper edition per day (PDF + page image + thumbnail, so a new day's update is visible), a magazine, a
+photo magazine of page images only (no PDF), a short HLS video (master + media playlist + MPEG-TS segments),
+city guides for the destination, and offers.
 Pack one with `python -m appliance content pack SRC DEST`.
 
 Everything is synthesised with the standard library (a hand-written PDF, PNGs via zlib, MPEG-TS packets with
@@ -23,6 +24,9 @@ from typing import Any
 LANGS = ("en", "es", "ca", "fr", "de")
 CITY_NAMES = {"LEMD": "Madrid", "LEBL": "Barcelona", "LFPG": "Paris", "EDDF": "Frankfurt", "EGLL": "London"}
 TS_PACKET = 188
+#: the page colours (top, bottom) of the image-only photo magazine
+PHOTO_PAGES = (((250, 200, 120), (60, 90, 160)), ((120, 180, 230), (240, 240, 250)),
+               ((40, 120, 90), (200, 220, 160)), ((30, 30, 60), (230, 120, 80)))
 
 
 # --- pictures -------------------------------------------------------------------------------------------
@@ -180,6 +184,16 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
         "id": "skyways", "kind": "reading", "category": "magazine", "languages": ["en", "es"],
         "title": {"en": "Skyways magazine", "es": "Revista Skyways"},
         "files": {"pdf": "readings/skyways.pdf"}, "thumbnail": "thumbs/skyways.png",
+    })
+    pages = []
+    for n, (top, bottom) in enumerate(PHOTO_PAGES, start=1):
+        pages.append(f"readings/window-seat-p{n}.png")
+        (dest / pages[-1]).write_bytes(png(300, 420, top, bottom, 24))
+    (dest / "thumbs/window-seat.png").write_bytes(png(160, 90, *PHOTO_PAGES[0]))
+    items.append({  # pictures only, no PDF: the app turns its pages itself
+        "id": "window-seat", "kind": "reading", "category": "magazine", "languages": ["en", "es"],
+        "title": {"en": "Window seat: a photo magazine", "es": "Ventanilla: una revista de fotos"},
+        "files": {"pages": pages}, "thumbnail": "thumbs/window-seat.png",
     })
     master = hls(dest / "video" / "coast", segments, bitrate=bitrate)
     (dest / "thumbs/coast.png").write_bytes(png(160, 90, (30, 110, 160), (230, 200, 140)))
