@@ -63,8 +63,8 @@ class CaptiveClients:
         self._seen: dict[str, float] = {}  # address -> monotonic time of its last request
 
     def accept(self, address: str) -> None:
-        if len(self._seen) >= self._max:
-            self.expire()
+        if address not in self._seen and len(self._seen) >= self._max and not self.expire():
+            del self._seen[min(self._seen, key=self._seen.__getitem__)]  # all active: the longest silent goes
         self._seen[address] = self._clock.monotonic()
 
     def is_accepted(self, address: str) -> bool:

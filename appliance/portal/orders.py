@@ -95,9 +95,20 @@ class RateLimiter:
         tokens, then = self._buckets.get(address, (self._burst, now))
         tokens = min(self._burst, tokens + (now - then) * self._rate)
         if tokens >= 1.0:
-            if len(self._buckets) >= self._max:
-                self._buckets.clear()
+            if address not in self._buckets and len(self._buckets) >= self._max:
+                self._forget_full_buckets(now)
             self._buckets[address] = (tokens - 1.0, now)
             return 0.0
         self._buckets[address] = (tokens, now)
         return (1.0 - tokens) / self._rate if self._rate > 0 else 60.0
+
+    def _forget_full_buckets(self, now: float) -> None:
+        """Room for a new client: a bucket refilled to `burst` says nothing an absent one does not; if every
+        bucket is still in use, the longest untouched go (never everyone's at once, which would reset them all)."""
+        full = [a for a, (tokens, then) in self._buckets.items() if tokens + (now - then) * self._rate >= self._burst]
+        for address in full:
+            del self._buckets[address]
+        if len(self._buckets) >= self._max:
+            by_age = sorted(self._buckets, key=lambda a: self._buckets[a][1])
+            for address in by_age[: len(by_age) - self._max + 1]:
+                del self._buckets[address]
