@@ -286,6 +286,7 @@ async def test_an_image_only_reading_turns_its_pages(browser: Browser, rig: Port
     await expect(news.get_by_role("link", name="Open")).to_have_attribute(
         "href", "/content/readings/daily-2026-11-23.pdf", timeout=5000)
     opener = page.locator("#list-reading .card", has_text="Window seat").get_by_role("button", name="Open")
+    await expect(opener).to_have_accessible_description("Window seat: a photo magazine")  # which "Open" it is
     await opener.click(timeout=5000)
     reader = page.get_by_role("dialog", name="Window seat: a photo magazine")
     await expect(reader).to_be_visible()

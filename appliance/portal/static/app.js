@@ -272,7 +272,9 @@
     if (item.thumbnail) { var img = el("img"); img.src = item.thumbnail; img.alt = ""; img.loading = "lazy"; li.appendChild(img); }
     var body = el("div", "body");
     body.appendChild(el("div", "meta", (item.category_name || item.category) + (item.price ? " \u00B7 " + item.price : "")));
-    body.appendChild(el("h3", "", item.title));
+    var title = el("h3", "", item.title);
+    title.id = "title-" + item.id;
+    body.appendChild(title);
     if (item.description) { body.appendChild(el("p", "", item.description)); }
     li.appendChild(body);
     var actions = el("div", "actions");
@@ -293,6 +295,9 @@
     } else {
       actions.appendChild(button(t("request_offer"), function () { openOrder("offer", item); }));
       if (item.price) { actions.appendChild(button(t("book"), function () { openOrder("booking", item); }, true)); }
+    }
+    for (var i = 0; i < actions.children.length; i++) {  // "Open", "Play"... each says which item it is for
+      actions.children[i].setAttribute("aria-describedby", title.id);
     }
     li.appendChild(actions);
     return li;
