@@ -4,7 +4,7 @@
   "use strict";
   var doc = document, root = doc.documentElement;
   var LANGS = ["en", "es", "ca", "fr", "de"];
-  var state = { lang: root.lang || "en", units: "metric", strings: null, flight: null, track: [],
+  var state = { lang: root.lang || "en", units: null, strings: null, flight: null, track: [],
                 world: null, view: null, catalog: null, order: null, reader: null, ground: root.getAttribute("data-profile") === "ground" };
 
   function $(id) { return doc.getElementById(id); }
@@ -26,6 +26,7 @@
     return (s[state.lang] && s[state.lang][key]) || s.en[key] || key;
   }
   function store(key, value) { try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+  function forget(key) { try { window.localStorage.removeItem(key); } catch (e) { /* private mode */ } }
   function load(key) { try { return window.localStorage.getItem(key); } catch (e) { return null; } }
 
   /* ---- language and units ---------------------------------------------------------------------------- */
@@ -48,24 +49,69 @@
     applyStrings();
     loadCatalog();
   }
-  var CONVERT = {
-    altitude: { metric: [0.3048, "m", 0], imperial: [1, "ft", 0] },
-    ground_speed: { metric: [1.852, "km/h", 0], imperial: [1, "kt", 0] },
-    distance_to_go: { metric: [1, "km", 0], imperial: [0.621371, "mi", 0] }
+  /* Each shown value's units, per value: [factor, offset, symbol] from the unit the API gives (ft, kt, degC, km).
+     The passenger picks one per value; the presets set all four at once. */
+  var UNITS = {
+    altitude: { ft: [1, 0, "ft"], m: [0.3048, 0, "m"] },
+    ground_speed: { kt: [1, 0, "kt"], kmh: [1.852, 0, "km/h"], mph: [1.150779, 0, "mph"] },
+    outside_temperature: { C: [1, 0, "\u00B0C"], F: [1.8, 32, "\u00B0F"] },
+    distance_to_go: { km: [1, 0, "km"], mi: [0.621371, 0, "mi"], nm: [0.539957, 0, "NM"] }
   };
-  function number(v, digits) {
-    try { return v.toLocaleString(state.lang, { maximumFractionDigits: digits }); } catch (e) { return v.toFixed(digits); }
+  var PRESETS = {
+    metric: { altitude: "m", ground_speed: "kmh", outside_temperature: "C", distance_to_go: "km" },
+    imperial: { altitude: "ft", ground_speed: "kt", outside_temperature: "F", distance_to_go: "mi" }
+  };
+  var QUANTITIES = ["altitude", "ground_speed", "outside_temperature", "distance_to_go"];
+  function own(obj, key) { return key !== null && Object.prototype.hasOwnProperty.call(obj, key); }
+  function presetOf(units) {
+    var names = Object.keys(PRESETS).filter(function (name) {
+      return QUANTITIES.every(function (q) { return PRESETS[name][q] === units[q]; });
+    });
+    return names.length ? names[0] : "custom";
+  }
+  function setUnit(name, unit) {
+    if (!own(UNITS[name], unit)) { return; }
+    state.units[name] = unit;
+    store("unit_" + name, unit);
+  }
+  function showUnits() {
+    $("units-select").value = presetOf(state.units);
+    QUANTITIES.forEach(function (q) { $("unit-" + q).value = state.units[q]; });
+    renderFlight();
+  }
+  function loadUnits() {
+    var legacy = load("units");  /* before per-value units: one "metric" or "imperial" for all */
+    state.units = {};
+    QUANTITIES.forEach(function (q) { state.units[q] = PRESETS.metric[q]; });
+    if (own(PRESETS, legacy)) {
+      QUANTITIES.forEach(function (q) { setUnit(q, PRESETS[legacy][q]); });
+      forget("units");
+    }
+    QUANTITIES.forEach(function (q) { var saved = load("unit_" + q); if (own(UNITS[q], saved)) { state.units[q] = saved; } });
+  }
+  function setupUnits() {
+    loadUnits();
+    $("units-select").onchange = function () {
+      var preset = own(PRESETS, this.value) ? PRESETS[this.value] : null;
+      if (!preset) { $("units-more").open = true; return; }  /* "Custom": show the choice per value */
+      QUANTITIES.forEach(function (q) { setUnit(q, preset[q]); });
+      showUnits();
+    };
+    QUANTITIES.forEach(function (q) {
+      $("unit-" + q).onchange = function () { setUnit(q, this.value); showUnits(); };
+    });
+    showUnits();
+  }
+  function number(v) {  /* a whole number, grouped the passenger's way */
+    try { return v.toLocaleString(state.lang, { maximumFractionDigits: 0 }); } catch (e) { return v.toFixed(0); }
   }
   function formatValue(name, v) {
-    if (name === "outside_temperature") {
-      return state.units === "metric" ? number(Math.round(v), 0) + " \u00B0C" : number(Math.round(v * 9 / 5 + 32), 0) + " \u00B0F";
-    }
     if (name === "time_to_go") {
       var m = Math.round(v / 60);
       return Math.floor(m / 60) + " " + t("hours_short") + " " + (m % 60 < 10 ? "0" : "") + (m % 60) + " " + t("minutes_short");
     }
-    var c = CONVERT[name][state.units];
-    return number(v * c[0], c[2]) + " " + c[1];
+    var c = UNITS[name][state.units[name]], x = Math.round(v * c[0] + c[1]);
+    return number(x || 0) + " " + c[2];  /* x || 0: never "-0" */
   }
   function clock(iso) { return iso ? iso.slice(11, 16) : null; }
 
@@ -492,10 +538,7 @@
 
   /* ---- start ------------------------------------------------------------------------------------------- */
   function start() {
-    var savedUnits = load("units");
-    if (savedUnits === "imperial" || savedUnits === "metric") { state.units = savedUnits; }
-    $("units-select").value = state.units;
-    $("units-select").onchange = function () { state.units = this.value; store("units", state.units); renderFlight(); };
+    setupUnits();
     $("lang-select").onchange = function () { setLang(this.value); };
     $("order-form").onsubmit = submitOrder;
     $("order-cancel").onclick = closeOrder;
