@@ -128,6 +128,9 @@ async def test_units_per_value_persist_and_presets_switch_all(
     await expect(page.locator("#units-select")).to_have_value("custom")
     for select, value in zip(UNIT_SELECTS, ("ft", "mph", "C", "nm"), strict=True):
         await expect(page.locator(select)).to_have_value(value)
+    await expect(page.locator("#units-more")).not_to_have_attribute("open", "")
+    await page.select_option("#units-select", "custom")  # "Custom" in the header opens the choice per value
+    await expect(page.get_by_label("Temperature unit")).to_be_visible()
 
     await page.select_option("#units-select", "imperial")  # a preset switches all at once
     await shown("35,000 ft", "450 kt", "-65 °F", f"{whole(km * 0.621371)} mi")
