@@ -4,8 +4,9 @@ Modules: `component` (lifecycle, `build(ctx)`, `Portal.start(sock=None)` takes a
 socket), `app` (routes), `security` (the guard around each route: probes hook, Origin and body checks, JSON errors,
 headers; access log without client data), `welcome` + `captive` (probes, accept, RFC 8908), `flight` +
 `airports` + `geo` (the /api/v1/flight document), `stream` (1 Hz snapshot, SSE fan-out), `catalog` (schema of
-the bundle's catalog.json, safe file serving), `orders`, `i18n`, `openapi`. The web app is `static/`;
-third-party files in `static/vendor/` come from npm via `vendor.sh`.
+the bundle's catalog.json, safe file serving), `orders`, `i18n`, `openapi`. The web app is `static/`
+(ES5 scripts that index.html loads in order: core, units, map, reader, catalog, app); third-party files in
+`static/vendor/` come from npm via `vendor.sh`.
 
 Passenger endpoints (all in /api/v1/openapi.json):
   GET  /  /welcome  /static/{path}  /content/{path}

@@ -1,0 +1,159 @@
+/* The web app's catalog: the cards of the Watch, Read, Guides and Offers tabs, the video player and the order
+   form the cards open. ES5; see core.js. */
+(function () {
+  "use strict";
+  var C = window.Cabin, doc = document, state = C.state, $ = C.$, xhr = C.xhr, t = C.t, el = C.el, button = C.button;
+
+  /* ---- catalog ----------------------------------------------------------------------------------------- */
+  function loadCatalog() {
+    xhr("GET", "/api/v1/catalog?lang=" + state.lang, null, function (status, data) {
+      if (status === 200 && data) { state.catalog = data; renderCatalog(); }
+    });
+  }
+  function card(item) {
+    var li = el("li", "card");
+    if (item.thumbnail) { var img = el("img"); img.src = item.thumbnail; img.alt = ""; img.loading = "lazy"; li.appendChild(img); }
+    var body = el("div", "body");
+    body.appendChild(el("div", "meta", (item.category_name || item.category) + (item.price ? " \u00B7 " + item.price : "")));
+    var title = el("h3", "", item.title);
+    title.id = "title-" + item.id;
+    body.appendChild(title);
+    if (item.description) { body.appendChild(el("p", "", item.description)); }
+    li.appendChild(body);
+    var actions = el("div", "actions");
+    if (item.kind === "video") {
+      var play = button(t("play"), function () { playVideo(item); });
+      play.disabled = !state.catalog.video_available;
+      actions.appendChild(play);
+    } else if (item.kind !== "offer") {
+      var f = item.files, href = f.pdf || f.html;
+      if (href) { var a = el("a", "button", t("open")); a.href = href; a.target = "_blank"; a.rel = "noopener"; actions.appendChild(a); }
+      else if (f.pages) {
+        var read = button(t("open"), function () { C.openReader(item, read); });
+        read.setAttribute("data-reader", item.id);
+        read.setAttribute("aria-haspopup", "dialog");
+        actions.appendChild(read);
+      }
+      actions.appendChild(button(t("send_me"), function () { openOrder("email", item); }, true));
+    } else {
+      actions.appendChild(button(t("request_offer"), function () { openOrder("offer", item); }));
+      if (item.price) { actions.appendChild(button(t("book"), function () { openOrder("booking", item); }, true)); }
+    }
+    for (var i = 0; i < actions.children.length; i++) {  // "Open", "Play"... each says which item it is for
+      actions.children[i].setAttribute("aria-describedby", title.id);
+    }
+    li.appendChild(actions);
+    return li;
+  }
+  function renderCatalog() {
+    var c = state.catalog;
+    if (!c || !state.strings) { return; }
+    ["video", "reading", "guide", "offer"].forEach(function (kind) {
+      var list = $("list-" + kind);
+      list.innerHTML = "";
+      var items = c.items.filter(function (i) { return i.kind === kind; });
+      items.forEach(function (i) { list.appendChild(card(i)); });
+      if (!items.length && !(kind === "video" && state.ground)) { list.appendChild(el("li", "empty", t("nothing_here"))); }
+    });
+    var notice = $("video-notice");
+    if (!c.video_available) { notice.textContent = state.ground ? t("no_video_ground") : t("video_unavailable"); notice.hidden = false; }
+    else { notice.hidden = true; }
+    if (state.reader) {  /* the open reading, in the new language */
+      var id = state.reader.item.id;
+      state.reader.item = c.items.filter(function (i) { return i.id === id; })[0] || state.reader.item;
+      C.renderReader();
+    }
+  }
+
+  /* ---- video ------------------------------------------------------------------------------------------- */
+  var hls = null;
+  function playVideo(item) {
+    var url = item.files.hls, video = $("video"), notice = $("video-notice");
+    xhr("GET", url, null, function (status) {
+      if (status === 503 || status === 403) {
+        notice.textContent = status === 503 ? t("video_unavailable") : t("no_video_ground");
+        notice.hidden = false;
+        return;
+      }
+      if (status !== 200) { notice.textContent = t("error_generic"); notice.hidden = false; return; }
+      notice.hidden = true;
+      $("player").hidden = false;
+      if (video.canPlayType("application/vnd.apple.mpegurl")) {
+        video.src = url;
+        video.play();
+      } else {
+        withHls(function () {
+          if (!window.Hls || !window.Hls.isSupported()) { notice.textContent = t("error_generic"); notice.hidden = false; return; }
+          if (hls) { hls.destroy(); }
+          hls = new window.Hls({ enableWorker: false });
+          hls.loadSource(url);
+          hls.attachMedia(video);
+          video.play();
+        });
+      }
+    });
+  }
+  function withHls(done) {
+    if (window.Hls) { done(); return; }
+    var s = doc.createElement("script");
+    s.src = "/static/vendor/hls.light.min.js";
+    s.onload = done;
+    doc.body.appendChild(s);
+  }
+  function closePlayer() {
+    var v = $("video");
+    v.pause();
+    if (hls) { hls.destroy(); hls = null; }
+    v.removeAttribute("src");
+    $("player").hidden = true;
+  }
+
+  /* ---- orders ------------------------------------------------------------------------------------------ */
+  function openOrder(kind, item) {
+    state.order = { kind: kind, item: item };
+    $("order-title").textContent = (kind === "email" ? t("send_me") : kind === "booking" ? t("book") :
+      kind === "offer" ? t("request_offer") : t("password_reset")) + (item ? ": " + item.title : "");
+    $("order-seat-row").hidden = kind === "password_reset";
+    $("order-status").textContent = "";
+    $("order-status").className = "status";
+    $("order-send").disabled = false;
+    $("order").hidden = false;
+    $("order-email").focus();
+  }
+  function closeOrder() { $("order").hidden = true; }
+  function submitOrder(e) {
+    if (e) { e.preventDefault(); }
+    var o = state.order, status = $("order-status");
+    var email = $("order-email").value.trim(), seat = $("order-seat").value.trim().toUpperCase();
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) { status.textContent = t("error_email"); status.className = "status error"; return; }
+    if (seat && !/^[1-9][0-9]{0,2}[A-K]$/.test(seat)) { status.textContent = t("error_seat"); status.className = "status error"; return; }
+    var body = { kind: o.kind, email: email, lang: state.lang };
+    if (o.item) { body.item = o.item.id; }
+    if (seat && o.kind !== "password_reset") { body.seat = seat; }
+    $("order-send").disabled = true;
+    xhr("POST", "/api/v1/orders", body, function (code, data) {
+      $("order-send").disabled = false;
+      if (code === 201) {
+        status.textContent = o.kind === "password_reset" ? t("password_reset_sent") :
+          (data && data.delivery === "now" ? t("order_sent_ground") : t("order_sent"));
+        status.className = "status ok";
+        status.setAttribute("data-order-id", data.id);
+        return;
+      }
+      status.className = "status error";
+      status.textContent = code === 429 ? t("error_rate") : code === 503 ? t("error_storage") :
+        data && data.field === "email" ? t("error_email") : data && data.field === "seat" ? t("error_seat") : t("error_generic");
+    });
+  }
+  function setupOrders() {
+    $("order-form").onsubmit = submitOrder;
+    $("order-cancel").onclick = closeOrder;
+    $("order").onkeydown = function (e) { if (e.key === "Escape") { closeOrder(); } };
+    $("reset-open").onclick = function () { openOrder("password_reset", null); };
+  }
+
+  C.loadCatalog = loadCatalog;
+  C.renderCatalog = renderCatalog;
+  C.closePlayer = closePlayer;
+  C.setupOrders = setupOrders;
+})();
