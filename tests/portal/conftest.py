@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from appliance.alarms import Alarms
 from appliance.content.pack import pack
@@ -29,6 +30,22 @@ from appliance.storage.config import StorageConfig
 from appliance.timebase import Clock, SystemClock
 from firmware_sim.content_samples import generate
 from tests.conftest import free_port, python_module, subprocess_env
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (the browser tests skip where it is not installed)."""
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
 
 UNITS = {"altitude": "ft", "ground_speed": "kt", "outside_temperature": "degC", "latitude": "deg",
          "longitude": "deg", "heading": "deg", "wind_speed": "kt", "wind_direction": "deg", "mach_speed": "mach"}

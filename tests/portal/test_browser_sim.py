@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.portal.conftest import http
-from tests.portal.test_browser import ARGS, CHROMIUM
+from tests.portal.conftest import ARGS, CHROMIUM, http
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("portal-sim")]
 

@@ -1,7 +1,9 @@
-"""A non-editable install ships the passenger web app: every static file, the vendored libraries' licences."""
+"""A non-editable install ships the passenger web app: every static file (each script index.html loads among them),
+the vendored libraries' licences."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +45,10 @@ def test_the_wheel_ships_every_static_file_and_the_vendored_licences(tmp_path: P
                 "appliance/portal/static/vendor/topojson-client.LICENSE",
                 "appliance/portal/static/vendor/hls.js.LICENSE"}
     assert licences <= set(static) and "appliance/portal/static/index.html" in static
+    index = (ROOT / "appliance/portal/static/index.html").read_text(encoding="utf-8")
+    scripts = [f"appliance/portal/static/{src}" for src in re.findall(r'<script src="/static/([^"]+)"', index)]
+    assert len(scripts) >= 6 and scripts[-1].endswith("/app.js")  # the vendored map library and the app's files
+    assert set(scripts) <= set(static), "index.html loads a script that is not in the tree"
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         missing = sorted(set(expected) - names)
