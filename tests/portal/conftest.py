@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from appliance.alarms import Alarms
 from appliance.content.pack import pack
@@ -219,3 +220,13 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, str]]:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+async def open_app(browser: Browser, rig: PortalRig, hosts: list[str], **context: object) -> Page:
+    """The app in a phone-sized page; every host it requests is appended to `hosts`."""
+    ctx = await browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=2,
+                                    **context)  # type: ignore[arg-type]
+    page = await ctx.new_page()
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
+    await page.goto(rig.base + "/")
+    return page

@@ -1,33 +1,21 @@
 """The web app in Chromium (Debian's /usr/bin/chromium driven by Playwright): offline, map, live values,
-stale values, orders, languages, units, polling fallback, over-temperature message. Screenshots go to
+stale values, orders, languages, polling fallback, over-temperature message. Screenshots go to
 tests/artifacts/."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import json
-import math
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.portal.conftest import CHROMIUM, PortalRig, http
+from tests.portal.conftest import CHROMIUM, PortalRig, open_app
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium not installed")]
-
-
-async def open_app(browser: Browser, rig: PortalRig, hosts: list[str], **context: object) -> Page:
-    ctx = await browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=2,
-                                    **context)  # type: ignore[arg-type]
-    page = await ctx.new_page()
-    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
-    await page.goto(rig.base + "/")
-    return page
 
 
 async def test_offline_map_live_values_and_stale(browser: Browser, rig: PortalRig, artifacts_dir: Path) -> None:
@@ -64,97 +52,6 @@ async def test_offline_map_live_values_and_stale(browser: Browser, rig: PortalRi
     await page.select_option("#units-select", "imperial")
     await expect(altitude).to_have_text("36,000 ft", timeout=5000)
     await expect(page.locator("#v-outside_temperature dd")).to_have_text("-65 °F")
-    assert set(hosts) == {urlsplit(rig.base).netloc}, hosts
-
-
-UNIT_SELECTS = ("#unit-altitude", "#unit-ground_speed", "#unit-outside_temperature", "#unit-distance_to_go")
-
-
-def whole(x: float) -> str:
-    """As the app shows a number in en-GB: rounded half up (JavaScript's Math.round), grouped by thousands."""
-    return f"{math.floor(x + 0.5):,}"
-
-
-async def test_units_per_value_persist_and_presets_switch_all(
-    browser: Browser, rig: PortalRig, artifacts_dir: Path
-) -> None:
-    """Altitude in feet while the temperature stays in degrees Celsius (and speed in mph, distance in nautical
-    miles), chosen from the keyboard; the choice survives a reload; the presets still switch everything."""
-    flight = json.loads(await asyncio.to_thread(http, rig.base + "/api/v1/flight"))
-    km = flight["progress"]["distance_to_go"]["value"]
-    assert km > 100  # the rig: halfway-ish from Barcelona to Madrid, FL350, 450 kt, -54 degC
-    hosts: list[str] = []
-    page = await open_app(browser, rig, hosts, locale="en-GB")
-    altitude, speed, temperature, distance = (page.locator(f"#v-{n} dd") for n in
-                                              ("altitude", "ground_speed", "outside_temperature", "distance_to_go"))
-
-    async def shown(*texts: str) -> None:
-        for cell, text in zip((altitude, speed, temperature, distance), texts, strict=True):
-            await expect(cell).to_have_text(text, timeout=5000)
-
-    await shown("10,668 m", "833 km/h", "-54 °C", f"{whole(km)} km")  # metric by default, as before
-    await expect(page.locator("#units-select")).to_have_value("metric")
-
-    await page.get_by_text("Units for each value").focus()  # the disclosure, from the keyboard
-    await page.keyboard.press("Enter")
-    await expect(page.locator("#units-more")).to_have_attribute("open", "")
-    await page.get_by_label("Altitude unit").focus()
-    await page.keyboard.press("ArrowUp")  # Metres -> Feet
-    await shown("35,000 ft", "833 km/h", "-54 °C", f"{whole(km)} km")
-    await expect(page.locator("#units-select")).to_have_value("custom")
-    await page.get_by_label("Speed unit").select_option("mph")
-    await page.get_by_label("Distance unit").select_option("nm")
-    custom = ("35,000 ft", f"{whole(450 * 1.150779)} mph", "-54 °C", f"{whole(km / 1.852)} NM")
-    await shown(*custom)
-    await page.screenshot(path=str(artifacts_dir / "portal-units-custom.png"), full_page=True)
-
-    await page.reload()  # the choice persists
-    await shown(*custom)
-    await expect(page.locator("#units-select")).to_have_value("custom")
-    for select, value in zip(UNIT_SELECTS, ("ft", "mph", "C", "nm"), strict=True):
-        await expect(page.locator(select)).to_have_value(value)
-    await expect(page.locator("#units-more")).not_to_have_attribute("open", "")
-    await page.select_option("#units-select", "custom")  # "Custom" in the header opens the choice per value
-    await expect(page.get_by_label("Temperature unit")).to_be_visible()
-
-    await page.select_option("#units-select", "imperial")  # a preset switches all at once
-    await shown("35,000 ft", "450 kt", "-65 °F", f"{whole(km * 0.621371)} mi")
-    for select, value in zip(UNIT_SELECTS, ("ft", "kt", "F", "mi"), strict=True):
-        await expect(page.locator(select)).to_have_value(value)
-    await page.select_option("#units-select", "metric")
-    await shown("10,668 m", "833 km/h", "-54 °C", f"{whole(km)} km")
-    await page.reload()
-    await shown("10,668 m", "833 km/h", "-54 °C", f"{whole(km)} km")
-    await expect(page.locator("#units-select")).to_have_value("metric")
-
-    await page.select_option("#lang-select", "de")  # every control in the passenger's language
-    await page.locator("#units-more summary").click()
-    await expect(page.get_by_label("Höheneinheit")).to_have_value("m")
-    await expect(page.locator("#units-select option[value=custom]")).to_have_text("Individuell")
-    await expect(page.locator("#unit-distance_to_go option[value=nm]")).to_have_text("Seemeilen (NM)")
-    await page.screenshot(path=str(artifacts_dir / "portal-units-de.png"), full_page=True)
-    assert set(hosts) == {urlsplit(rig.base).netloc}, hosts
-
-
-async def test_units_saved_before_per_value_units_are_kept(browser: Browser, rig: PortalRig) -> None:
-    """The one "units" value an older app saved (metric or imperial) becomes the four per-value choices; a saved
-    value the app does not know is skipped (that value in its default unit)."""
-    hosts: list[str] = []
-    page = await open_app(browser, rig, hosts, locale="en-GB")
-    await expect(page.locator("#v-altitude dd")).to_have_text("10,668 m", timeout=5000)
-    await page.evaluate("() => { localStorage.clear(); localStorage.setItem('units', 'imperial'); }")
-    await page.reload()
-    await expect(page.locator("#v-altitude dd")).to_have_text("35,000 ft", timeout=5000)
-    await expect(page.locator("#v-outside_temperature dd")).to_have_text("-65 °F")
-    await expect(page.locator("#units-select")).to_have_value("imperial")
-    saved = await page.evaluate("() => ['units', 'unit_altitude', 'unit_ground_speed', 'unit_outside_temperature',"
-                                " 'unit_distance_to_go'].map((k) => localStorage.getItem(k))")
-    assert saved == [None, "ft", "kt", "F", "mi"]
-    await page.evaluate("() => localStorage.setItem('unit_altitude', 'toString')")
-    await page.reload()
-    await expect(page.locator("#v-altitude dd")).to_have_text("10,668 m", timeout=5000)
-    await expect(page.locator("#v-ground_speed dd")).to_have_text("450 kt")
-    await expect(page.locator("#units-select")).to_have_value("custom")
     assert set(hosts) == {urlsplit(rig.base).netloc}, hosts
 
 
@@ -332,86 +229,3 @@ async def test_a_route_over_the_antimeridian_is_drawn_in_one_piece(
     x = float(transform.split("(")[1].split(",")[0])
     assert route[0][0] < x < route[-1][0]  # the aircraft between Tokyo and Honolulu, not at the map's edge
     await page.screenshot(path=str(artifacts_dir / "portal-antimeridian.png"))
-
-
-PAGES = "/content/readings/window-seat-p{}.png"
-SWIPE_LEFT = """() => {
-  const img = document.getElementById("reader-img");
-  const at = (x) => new Touch({identifier: 1, target: img, clientX: x, clientY: 300});
-  img.dispatchEvent(new TouchEvent("touchstart", {touches: [at(300)], changedTouches: [at(300)], bubbles: true}));
-  img.dispatchEvent(new TouchEvent("touchend", {touches: [], changedTouches: [at(120)], bubbles: true}));
-}"""
-
-
-async def _page_shown(page: Page, paths: list[str], n: int, of: int = 4) -> None:
-    """Page n is the reader's image, loaded, and no later page has been fetched (one page at a time)."""
-    await expect(page.locator("#reader-img")).to_have_attribute("src", PAGES.format(n))
-    await expect(page.locator("#reader-img")).not_to_have_class("loading")
-    assert await page.evaluate("() => document.getElementById('reader-img').naturalWidth") == 300
-    assert PAGES.format(n) in paths
-    assert not {PAGES.format(k) for k in range(n + 1, of + 1)} & set(paths), paths
-
-
-async def test_an_image_only_reading_turns_its_pages(browser: Browser, rig: PortalRig, artifacts_dir: Path) -> None:
-    """A reading made only of page images opens in the app's reader: page N of M, previous and next by button,
-    keyboard and swipe, one image fetched at a time, labels in the passenger's language, focus back on close.
-    PDF readings still open the PDF."""
-    hosts: list[str] = []
-    page = await open_app(browser, rig, hosts, locale="en-GB")
-    paths: list[str] = []
-    page.on("request", lambda request: paths.append(urlsplit(request.url).path))
-    await page.locator("#tab-read").click()
-    news = page.locator("#list-reading .card", has_text="The Daily Flyer")
-    await expect(news.get_by_role("link", name="Open")).to_have_attribute(
-        "href", "/content/readings/daily-2026-11-23.pdf", timeout=5000)
-    opener = page.locator("#list-reading .card", has_text="Window seat").get_by_role("button", name="Open")
-    await expect(opener).to_have_accessible_description("Window seat: a photo magazine")  # which "Open" it is
-    await opener.click(timeout=5000)
-    reader = page.get_by_role("dialog", name="Window seat: a photo magazine")
-    await expect(reader).to_be_visible()
-    count, previous, following = (page.locator("#reader-count"), reader.get_by_role("button", name="Previous page"),
-                                  reader.get_by_role("button", name="Next page"))
-    await expect(count).to_have_text("Page 1 of 4")
-    await expect(previous).to_be_disabled()
-    await expect(following).to_be_focused()
-    await _page_shown(page, paths, 1)
-    await page.screenshot(path=str(artifacts_dir / "portal-reader-page1.png"))
-    await page.keyboard.press("Tab")  # the focus stays in the dialog
-    await expect(reader.get_by_role("button", name="Close")).to_be_focused()
-    await page.keyboard.press("Shift+Tab")
-    await expect(following).to_be_focused()
-
-    await following.click()  # by button
-    await expect(count).to_have_text("Page 2 of 4")
-    await _page_shown(page, paths, 2)
-    await expect(page.locator("#reader-img")).to_have_attribute("alt", "Window seat: a photo magazine, Page 2 of 4")
-    await page.keyboard.press("ArrowRight")  # by arrow key
-    await expect(count).to_have_text("Page 3 of 4")
-    await page.keyboard.press("ArrowLeft")
-    await expect(count).to_have_text("Page 2 of 4")
-    await page.evaluate(SWIPE_LEFT)  # by swipe
-    await expect(count).to_have_text("Page 3 of 4")
-    await following.focus()
-    await page.keyboard.press("Enter")  # the next button from the keyboard, to the last page
-    await expect(count).to_have_text("Page 4 of 4")
-    await _page_shown(page, paths, 4)
-    await expect(following).to_be_disabled()
-    await expect(previous).to_be_focused()  # the focus stays in the reader, on the button that still works
-    await page.screenshot(path=str(artifacts_dir / "portal-reader-page4.png"))
-    await page.keyboard.press("Escape")
-    await expect(reader).to_be_hidden()
-    await expect(opener).to_be_focused()  # back where it was
-
-    await page.keyboard.press("Enter")  # open again from the keyboard: page 1, then switch the language
-    await expect(count).to_have_text("Page 1 of 4")
-    await expect(page.locator("#reader-img")).to_have_attribute("src", PAGES.format(1))
-    await page.select_option("#lang-select", "es")
-    await expect(count).to_have_text("Página 1 de 4")
-    reader = page.get_by_role("dialog", name="Ventanilla: una revista de fotos")
-    await expect(reader.get_by_role("button", name="Página siguiente")).to_be_enabled()
-    await expect(reader.get_by_role("button", name="Página anterior")).to_be_disabled()
-    await page.screenshot(path=str(artifacts_dir / "portal-reader-es.png"))
-    await page.keyboard.press("Escape")  # the catalog was drawn again in Spanish meanwhile: its new button
-    await expect(page.locator("#list-reading [data-reader=window-seat]")).to_be_focused()
-    await expect(page.locator("#list-reading [data-reader=window-seat]")).to_have_text("Abrir")
-    assert set(hosts) == {urlsplit(rig.base).netloc}, hosts

@@ -86,11 +86,10 @@
   }
 
   /* ---- live data: EventSource where there is one, polling where not ------------------------------------ */
-  var pollTimer = null;
   function poll() {
     xhr("GET", "/api/v1/flight", null, function (status, data) {
       if (status === 200 && data) { onFlight(data); } else { lost(); }
-      pollTimer = setTimeout(poll, 2000);
+      setTimeout(poll, 2000);
     });
   }
   function lost() { state.live = false; if (state.strings) { renderLive(); } }
@@ -118,7 +117,7 @@
   function setupTabs() {
     var tabs = doc.querySelectorAll("[role=tab]"), i;
     for (i = 0; i < tabs.length; i++) {
-      (function (tab, index) {
+      (function (tab) {
         tab.onclick = function () { selectTab(tab.id.slice(4)); };
         tab.onkeydown = function (e) {
           var visible = [], j;
@@ -129,7 +128,7 @@
             next.focus(); selectTab(next.id.slice(4)); e.preventDefault();
           }
         };
-      })(tabs[i], i);
+      })(tabs[i]);
     }
     if (state.ground) { $("tab-watch").hidden = true; $("reset-box").hidden = false; }
     selectTab("flight");
