@@ -69,8 +69,8 @@ async def catalog(request: web.Request) -> web.Response:
     root = services.content.active_root() if services.content is not None else None
     parsed = services.catalogs.load(root)
     destination = services.report.destination_icao()
-    items = select(parsed, lang, kind=kind, category=category, profile=services.config.profile,
-                   destination=destination)
+    offered = select(parsed, lang, kind=kind, profile=services.config.profile, destination=destination)
+    items = offered if category is None else [i for i in offered if i["category"] == category]
     refusal = services.video_refusal()
     body: dict[str, Any] = {
         "bundle": services.content.active_id() if services.content is not None else None,
@@ -79,7 +79,7 @@ async def catalog(request: web.Request) -> web.Response:
         "destination": destination,
         "video_available": refusal is None,
         "video_unavailable_reason": refusal,
-        "categories": sorted({i["category"] for i in items}),
+        "categories": sorted({i["category"] for i in offered}),  # the choices, whatever the filter
         "items": items,
     }
     return web.json_response(body, headers={"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie"})

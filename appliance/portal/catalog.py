@@ -257,17 +257,15 @@ def select(
     lang: str,
     *,
     kind: str | None,
-    category: str | None,
     profile: str,
     destination: str | None,
 ) -> list[dict[str, Any]]:
-    """Items for the app: filtered, no videos on the ground, destination offers/guides first (on the ground
+    """Items for the app: of one kind (or all), no videos on the ground, destination offers/guides first (on the ground
     all offers come before everything else)."""
     items = [
         i
         for i in catalog.items
         if (kind is None or i["kind"] == kind)
-        and (category is None or i["category"] == category)
         and not (profile == "ground" and i["kind"] == "video")
     ]
 

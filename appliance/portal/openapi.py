@@ -187,7 +187,9 @@ def document() -> dict[str, Any]:
                                        "video_unavailable_reason": {"type": ["string", "null"]},
                                        "bundle": {"type": ["string", "null"]},
                                        "destination": {"type": ["string", "null"]},
-                                       "categories": {"type": "array", "items": {"type": "string"}}}},
+                                       "categories": {"type": "array", "items": {"type": "string"},
+                                                      "description": "every category on offer in this language "
+                                                                     "(and kind), whatever the category filter"}}},
             "OrderRequest": {"type": "object", "required": ["kind", "email"], "additionalProperties": False,
                              "properties": {
                                  "kind": {"type": "string", "enum": list(ORDER_KINDS)},
