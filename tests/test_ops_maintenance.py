@@ -4,7 +4,9 @@ JSON errors; and `appliance status` against it as a subprocess."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -280,29 +282,44 @@ async def test_the_debug_hook_is_off_unless_configured(tmp_path: Path) -> None:
         await component.stop()
 
 
-@pytest.mark.parametrize(("allow_from", "reachable"), [(["10.20.0.0/16", "fd00:20::/32"], False),
-                                                       (["10.20.0.0/16", "127.0.0.0/8"], True)])
-async def test_only_the_allowed_networks_reach_the_listener(
-    tmp_path: Path, allow_from: list[str], reachable: bool
-) -> None:
-    """The cabin Wi-Fi cannot even try tokens (or /livez) when the maintenance networks are configured."""
+def _own_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), None when it has only loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a route lookup only
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+async def test_only_the_allowed_networks_reach_the_listener(tmp_path: Path) -> None:
+    """The cabin Wi-Fi cannot even try tokens (or /livez) once the maintenance networks are configured; the box
+    itself (loopback: `appliance status`) always can; the token is still needed from an allowed network."""
+    own = _own_address()
+    if own is None:
+        pytest.skip("no address but loopback: the refusal is covered by test_allowed_addresses")
     token = write_token(tmp_path / "maintenance.token")
-    port = free_port()
+    auth = {"Authorization": f"Bearer {token}"}
     (tmp_path / "state").mkdir()
-    document = base_config(tmp_path, port, maintenance={"allow_from": allow_from})
-    ctx = Context(config=parse_config(document, "test"), config_path=None)
-    component = MaintenanceComponent(ctx)
-    await component.start()
-    try:
-        async with aiohttp.ClientSession() as s:
-            for path in ("/livez", "/health", "/nowhere"):
-                async with s.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}) as r:
-                    if reachable:
-                        assert r.status in (200, 404), path
-                    else:
-                        assert r.status == 403 and "network" in (await r.json())["error"], path
-    finally:
-        await component.stop()
+    for allow_from, from_own_address in ((["10.20.0.0/16", "fd00:20::/32"], 403), ([f"{own}/32"], 200)):
+        port = free_port()
+        document = base_config(tmp_path, port, maintenance={"allow_from": allow_from, "listen": f"0.0.0.0:{port}"})
+        component = MaintenanceComponent(Context(config=parse_config(document, "test"), config_path=None))
+        await component.start()
+        try:
+            async with aiohttp.ClientSession() as s:
+                for path in ("/livez", "/health"):
+                    async with s.get(f"http://{own}:{port}{path}", headers=auth) as r:  # from `own`: not loopback
+                        assert r.status == from_own_address, (allow_from, path)
+                        if r.status == 403:
+                            assert "network" in (await r.json())["error"]
+                    async with s.get(f"http://127.0.0.1:{port}{path}", headers=auth) as r:
+                        assert r.status == 200, path
+                async with s.get(f"http://{own}:{port}/health") as r:
+                    assert r.status == (401 if from_own_address == 200 else 403)  # allowed, yet no token: no
+        finally:
+            await component.stop()
 
 
 def test_allowed_addresses() -> None:
@@ -311,6 +328,10 @@ def test_allowed_addresses() -> None:
     assert allowed("fd00:20::7", networks) and allowed("fd00:20::7%eth0", networks)
     assert not allowed("172.19.0.9", networks) and not allowed("fd00:21::7", networks)
     assert allowed("", networks)  # a Unix socket: local only
+    assert allowed("127.0.0.1", networks) and allowed("::1", networks)  # `appliance status` on the box itself
+    assert not allowed(None, networks)  # no readable peer
+    assert not allowed("::10.20.3.4", networks) and not allowed("64:ff9b::a14:304", networks)  # not IPv4-mapped
+    assert not allowed("not-an-address", networks)
     assert allowed("172.19.0.9", [])  # nothing configured: every peer (the token still applies)
 
 

@@ -32,16 +32,21 @@ def error(status: int, message: str, **extra: Any) -> web.Response:
 
 
 def allowed(remote: str | None, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    """Whether a peer address is inside one of `networks` (none configured: every peer)."""
+    """Whether a peer may reach the listener: inside one of `networks` (none configured: every peer), or the
+    box itself (loopback, a Unix socket: `appliance status` on the server)."""
     if not networks:
         return True
+    if remote is None:  # the peer could not be read (gone already): no
+        return False
+    if remote == "":  # a Unix socket
+        return True
     try:
-        address = ipaddress.ip_address((remote or "").split("%")[0])
-    except ValueError:  # a Unix socket or no peer: only a local engineer gets there
-        return not remote
+        address = ipaddress.ip_address(remote.split("%")[0])
+    except ValueError:
+        return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return any(address in network for network in networks)
+    return address.is_loopback or any(address in network for network in networks)
 
 
 def make_app(ctx: Context, token: str) -> web.Application:

@@ -51,8 +51,10 @@ def _get(url: str, token: str) -> tuple[int, Any]:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as http:
-        if http.code in (401, 403):
-            raise Unreachable(f"{url}: the listener refused the token ({http.code})") from None
+        if http.code == 401:
+            raise Unreachable(f"{url}: the listener refused the token (401)") from None
+        if http.code == 403:
+            raise Unreachable(f"{url}: not allowed from this network (403: maintenance.allow_from)") from None
         try:
             return http.code, json.loads(http.read())
         except ValueError:

@@ -16,11 +16,13 @@ from appliance.portal.i18n import LANGUAGES, choose
 from appliance.portal.orders import ITEM_KINDS, OrderError, validate
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
+from appliance.portal.stream import SnapshotUnavailable
 from appliance.ports import StorageRefused
 
 log = logging.getLogger("appliance.portal.api")
 
 NO_STORE = {"Cache-Control": "no-store"}
+UNAVAILABLE_HEADERS = {"X-Content-Type-Options": "nosniff", "Retry-After": "5", "Cache-Control": "no-store"}
 # set as headers, not through content_type= (which parses and rebuilds the header on every response)
 FLIGHT_HEADERS = CIMultiDict({"Content-Type": "application/json", "Cache-Control": "no-store",
                               "X-Content-Type-Options": "nosniff"})
@@ -40,9 +42,11 @@ async def flight(request: web.Request) -> web.Response:
         services = _services(request)
         services.clients.touch(request.remote or "")
         frame = services.broadcaster.latest()
+    except SnapshotUnavailable:  # the ticker has logged it
+        return json_error(503, "flight data unavailable", UNAVAILABLE_HEADERS)
     except Exception:
         log.exception("the flight document could not be built")
-        return json_error(503, "flight data unavailable", {"X-Content-Type-Options": "nosniff", "Retry-After": "5"})
+        return json_error(503, "flight data unavailable", UNAVAILABLE_HEADERS)
     return web.Response(body=frame.json, headers=FLIGHT_HEADERS)
 
 

@@ -99,7 +99,8 @@ def document() -> dict[str, Any]:
         }},
         "/api/v1/flight": {"get": {
             "summary": "the live flight (refreshed once a second)", "tags": ["flight"],
-            "responses": {"200": _json({"$ref": "#/components/schemas/Flight"}, "the flight now")},
+            "responses": {"200": _json({"$ref": "#/components/schemas/Flight"}, "the flight now"),
+                          "503": _error("flight data unavailable (the last snapshot failed; Retry-After)")},
         }},
         "/api/v1/flight/stream": {"get": {
             "summary": "Server-Sent Events: event `flight` with the /api/v1/flight document every second, "

@@ -108,7 +108,5 @@ class RateLimiter:
         full = [a for a, (tokens, then) in self._buckets.items() if tokens + (now - then) * self._rate >= self._burst]
         for address in full:
             del self._buckets[address]
-        if len(self._buckets) >= self._max:
-            by_age = sorted(self._buckets, key=lambda a: self._buckets[a][1])
-            for address in by_age[: len(by_age) - self._max + 1]:
-                del self._buckets[address]
+        while len(self._buckets) >= self._max:
+            del self._buckets[min(self._buckets, key=lambda a: self._buckets[a][1])]

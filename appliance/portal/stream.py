@@ -76,6 +76,7 @@ class Broadcaster:
         self._epoch = format(int(clock.wall()), "x")  # ids stay unique across daemon restarts
         self._seq = 0
         self._frame: Frame | None = None
+        self._failed = False
         self._clients: set[_Client] = set()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
@@ -92,9 +93,11 @@ class Broadcaster:
             document = self._build()
         except Exception:
             self._frame = None  # the last good document would show its values as current: nobody gets it again
+            self._failed = True
             if heartbeat:
                 self._beat(heartbeat)
             raise
+        self._failed = False
         document["seq"] = self._seq
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
         sse = heartbeat + b"id: " + event_id.encode() + b"\nevent: flight\ndata: " + body + b"\n\n"
@@ -113,16 +116,32 @@ class Broadcaster:
                 client.transport.write(chunk)
 
     def latest(self) -> Frame:
-        return self._frame if self._frame is not None else self.tick()
+        """The last tick's frame. SnapshotUnavailable while the last tick failed: requests do not rebuild it (the
+        ticker retries at its own pace), and nobody is given the last good one as current."""
+        if self._frame is None and not self._failed:  # before the first tick
+            try:
+                return self.tick()
+            except Exception:
+                log.exception("flight snapshot failed")
+        if self._frame is None:
+            raise SnapshotUnavailable("the flight snapshot failed at the last tick")
+        return self._frame
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        failures = 0
         while True:
             try:
                 self.tick()
-            except Exception:  # a bad snapshot must not stop the stream; it is logged and retried next tick
-                log.exception("flight snapshot failed")
+            except Exception:  # a bad snapshot must not stop the stream; logged once a run, retried next tick
+                failures += 1
+                if failures == 1:
+                    log.exception("flight snapshot failed (the flight API answers 503 until it is back)")
+            else:
+                if failures:
+                    log.warning("flight snapshot back after %d failed ticks", failures)
+                failures = 0
             next_at += self._interval
             delay = next_at - loop.time()
             if delay < 0:  # fell behind (suspended?): do not burst to catch up
@@ -212,6 +231,10 @@ class Broadcaster:
         finally:
             self._end(client)
         return response
+
+
+class SnapshotUnavailable(Exception):
+    """The last tick could not build the flight document: there is no current one."""
 
 
 def _chunk(data: bytes) -> bytes:

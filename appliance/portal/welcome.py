@@ -14,6 +14,7 @@ from appliance.portal.captive import captive_api_body, probe_answer
 from appliance.portal.i18n import LANGUAGES, choose, text
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
+from appliance.portal.stream import SnapshotUnavailable
 
 ACCEPT_PATH = "/captive-portal/accept"
 WELCOME_PATH = "/welcome"
@@ -46,7 +47,7 @@ def render_welcome(services: Services, lang: str) -> str:
 
     try:
         line = _flight_line(services.broadcaster.latest().document, lang)
-    except Exception:  # logged by the ticker; the page says what there is on board without the flight line
+    except SnapshotUnavailable:  # logged by the ticker; the page says what there is on board without the line
         line = ""
     offers = [] if services.ground else ["instead_watch"]
     items = "".join(f"<li>{t(k)}</li>" for k in ["instead_map", *offers, "instead_read", "instead_guides",

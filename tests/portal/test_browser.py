@@ -4,6 +4,7 @@ tests/artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 from pathlib import Path
@@ -229,3 +230,33 @@ async def test_a_route_over_the_antimeridian_is_drawn_in_one_piece(
     x = float(transform.split("(")[1].split(",")[0])
     assert route[0][0] < x < route[-1][0]  # the aircraft between Tokyo and Honolulu, not at the map's edge
     await page.screenshot(path=str(artifacts_dir / "portal-antimeridian.png"))
+
+
+async def test_a_silent_server_turns_the_shown_values_unavailable(
+    browser: Browser, rig: PortalRig, artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's snapshot breaks: the stream carries heartbeats only and the API answers 503. After 10 s
+    without a document the page shows its values as unavailable (never the last ones as current), and recovers."""
+    ctx = await browser.new_context(viewport={"width": 412, "height": 915}, locale="en-GB")
+    page = await ctx.new_page()
+    await page.clock.install()  # the page's Date and timers, moved on by the test
+    await page.goto(rig.base + "/")
+    altitude = page.locator("#v-altitude dd")
+    await expect(altitude).to_have_text("10,668 m", timeout=5000)
+
+    def broken() -> dict[str, object]:
+        raise RuntimeError("a bug in the snapshot")
+
+    monkeypatch.setattr(rig.flight, "snapshot", broken)
+    await asyncio.sleep(1.5)  # the last good event, if one was on its way, is in
+    await expect(altitude).to_have_text("10,668 m")  # ten seconds have not passed on the page
+    await page.clock.fast_forward(11_000)
+    await expect(altitude).to_have_text("unavailable", timeout=5000)
+    await expect(altitude).to_have_attribute("data-status", "stale")
+    await expect(page.locator("#v-time_to_go dd")).to_have_text("unavailable")
+    await expect(page.locator("#live")).not_to_have_class("live ok")
+    await page.screenshot(path=str(artifacts_dir / "portal-silent-server.png"))
+    monkeypatch.undo()
+    await expect(altitude).to_have_text("10,668 m", timeout=5000)  # the stream's next document
+    await expect(page.locator("#live")).to_have_class("live ok")
+    await ctx.close()

@@ -70,6 +70,11 @@ async def test_an_image_only_reading_turns_its_pages(browser: Browser, rig: Port
     await expect(count).to_have_text("Page 3 of 4")
     await page.keyboard.press("ArrowLeft")
     await expect(count).to_have_text("Page 2 of 4")
+    # an older mini-browser's key events: no `key`, only `keyCode` (39: right), or the old name "Left"
+    await page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {keyCode: 39}))")
+    await expect(count).to_have_text("Page 3 of 4")
+    await page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Left'}))")
+    await expect(count).to_have_text("Page 2 of 4")
     await page.evaluate(SWIPE_LEFT)  # by swipe
     await expect(count).to_have_text("Page 3 of 4")
     await following.focus()

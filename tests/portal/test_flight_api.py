@@ -349,17 +349,54 @@ async def test_a_failing_snapshot_is_never_served_as_the_last_good_one(
         async with s.get(rig.base + "/api/v1/flight") as r:
             assert r.status == 200
 
+        builds = 0
+
         def broken() -> dict[str, object]:
+            nonlocal builds
+            builds += 1
             raise RuntimeError("a bug in the snapshot")
 
         monkeypatch.setattr(rig.flight, "snapshot", broken)
         with pytest.raises(RuntimeError):
             rig.services.broadcaster.tick()
-        async with s.get(rig.base + "/api/v1/flight") as r:
-            assert r.status == 503 and (await r.json())["error"] and r.headers["Retry-After"]
-        async with s.get(rig.base + "/welcome", headers={"Accept-Language": "en"}) as r:
-            assert r.status == 200 and "internet" in (await r.text()).lower()
+        for _ in range(3):
+            async with s.get(rig.base + "/api/v1/flight") as r:
+                assert r.status == 503 and (await r.json())["error"] and r.headers["Retry-After"]
+            async with s.get(rig.base + "/welcome", headers={"Accept-Language": "en"}) as r:
+                assert r.status == 200 and "internet" in (await r.text()).lower()
+        assert builds == 1  # requests wait for the ticker: none of them rebuilt (and logged) the snapshot
         monkeypatch.undo()
         rig.services.broadcaster.tick()
         async with s.get(rig.base + "/api/v1/flight") as r:
             assert r.status == 200
+
+
+async def test_the_ticker_logs_a_run_of_failed_snapshots_once(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from appliance.metrics import Metrics
+    from appliance.portal.stream import Broadcaster, SnapshotUnavailable
+    from appliance.timebase import SystemClock
+
+    failing = True
+
+    def build() -> dict[str, object]:
+        if failing:
+            raise RuntimeError("no snapshot")
+        return {"phase": "cruise"}
+
+    caplog.set_level(logging.INFO, logger="appliance.portal.stream")
+    b = Broadcaster(build, SystemClock(), Metrics(), interval=0.01)
+    b.start()
+    try:
+        await asyncio.sleep(0.15)  # some fifteen failed ticks
+        with pytest.raises(SnapshotUnavailable):
+            b.latest()
+        failing = False
+        await asyncio.sleep(0.05)
+        assert b.latest().document["phase"] == "cruise"
+    finally:
+        await b.stop()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "503" in errors[0].getMessage()
+    assert any("back after" in r.getMessage() for r in caplog.records)

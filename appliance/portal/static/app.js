@@ -40,9 +40,24 @@
       dd.setAttribute("data-status", "normal");
     }
   }
+  /* no flight document for this long (server failing, stream silent, Wi-Fi gone): what is on screen is no
+     longer current, so its values show as unavailable, never as current */
+  var STALE_MS = 10000;
+  function outdated() { return Date.now() - state.flightAt > STALE_MS; }
+  function outdatedCopy(f) {  /* the flight and route as they were; every value unavailable */
+    var gone = { value: null, status: "stale" }, copy = {}, k;
+    for (k in f) { if (Object.prototype.hasOwnProperty.call(f, k)) { copy[k] = f[k]; } }
+    copy.parameters = {};
+    for (k in f.parameters) { if (Object.prototype.hasOwnProperty.call(f.parameters, k)) { copy.parameters[k] = gone; } }
+    copy.progress = { time_to_go: gone, distance_to_go: gone, percent_complete: gone,
+                      eta: { utc: null, local: null, status: "stale" } };
+    copy.time = { destination_local: null };
+    return copy;
+  }
   function renderFlight() {
-    var f = state.flight;
-    if (!f || !state.strings) { return; }
+    if (!state.flight || !state.strings) { return; }
+    state.shownOutdated = outdated();
+    var f = state.shownOutdated ? outdatedCopy(state.flight) : state.flight;
     renderLive();
     var p = f.parameters, g = f.progress, fl = f.flight || {};
     var o = fl.origin || {}, d = fl.destination || {};
@@ -69,6 +84,7 @@
   }
   function onFlight(doc_) {
     state.flight = doc_;
+    state.flightAt = Date.now();
     if (doc_.position) {
       var last = state.track[state.track.length - 1];
       if (!last || last[0] !== doc_.position.lat || last[1] !== doc_.position.lon) {
@@ -123,8 +139,9 @@
           var visible = [], j;
           for (j = 0; j < tabs.length; j++) { if (!tabs[j].hidden) { visible.push(tabs[j]); } }
           var k = visible.indexOf(tab);
-          if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
-            var next = visible[(k + (e.key === "ArrowRight" ? 1 : visible.length - 1)) % visible.length];
+          var key = C.keyOf(e);
+          if (key === "ArrowRight" || key === "ArrowLeft") {
+            var next = visible[(k + (key === "ArrowRight" ? 1 : visible.length - 1)) % visible.length];
             next.focus(); selectTab(next.id.slice(4)); e.preventDefault();
           }
         };
@@ -153,6 +170,9 @@
     });
     C.loadCatalog();
     startLive();
+    setInterval(function () {  /* the stale watch: redraw once when the shown document becomes outdated */
+      if (state.flight && outdated() && !state.shownOutdated) { state.live = false; renderFlight(); }
+    }, 1000);
   }
 
   C.renderFlight = renderFlight;

@@ -58,10 +58,11 @@
     var notice = $("video-notice");
     if (!c.video_available) { notice.textContent = state.ground ? t("no_video_ground") : t("video_unavailable"); notice.hidden = false; }
     else { notice.hidden = true; }
-    if (state.reader) {  /* the open reading, in the new language */
+    if (state.reader) {  /* the open reading, in the new language; closed if it has no pages there */
       var id = state.reader.item.id;
-      state.reader.item = c.items.filter(function (i) { return i.id === id; })[0] || state.reader.item;
-      C.renderReader();
+      var same = c.items.filter(function (i) { return i.id === id; })[0] || state.reader.item;
+      if (same.files && same.files.pages && same.files.pages.length) { state.reader.item = same; C.renderReader(); }
+      else { C.closeReader(); }
     }
   }
 
@@ -148,7 +149,7 @@
   function setupOrders() {
     $("order-form").onsubmit = submitOrder;
     $("order-cancel").onclick = closeOrder;
-    $("order").onkeydown = function (e) { if (e.key === "Escape") { closeOrder(); } };
+    $("order").onkeydown = function (e) { if (C.keyOf(e) === "Escape") { closeOrder(); } };
     $("reset-open").onclick = function () { openOrder("password_reset", null); };
   }
 

@@ -7,7 +7,7 @@
 (function () {
   "use strict";
   var doc = document, root = doc.documentElement;
-  var state = { lang: root.lang || "en", units: null, strings: null, flight: null, track: [], live: false,
+  var state = { lang: root.lang || "en", units: null, strings: null, flight: null, flightAt: 0, track: [], live: false,
                 world: null, land: null, view: null, catalog: null, order: null, reader: null,
                 ground: root.getAttribute("data-profile") === "ground" };
 
@@ -33,6 +33,14 @@
   function forget(key) { try { window.localStorage.removeItem(key); } catch (e) { /* private mode */ } }
   function load(key) { try { return window.localStorage.getItem(key); } catch (e) { return null; } }
 
+  /* older mini-browsers have no KeyboardEvent.key, or the old names ("Left", "Esc") */
+  var KEY_CODES = { 9: "Tab", 13: "Enter", 27: "Escape", 37: "ArrowLeft", 39: "ArrowRight" };
+  var OLD_KEYS = { Left: "ArrowLeft", Right: "ArrowRight", Esc: "Escape" };
+  function keyOf(e) {
+    if (e.key && e.key !== "Unidentified") { return OLD_KEYS[e.key] || e.key; }
+    return KEY_CODES[e.keyCode] || "";
+  }
+
   /* ---- elements ---------------------------------------------------------------------------------------- */
   function el(tag, cls, text) {
     var e = doc.createElement(tag);
@@ -48,5 +56,5 @@
   }
 
   window.Cabin = { state: state, $: $, xhr: xhr, t: t, store: store, forget: forget, load: load, el: el,
-                   button: button };
+                   button: button, keyOf: keyOf };
 })();

@@ -43,9 +43,10 @@
   }
   function onReaderKey(e) {
     if (!state.reader) { return; }
-    if (e.key === "Escape") { closeReader(); return; }
-    if (e.key === "ArrowRight" || e.key === "ArrowLeft") { turnPage(e.key === "ArrowRight" ? 1 : -1); e.preventDefault(); return; }
-    if (e.key !== "Tab") { return; }
+    var key = C.keyOf(e);
+    if (key === "Escape") { closeReader(); return; }
+    if (key === "ArrowRight" || key === "ArrowLeft") { turnPage(key === "ArrowRight" ? 1 : -1); e.preventDefault(); return; }
+    if (key !== "Tab") { return; }
     var box = $("reader"), f = box.querySelectorAll("button:not([disabled])"), active = doc.activeElement;
     var edge = e.shiftKey ? f[0] : f[f.length - 1];
     if (active === edge || !box.contains(active)) { (e.shiftKey ? f[f.length - 1] : f[0]).focus(); e.preventDefault(); }
@@ -71,5 +72,6 @@
 
   C.openReader = openReader;
   C.renderReader = renderReader;
+  C.closeReader = closeReader;
   C.setupReader = setupReader;
 })();
