@@ -145,7 +145,8 @@ def boot(out: Path, mode: str, timeout: float) -> int:
     kernel, initrd = make_disk(tarball, disk, customize=lambda root: customize(root, token, mode))
     port, ssh_port, ssh_default = _free_port(), _free_port(), _free_port()
     argv = [
-        "qemu-system-x86_64", "-m", "1536", "-smp", "2", "-nographic", "-no-reboot", "-accel", "tcg",
+        # -cpu max: a cabin server's CPU, not qemu64's (the numpy the avionics decoder uses needs x86-64-v2)
+        "qemu-system-x86_64", "-m", "1536", "-smp", "2", "-cpu", "max", "-nographic", "-no-reboot", "-accel", "tcg",
         "-kernel", str(kernel), "-initrd", str(initrd),
         "-drive", f"file={disk},format=raw,if=virtio",
         "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1",
