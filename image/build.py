@@ -54,7 +54,7 @@ def build_wheels(dest: Path) -> list[Path]:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest), str(REPO)])
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest), f"{REPO}[aircraft]"])
     return sorted(dest.glob("*.whl"))
 
 
@@ -65,7 +65,7 @@ def customize_hooks(overlay: Path, wheels: Path) -> list[str]:
         f'cp -a {shlex.quote(str(overlay))}/. "$1/"',
         f'mkdir -p "$1/tmp/wheels" && cp {shlex.quote(str(wheels))}/*.whl "$1/tmp/wheels/"',
         f'chroot "$1" python3 -m venv {VENV}',
-        f'chroot "$1" {VENV}/bin/pip install --quiet --no-index --find-links /tmp/wheels appliance',
+        f'chroot "$1" {VENV}/bin/pip install --quiet --no-index --find-links /tmp/wheels "appliance[aircraft]"',
         'rm -rf "$1/tmp/wheels"',
         f'chroot "$1" {VENV}/bin/appliance --version',
         'chroot "$1" systemd-sysusers',

@@ -17,13 +17,15 @@ from typing import Any
 import sdnotify
 
 from appliance.component import Check
+from appliance.config import ConfigError
 from appliance.daemon import Context
 from appliance.discretes.audit import AuditLog
 from appliance.discretes.bit import BitResult, run_bit
 from appliance.discretes.config import DiscretesConfig
 from appliance.discretes.powerfail import PowerFail
+from appliance.tasks import cancel_and_wait
 from hal.discretes.bank import DiscreteBank
-from hal.discretes.factories import PinFactoryError, make_pin_factory
+from hal.discretes.factories import PinFactoryError, UnknownPinFactory, make_pin_factory
 from hal.discretes.signals import Signal, build_signal_map
 
 log = logging.getLogger("appliance.discretes")
@@ -51,15 +53,42 @@ class DiscretesComponent:
         self.bank: DiscreteBank | None = None
         self.power: PowerFail | None = None
         self.bit: BitResult | None = None
+        self.absent: str | None = None  # why the hardware could not be opened, while it cannot
+        self._retry: asyncio.Task[None] | None = None
         self._notifier = sdnotify.SystemdNotifier()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """A config typo (an unknown factory) refuses the start; hardware that is not there (no GPIO chip, no
+        library, no pin server) leaves the daemon ready but degraded, failing in health, tried again every
+        `retry_seconds`: a restart would not bring it, and the passengers' portal can still run."""
+        try:
+            await self._open()
+        except HardwareStartError as error:
+            self.absent = str(error)
+            log.error("%s; running without the discretes (power fail NOT watched), trying again every %g s",
+                      error, self.config.retry_seconds)
+            self._retry = asyncio.get_running_loop().create_task(self._retry_open(), name="discretes-retry")
+
+    async def _retry_open(self) -> None:
+        while self.bank is None:
+            await asyncio.sleep(self.config.retry_seconds)
+            try:
+                await self._open()
+            except HardwareStartError as error:
+                self.absent = str(error)
+            else:
+                self.absent = None
+                log.warning("discretes found after all: power fail watched from now on")
+
+    async def _open(self) -> None:
         cfg = self.config
         try:
             self.factory = self._given_factory or make_pin_factory(cfg.pin_factory, cfg.pin_address,
                                                                    cfg.board_revision)
+        except UnknownPinFactory as error:
+            raise ConfigError(str(self.ctx.config_path or "config"), "discretes.pin_factory", str(error)) from error
         except PinFactoryError as error:
             raise HardwareStartError(f"discretes.pin_factory: {error}") from error
         bank = DiscreteBank(self.signals, self.factory, monotonic=self.ctx.clock.monotonic, wall=self.ctx.clock.wall)
@@ -84,6 +113,7 @@ class DiscretesComponent:
             log.warning("power-fail lines are active at start")
 
     async def stop(self) -> None:
+        await cancel_and_wait(self._retry)
         if self.power is not None:
             await self.power.close()
         if self.bank is not None:
@@ -97,9 +127,14 @@ class DiscretesComponent:
     def alive(self) -> bool:
         """The signals are being watched (a power fail would be seen). A failed built-in test is reported in
         health, but a restart would not mend it, so it does not stop the watchdog."""
+        if self.absent is not None:  # never opened: nothing to watch, and a restart would not bring it
+            return True
         return self.bank is not None and bool(getattr(self.factory, "connected", True))
 
     def health(self) -> Check:
+        if self.absent is not None:
+            return Check.failing(f"{self.absent} (power fail not watched; trying again)",
+                                 pin_factory=self.config.pin_factory)
         if self.bank is None or self.power is None:
             return Check.failing("not started")
         details: dict[str, Any] = {"pin_factory": self.config.pin_factory, "power": self.power.state}

@@ -24,12 +24,15 @@ class DiscretesConfig:
     confirm_ms: float = 2.0  # how long a power-fail edge waits for the CPLD's latched level to confirm it
     bit_settle_ms: float = 50.0  # how long the built-in test waits for INTTEST_IN to follow INTTEST_OUT
     modem_boot_timeout: float = 10.0  # after power-on, how long to wait for GSMSIG_STATUS
+    retry_seconds: float = 30.0  # a GPIO chip (or pin server) that is not there is tried again this often
     audit_file: str = "discretes-audit.jsonl"  # output changes, in storage.dir (relative) or absolute
     signals: dict[str, SignalOverride] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.pin_factory == "sim" and not self.pin_address:
             raise ValueError("pin_address", 'required with pin_factory = "sim" (HOST:PORT of the pin server)')
+        if self.retry_seconds <= 0:
+            raise ValueError("retry_seconds", "must be positive")
         if self.ride_through_ms < 0 or self.restore_grace_ms < 0 or self.confirm_ms < 0:
             raise ValueError("ride_through_ms", "times must not be negative")
         try:

@@ -9,7 +9,11 @@ from hal.discretes.netpins import DEFAULT_REVISION
 
 
 class PinFactoryError(RuntimeError):
-    pass
+    """A pin factory cannot be made (its library, chip or server is not there)."""
+
+
+class UnknownPinFactory(PinFactoryError):
+    """No pin factory has that name: a config mistake, not missing hardware."""
 
 
 def make_pin_factory(name: str, address: str = "", revision: str = DEFAULT_REVISION) -> Any:
@@ -33,4 +37,4 @@ def make_pin_factory(name: str, address: str = "", revision: str = DEFAULT_REVIS
                 return entry.load()()
     except Exception as error:
         raise PinFactoryError(f"pin factory {name!r} cannot load: {error}") from error
-    raise PinFactoryError(f"unknown pin factory {name!r} (lgpio, mock, sim)")
+    raise UnknownPinFactory(f"unknown pin factory {name!r} (lgpio, mock, sim)")

@@ -28,8 +28,12 @@ class SimThread:
         self._thread = threading.Thread(target=self.loop.run_forever, name="sim-hardware", daemon=True)
         self.device: HardwareDevice | None = None
 
-    def start(self) -> HardwareDevice:
+    def start_loop(self) -> None:
+        """Only the thread and its loop (a test that starts its own servers on it)."""
         self._thread.start()
+
+    def start(self) -> HardwareDevice:
+        self.start_loop()
 
         async def make() -> HardwareDevice:
             device = HardwareDevice()
@@ -66,10 +70,11 @@ class SimThread:
         return self.device.endpoints()
 
     def stop(self) -> None:
-        if self.device is not None:
-            self.run(self.device.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5.0)
+        if self._thread.is_alive():
+            if self.device is not None:
+                self.run(self.device.stop())
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5.0)
         self.loop.close()
 
 

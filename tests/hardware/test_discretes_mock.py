@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockConnectedPin, MockFactory
 
+from appliance.component import Status
 from appliance.config import ConfigError
 from appliance.daemon import Context, Daemon
-from appliance.discretes.component import DiscretesComponent, HardwareStartError
+from appliance.discretes.component import DiscretesComponent
 from appliance.discretes.component import build as build_discretes
+from firmware_sim.pins import PinBoard, PinServer
 from hal.discretes.bank import DiscreteBank
 from hal.discretes.factories import PinFactoryError, make_pin_factory
 from hal.discretes.signals import DEFAULT_SIGNALS, SIGNAL_NAMES, SignalMapError, SignalOverride, build_signal_map
 from tests.conftest import free_port
-from tests.hardware.harness import FsyncJournal, StopRecorder, make_ctx, until
+from tests.hardware.harness import FsyncJournal, SimThread, StopRecorder, make_ctx, until
 
 ISSUE_SIGNALS = [
     "DCFAILSIG", "ACFAILSIG", "OVERTEMPSIG", "GSM_POWER_STATUS", "GSMSIG_STATUS", "ENB0SIG", "ENB1SIG",
@@ -101,11 +103,41 @@ def test_a_factory_that_cannot_load_is_an_error_not_a_fallback() -> None:
         make_pin_factory("sim", f"127.0.0.1:{free_port()}")
 
 
-async def test_component_start_fails_when_the_pin_server_is_not_there(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, {"pin_factory": "sim", "pin_address": f"127.0.0.1:{free_port()}"})
+async def test_hardware_that_is_not_there_leaves_the_daemon_degraded_and_is_tried_again(tmp_path: Path) -> None:
+    """No pin server (on the aircraft: no GPIO chip, or no lgpio): the component starts degraded (failing in
+    health, alive so the watchdog does not restart a daemon a restart would not mend) and opens the lines as
+    soon as they are there."""
+    port = free_port()
+    ctx = make_ctx(tmp_path, {"pin_factory": "sim", "pin_address": f"127.0.0.1:{port}", "retry_seconds": 0.1})
     component = build_discretes(ctx)
-    with pytest.raises(HardwareStartError, match=r"discretes\.pin_factory"):
+    sim = SimThread()
+    try:
         await component.start()
+        check = component.health()
+        assert check.status == Status.FAIL and "discretes.pin_factory" in check.reason and "not watched" in check.reason
+        assert component.alive and component.snapshot()["power"] is None
+        await asyncio.sleep(0.3)  # tried again, still nothing
+        assert component.absent is not None
+
+        async def serve() -> PinServer:
+            server = PinServer(PinBoard(), "127.0.0.1", port)
+            await server.start()
+            return server
+
+        sim.start_loop()
+        server = sim.run(serve())
+        await until(lambda: component.absent is None, 5.0)
+        assert component.health().status == Status.PASS and component.snapshot()["power"] is not None
+        sim.run(server.stop())
+    finally:
+        await component.stop()
+        sim.stop()
+
+
+async def test_an_unknown_pin_factory_is_a_config_error(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"pin_factory": "nonesuch"})
+    with pytest.raises(ConfigError, match=r"discretes\.pin_factory"):
+        await build_discretes(ctx).start()
 
 
 # --- the bank -----------------------------------------------------------------------------------------------
