@@ -3,6 +3,7 @@ sample bundle, real alarms. The flight view is a small honest FlightView whose v
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -117,6 +118,10 @@ class PortalRig:
     def services(self) -> Any:
         return self.portal.services
 
+    async def stop(self) -> None:
+        await self.portal.stop()
+        await self.storage.stop()
+
     def install_day(self, day: date, name: str | None = None) -> None:
         install_samples(self.content, self.tmp, day, name)
 
@@ -151,14 +156,20 @@ async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None,
                      tmp_path)
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[PortalRig]:
-    r = await start_rig(tmp_path)
+@contextlib.asynccontextmanager
+async def running_rig(tmp_path: Path, **options: Any) -> AsyncIterator[PortalRig]:
+    """start_rig, stopped on the way out."""
+    r = await start_rig(tmp_path, **options)
     try:
         yield r
     finally:
-        await r.portal.stop()
-        await r.storage.stop()
+        await r.stop()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[PortalRig]:
+    async with running_rig(tmp_path) as r:
+        yield r
 
 
 @pytest.fixture
@@ -167,12 +178,8 @@ async def debug_rig(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIt
     access log on only when DEBUG is enabled at start. Every record of every logger reaches `caplog`."""
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="appliance.portal.access")
-    r = await start_rig(tmp_path)
-    try:
+    async with running_rig(tmp_path) as r:
         yield r
-    finally:
-        await r.portal.stop()
-        await r.storage.stop()
 
 
 @pytest.fixture

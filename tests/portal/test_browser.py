@@ -199,8 +199,7 @@ async def test_ground_profile_app(browser: Browser, tmp_path: Path, artifacts_di
         assert [i.kind for i in rig.storage.outbox.pending()] == ["password_reset"]
         await page.screenshot(path=str(artifacts_dir / "portal-ground.png"))
     finally:
-        await rig.portal.stop()
-        await rig.storage.stop()
+        await rig.stop()
 
 
 def _points(d: str) -> list[tuple[float, float]]:

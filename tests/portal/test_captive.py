@@ -10,7 +10,7 @@ import pytest
 
 from appliance.portal.captive import CaptiveClients
 from appliance.timebase import ManualClock
-from tests.portal.conftest import PortalRig, start_rig
+from tests.portal.conftest import PortalRig, running_rig
 
 APPLE = b"<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
 FIREFOX = b'<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>'
@@ -92,12 +92,8 @@ async def test_cross_origin_accept_is_refused_and_the_client_stays_captive(
 
 @pytest.fixture
 async def trusted_rig(tmp_path: Path) -> AsyncIterator[PortalRig]:
-    r = await start_rig(tmp_path, public_host="portal.cabin", allowed_origins=["http://portal.cabin"])
-    try:
+    async with running_rig(tmp_path, public_host="portal.cabin", allowed_origins=["http://portal.cabin"]) as r:
         yield r
-    finally:
-        await r.portal.stop()
-        await r.storage.stop()
 
 
 async def test_an_allowed_origin_may_accept(trusted_rig: PortalRig) -> None:
@@ -141,12 +137,8 @@ async def test_accept_body_is_limited_with_or_without_a_length(rig: PortalRig) -
 @pytest.fixture
 async def clock_rig(tmp_path: Path) -> AsyncIterator[tuple[PortalRig, ManualClock]]:
     clock = ManualClock()
-    r = await start_rig(tmp_path, portal_clock=clock, captive_inactivity_seconds=600.0)
-    try:
+    async with running_rig(tmp_path, portal_clock=clock, captive_inactivity_seconds=600.0) as r:
         yield r, clock
-    finally:
-        await r.portal.stop()
-        await r.storage.stop()
 
 
 async def test_accepted_client_is_kept_while_active_and_forgotten_after_inactivity_over_http(

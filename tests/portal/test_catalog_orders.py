@@ -254,8 +254,7 @@ async def test_ground_profile_no_video_offers_first_password_reset(tmp_path: Pat
             assert status == 201 and body["delivery"] == "now"
         assert rig.storage.outbox.pending("password_reset")
     finally:
-        await rig.portal.stop()
-        await rig.storage.stop()
+        await rig.stop()
 
 
 async def test_password_reset_is_ground_only(rig: PortalRig) -> None:

@@ -148,8 +148,7 @@ async def test_schedule_fallback_when_avionics_has_no_flight_block(tmp_path) -> 
         assert doc["flight"]["source"] == "schedule"
         assert doc["flight"]["destination"]["city"] == "Barcelona"
     finally:
-        await rig.portal.stop()
-        await rig.storage.stop()
+        await rig.stop()
 
 
 async def test_the_ground_stations_schedule_comes_before_the_configs(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -180,8 +179,7 @@ async def test_the_ground_stations_schedule_comes_before_the_configs(tmp_path) -
         doc = await get_flight(rig)
         assert doc["flight"]["source"] == "schedule" and doc["flight"]["flight_number"] == "VY1002"
     finally:
-        await rig.portal.stop()
-        await rig.storage.stop()
+        await rig.stop()
 
 
 async def read_events(resp: aiohttp.ClientResponse, count: int) -> list[dict[str, str]]:
@@ -245,8 +243,7 @@ async def test_a_client_that_does_not_read_is_dropped_not_queued(tmp_path) -> No
     try:
         await _drop(rig)
     finally:
-        await rig.portal.stop()
-        await rig.storage.stop()
+        await rig.stop()
 
 
 async def _drop(rig: PortalRig) -> None:
@@ -286,8 +283,7 @@ async def test_every_nth_event_carries_a_heartbeat_comment(tmp_path) -> None:  #
         assert beats == [b.heartbeat_ticks, 2 * b.heartbeat_ticks]
         assert {e["comment"] for e in events if "comment" in e} == {": heartbeat"}
     finally:
-        await rig.portal.stop()
-        await rig.storage.stop()
+        await rig.stop()
 
 
 async def test_the_heartbeat_goes_out_alone_while_the_snapshot_fails() -> None:

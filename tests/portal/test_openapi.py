@@ -56,8 +56,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             holder.update(base=rig.base, stop=stop, loop=asyncio.get_running_loop())
             ready.set()
             await stop.wait()
-            await rig.portal.stop()
-            await rig.storage.stop()
+            await rig.stop()
 
         asyncio.run(main())
 
