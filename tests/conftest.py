@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# lgpio makes notification pipes in LG_WD, read once when it is imported (else in the working directory: the
+# checkout); the unit sets /run/appliance on the aircraft
+os.environ.setdefault("LG_WD", tempfile.mkdtemp(prefix="lgpio-"))
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

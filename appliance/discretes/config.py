@@ -18,7 +18,9 @@ class DiscretesConfig:
 
     pin_factory: str = "lgpio"  # lgpio on the aircraft, mock in unit tests, sim in hardware-in-the-loop runs
     pin_address: str = ""  # HOST:PORT of the simulator's pin server, for pin_factory = "sim"
-    board_revision: str = "a020a0"  # the gpiozero board the mock and sim factories emulate (CM3: GPIO0..45)
+    # the gpiozero board (pin map) of the mock and sim factories, and of lgpio on a machine that is no Pi (CM3:
+    # GPIO0..45)
+    board_revision: str = "a020a0"
     ride_through_ms: float = 200.0  # an interrupt up to this long is ridden through without a restart
     restore_grace_ms: float = 100.0  # margin for the restore edge to arrive after ride_through_ms (all is flushed)
     confirm_ms: float = 2.0  # how long a power-fail edge waits for the CPLD's latched level to confirm it

@@ -29,12 +29,27 @@ def make_pin_factory(name: str, address: str = "", revision: str = DEFAULT_REVIS
 
             return NetPinFactory(address, revision=revision)
         if name == "lgpio":
-            from gpiozero.pins.lgpio import LGPIOFactory
-
-            return LGPIOFactory()
+            return _lgpio_factory(int(revision, 16))
         for entry in entry_points(group="gpiozero_pin_factories"):
             if entry.name == name:
                 return entry.load()()
     except Exception as error:
         raise PinFactoryError(f"pin factory {name!r} cannot load: {error}") from error
     raise UnknownPinFactory(f"unknown pin factory {name!r} (lgpio, mock, sim)")
+
+
+def _lgpio_factory(board_revision: int) -> Any:
+    """gpiozero's lgpio factory on any Linux gpiochip. gpiozero takes the pin map from the Pi's revision code;
+    a board that is no Pi (an x86 cabin server with a GPIO chip) has none, so the configured board's is used."""
+    from gpiozero.exc import PinUnknownPi
+    from gpiozero.pins.lgpio import LGPIOFactory
+
+    class BoardLGPIOFactory(LGPIOFactory):  # type: ignore[misc]
+        def _get_revision(self) -> int:
+            try:
+                return int(super()._get_revision())
+            except PinUnknownPi:
+                return board_revision
+
+    return BoardLGPIOFactory()
+

@@ -375,3 +375,13 @@ def test_daemon_wires_request_stop(tmp_path: Path) -> None:
     assert ctx.request_stop is not None
     ctx.request_stop("power fail")
     assert daemon._stop.is_set()
+
+
+def test_lgpio_on_a_machine_that_is_no_pi_takes_the_configured_board() -> None:
+    """gpiozero finds no Pi revision on an x86 cabin server: the configured board's pin map is used, so only a
+    missing GPIO chip can stop lgpio (as here, where there is none)."""
+    pytest.importorskip("lgpio")
+    if Path("/proc/device-tree/system/linux,revision").exists() or list(Path("/dev").glob("gpiochip*")):
+        pytest.skip("a Pi or a GPIO chip: this test is for a machine with neither")
+    with pytest.raises(PinFactoryError, match="gpiochip"):
+        make_pin_factory("lgpio", revision="a020a0")
