@@ -253,9 +253,11 @@ async def test_a_silent_server_turns_the_shown_values_unavailable(
     await expect(altitude).to_have_text("unavailable", timeout=5000)
     await expect(altitude).to_have_attribute("data-status", "stale")
     await expect(page.locator("#v-time_to_go dd")).to_have_text("unavailable")
+    await expect(page.locator("#plane")).to_have_attribute("visibility", "hidden")  # not where it is now
     await expect(page.locator("#live")).not_to_have_class("live ok")
     await page.screenshot(path=str(artifacts_dir / "portal-silent-server.png"))
     monkeypatch.undo()
     await expect(altitude).to_have_text("10,668 m", timeout=5000)  # the stream's next document
     await expect(page.locator("#live")).to_have_class("live ok")
+    await expect(page.locator("#plane")).to_have_attribute("visibility", "visible")
     await ctx.close()

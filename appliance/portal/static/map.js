@@ -97,7 +97,7 @@
     $("route").setAttribute("d", o && d && o.lat !== null && d.lat !== null ? pathOf(greatCircle([o.lat, o.lon], [d.lat, d.lon], 96), view) : "");
     $("flown").setAttribute("d", state.track.length > 1 ? pathOf(state.track, view) : "");
     var plane = $("plane"), heading = f.parameters.heading.value;
-    if (f.position) {
+    if (f.position && !state.shownOutdated) {  /* an outdated position is not where the aircraft is */
       var xy = view.p(f.position.lat, f.position.lon);
       plane.setAttribute("transform", "translate(" + xy[0].toFixed(1) + "," + xy[1].toFixed(1) + ") rotate(" + (heading === null ? 0 : heading) + ")");
       plane.setAttribute("visibility", "visible");
