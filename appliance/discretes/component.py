@@ -102,6 +102,7 @@ class DiscretesComponent:
             bank.open(asyncio.get_running_loop())
         except Exception as error:
             self.factory.close()
+            self.factory = self.power = None  # nothing half-open is kept for health, snapshot or a retry
             raise HardwareStartError(f"discretes: cannot open the signals with {cfg.pin_factory!r}: {error}") from error
         self.bank = bank
         for name, state in bank.states.items():
