@@ -42,10 +42,9 @@ async def flight(request: web.Request) -> web.Response:
         services = _services(request)
         services.clients.touch(request.remote or "")
         frame = services.broadcaster.latest()
-    except SnapshotUnavailable:  # the ticker has logged it
-        return json_error(503, "flight data unavailable", UNAVAILABLE_HEADERS)
-    except Exception:
-        log.exception("the flight document could not be built")
+    except Exception as error:
+        if not isinstance(error, SnapshotUnavailable):  # that one the ticker has logged
+            log.exception("the flight document could not be built")
         return json_error(503, "flight data unavailable", UNAVAILABLE_HEADERS)
     return web.Response(body=frame.json, headers=FLIGHT_HEADERS)
 
