@@ -1,10 +1,10 @@
-"""The `appliance` command. Each subcommand's work lives beside the component it belongs to."""
+"""The `appliance` command: `run` here; every other subcommand is registered by the component it belongs to
+(its spec's `cli`, appliance/core/spec.py), and its module is imported only when it runs."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -16,17 +16,6 @@ from appliance.config import EX_CONFIG, ConfigError, read_toml
 
 log = logging.getLogger("appliance")
 EX_SOFTWARE = 70  # sysexits.h: an internal error
-
-
-def _lazy(target: str) -> Callable[[argparse.Namespace], int]:
-    """Import a subcommand's module only when it runs, so `appliance decode` does not load aiohttp."""
-
-    def run(args: argparse.Namespace) -> int:
-        module_name, _, function_name = target.partition(":")
-        function: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module_name), function_name)
-        return function(args)
-
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,47 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", type=float, default=None, help="with --sim: time compression (default [sim].speed, 1)")
     run.set_defaults(func=cmd_run)
 
-    decode = sub.add_parser("decode", help="decode adapter-framed ARINC 429 bytes to JSON lines")
-    decode.add_argument("--stats", action="store_true", help="print only a final JSON summary")
-    decode.add_argument("file", nargs="?", default="-", help="a capture or raw byte file, or - for stdin")
-    decode.set_defaults(func=_lazy("appliance.avionics.decode_cli:main"))
+    from appliance.core.registry import load_specs
 
-    capture = sub.add_parser("capture", help="record raw adapter bytes with receive times")
-    capture.add_argument("--port", required=True, help="pyserial URL of the adapter")
-    capture.add_argument("--out", required=True, type=Path)
-    capture.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until ^C)")
-    capture.add_argument("--baudrate", type=int, default=921600)
-    capture.set_defaults(func=_lazy("appliance.avionics.capture_cli:capture"))
-
-    replay = sub.add_parser("replay", help="play a recording back through the real reader")
-    replay.add_argument("file", type=Path)
-    replay.add_argument("--speed", type=float, default=1.0, help="time compression (0 = as fast as possible)")
-    replay.set_defaults(func=_lazy("appliance.avionics.capture_cli:replay"))
-
-    fsck = sub.add_parser("fsck", help="check the content store (and the state directory)")
-    fsck.add_argument("--repair", action="store_true", help="quarantine what is wrong")
-    fsck.add_argument("--json", action="store_true", help="machine-readable report")
-    fsck.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
-    fsck.add_argument("--config", type=Path, default=None)
-    fsck.add_argument("--state-dir", type=Path, default=None, help="state directory (default: from the config)")
-    fsck.set_defaults(func=_lazy("appliance.content.cli:fsck"))
-
-    content = sub.add_parser("content", help="content bundles")
-    content_sub = content.add_subparsers(dest="content_command", required=True)
-    pack = content_sub.add_parser("pack", help="build a bundle (manifest + files) from a directory")
-    pack.add_argument("src", type=Path)
-    pack.add_argument("dest", type=Path)
-    pack.add_argument("--bundle-id", default=None)
-    pack.add_argument("--priority", action="append", metavar="CATEGORY=N", help="fetch order of a top-level dir")
-    pack.add_argument("--publish", action="store_true", help="make it the current bundle in DEST's index.json")
-    pack.set_defaults(func=_lazy("appliance.content.cli:pack"))
-
-    status = sub.add_parser("status", help="ask the running daemon for a summary")
-    status.add_argument("--json", action="store_true")
-    status.add_argument("--config", type=Path, default=None)
-    status.add_argument("--url", default=None, help="maintenance listener URL (default: from the config)")
-    status.add_argument("--token-file", type=Path, default=None)
-    status.set_defaults(func=_lazy("appliance.maintenance.status_cli:main"))
+    for spec in load_specs():
+        if spec.cli is not None:
+            spec.cli(sub)
     return parser
 
 
@@ -97,7 +50,10 @@ def setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from appliance.appconfig import DEFAULT_PATH, load_config
-    from appliance.daemon import Context, Daemon
+    from appliance.core.context import Context
+    from appliance.daemon import Daemon
+    from appliance.maintenance.config import MaintenanceConfig
+    from appliance.portal.config import PortalConfig
 
     config_path: Path | None = args.config
     if config_path is None and not args.sim:
@@ -125,27 +81,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.sim:
             from appliance import simlaunch
 
-            simlaunch.ensure_token(Path(config.maintenance.token_file))
-            simlaunch.configure_passengers(config.sim.control, config.portal.listen)
+            simlaunch.ensure_token(Path(config.section(MaintenanceConfig).token_file))
+            simlaunch.configure_passengers(config.sim.control, config.section(PortalConfig).listen)
     except ConfigError as error:
         if sim_process is not None:
             sim_process.terminate()
         print(f"appliance: config error: {error}", file=sys.stderr)
         return EX_CONFIG
+    maintenance, portal = config.section(MaintenanceConfig), config.section(PortalConfig)
     if args.sim:
         print(
             f"appliance: simulated run, state in {args.state_dir}\n"
-            f"  passengers' portal:   http://{config.portal.listen}/\n"
-            f"  maintenance health:   http://{config.maintenance.listen}/health\n"
-            f"  maintenance metrics:  http://{config.maintenance.listen}/metrics"
-            f"  (bearer token in {config.maintenance.token_file})\n"
+            f"  passengers' portal:   http://{portal.listen}/\n"
+            f"  maintenance health:   http://{maintenance.listen}/health\n"
+            f"  maintenance metrics:  http://{maintenance.listen}/metrics"
+            f"  (bearer token in {maintenance.token_file})\n"
             f"  simulator control:    http://{config.sim.control}/state",
             file=sys.stderr,
             flush=True,
         )
-    ctx = Context(config=config, config_path=config_path, sim_endpoints=endpoints, config_defaults=defaults)
+    ctx = Context(sim_endpoints=endpoints, config_source=config.source)
     try:
-        return asyncio.run(Daemon(ctx).run())
+        return asyncio.run(Daemon(config, ctx, config_path=config_path, config_defaults=defaults).run())
     finally:
         if sim_process is not None:
             sim_process.terminate()

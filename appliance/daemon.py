@@ -1,108 +1,54 @@
-"""The composition root: builds the components from the config in dependency order, starts them, stops them
-in reverse. Nothing else wires components together."""
+"""The composition root: reads the component specs (appliance/core/registry.py), orders them from the services
+they declare, builds each with only its own config section and declared services, starts them (each once the
+components it depends on have started; independent ones concurrently), stops them in reverse. Nothing else
+wires components together."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import dataclasses
 import inspect
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance.alarms import Alarms
+from appliance import ports
 from appliance.appconfig import AppConfig, load_config
 from appliance.component import Component
 from appliance.config import EX_CONFIG, ConfigError
+from appliance.core.context import Context
+from appliance.core.graph import start_order
+from appliance.core.registry import load_specs
+from appliance.core.spec import ASSEMBLY, Assembly, ComponentSpec, Installed, Setup
 from appliance.lifecycle import Lifecycle, is_alive
-from appliance.metrics import Metrics
-from appliance.ports import (
-    BootInfo,
-    ContentUpdater,
-    ContentView,
-    DiscretesControl,
-    FlightView,
-    Flushable,
-    GroundLinkControl,
-    ModemPower,
-    ModemView,
-    Outbox,
-    ScheduleView,
-    SyncTrigger,
-    TimeAnchor,
-)
 from appliance.statusline import status_line
 from appliance.systemd import Notifier, watchdog_interval
-from appliance.timebase import Clock, SystemClock
 
 log = logging.getLogger("appliance.daemon")
 
-
-@dataclass
-class Context:
-    """What every component may be given: config, time, metrics, alarms. Nothing else is global."""
-
-    config: AppConfig
-    config_path: Path | None
-    clock: Clock = field(default_factory=SystemClock)
-    metrics: Metrics = field(default_factory=Metrics)
-    alarms: Alarms | None = None
-    sim_endpoints: dict[str, Any] = field(default_factory=dict)
-    # Services that components offer each other (appliance/ports.py), filled in as they are built.
-    boot: BootInfo | None = None
-    flight: FlightView | None = None
-    outbox: Outbox | None = None
-    flushables: list[Flushable] = field(default_factory=list)
-    time_anchor: TimeAnchor | None = None
-    content: ContentView | None = None
-    content_updater: ContentUpdater | None = None
-    discretes: DiscretesControl | None = None
-    modem_power: ModemPower | None = None
-    modem: ModemView | None = None
-    sync_trigger: SyncTrigger | None = None
-    groundlink: GroundLinkControl | None = None
-    schedule: ScheduleView | None = None
-    components: list[Component] = field(default_factory=list)
-    # The daemon's own state (ready, stopping, loop lag, watchdog), and what a SIGHUP reload merges under the file.
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    config_defaults: dict[str, Any] = field(default_factory=dict)
-    # Asks the daemon to stop in order (e.g. the power-fail path when power does not come back); the Daemon
-    # fills it in. `request_stop(reason)`.
-    request_stop: Callable[[str], None] | None = None
-
-    def __post_init__(self) -> None:
-        if self.alarms is None:
-            self.alarms = Alarms(self.clock, self.metrics)
+ROOT_SERVICES = (ASSEMBLY,)  # what the root itself provides
 
 
-Builder = Callable[[Context], Component]
-
-# Start order. Each builder constructs its component from ctx.config, fills the ctx service slots it offers
-# and may use the slots of builders before it. Stop order is the reverse.
-BUILDERS: list[str] = [
-    "appliance.storage.component:build",  # storage, outbox, time keeper, boot info: first, all others use it
-    "appliance.content.component:build",  # content store, boot-time check, content sync
-    "appliance.discretes.component:build",  # discretes, power fail, built-in test, modem power
-    "appliance.sensors.component:build",  # board temperature, supply voltage and current
-    "appliance.avionics.component:build",  # reader + flight state
-    "appliance.modem.component:build",
-    "appliance.groundlink.component:build",  # window, outbox delivery, content sync, clock check
-    "appliance.portal.component:build",
-    "appliance.maintenance.component:build",  # keep LAST: it reports on everything above
-]
+def build_components(
+    config: AppConfig, ctx: Context, specs: Sequence[ComponentSpec[Any]] | None = None
+) -> Assembly:
+    """Construct every component in start order, each from its own section and declared services."""
+    assembly = Assembly(ctx.lifecycle)
+    ctx.services.provide(ASSEMBLY, assembly, "daemon")
+    for spec in start_order(specs if specs is not None else load_specs(), given=ROOT_SERVICES):
+        component = spec.build(Setup(spec, config.by_name(spec.name), ctx))
+        component.critical = spec.critical
+        assembly.installed.append(Installed(spec, component))
+    return assembly
 
 
-def build_components(ctx: Context) -> list[Component]:
-    """Construct every component, in start order."""
-    for target in BUILDERS:
-        module_name, _, function_name = target.partition(":")
-        builder: Builder = getattr(importlib.import_module(module_name), function_name)
-        ctx.components.append(builder(ctx))
-    return list(ctx.components)
+def changed_keys(old: Any, new: Any) -> list[str]:
+    if old is None or new is None or not dataclasses.is_dataclass(old):
+        return [] if old == new else ["*"]
+    return [f.name for f in dataclasses.fields(old) if getattr(old, f.name) != getattr(new, f.name)]
 
 
 class Daemon:
@@ -112,66 +58,118 @@ class Daemon:
     LAG_PERIOD = 0.25  # seconds between event-loop lag measurements
     STATUS_PERIOD = 2.0  # seconds between STATUS= refreshes (sent only when the line changed)
 
-    def __init__(self, ctx: Context, notifier: Notifier | None = None) -> None:
-        self.ctx = ctx
-        self.notifier = notifier if notifier is not None else Notifier()
-        self.components: list[Component] = []
-        self._started: list[Component] = []
+    def __init__(
+        self,
+        config: AppConfig,
+        ctx: Context | None = None,
+        *,
+        specs: Sequence[ComponentSpec[Any]] | None = None,
+        config_path: Path | None = None,
+        config_defaults: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.ctx = ctx if ctx is not None else Context(config_source=config.source)
+        self.specs = list(specs) if specs is not None else load_specs()
+        self.config_path = config_path
+        self.config_defaults = dict(config_defaults or {})
+        self.assembly = Assembly(self.ctx.lifecycle)
+        self._started: set[str] = set()
         self._stop = asyncio.Event()
         self._reload_task: asyncio.Task[bool] | None = None
         self.exit_status = 0
-        if ctx.request_stop is None:
-            ctx.request_stop = self.request_stop
+        self.stop_reason = ""
+        if self.ctx.request_stop is None:
+            self.ctx.request_stop = self.request_stop
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.ctx.notifier
 
     @property
     def lifecycle(self) -> Lifecycle:
         return self.ctx.lifecycle
 
+    @property
+    def components(self) -> list[Component]:
+        return self.assembly.components()
+
     def request_stop(self, reason: str = "requested") -> None:
         if not self._stop.is_set():
             log.info("stopping: %s", reason)
+            self.stop_reason = reason
             self._stop.set()
 
     def request_reload(self) -> None:
         if self._reload_task is None or self._reload_task.done():
             self._reload_task = asyncio.get_running_loop().create_task(self.reload())
 
+    def status_line(self) -> str:
+        services = self.ctx.services
+        return status_line(self.assembly.checks(), self.lifecycle, flight=services.get(ports.FLIGHT),
+                           outbox=services.get(ports.OUTBOX), modem=services.get(ports.MODEM))
+
     async def start(self) -> None:
-        """Build and start every component in order. A non-critical component that fails to start is reported
-        (the daemon runs degraded); a critical one, or a ConfigError from any, is raised."""
+        """Build every component, then start each once those it depends on have started (independent ones
+        concurrently). A non-critical component that fails to start is reported (the daemon runs degraded); a
+        critical one, or a ConfigError from any, is raised once the others' starts have ended."""
         loop = asyncio.get_running_loop()
         self.lifecycle.started_monotonic = loop.time()
-        self.lifecycle.max_loop_lag = self.ctx.config.maintenance.watchdog_max_lag
+        self.lifecycle.max_loop_lag = self.config.daemon.watchdog_max_lag
         built = loop.time()
-        self.components = build_components(self.ctx)
+        self.assembly = build_components(self.config, self.ctx, self.specs)
         self.lifecycle.start_seconds["(build)"] = round(loop.time() - built, 3)
-        for component in self.components:
-            if self._stop.is_set():
-                return
-            self.notifier.status(f"starting {component.name}")
-            log.debug("starting %s", component.name)
-            started = loop.time()
+        providers: dict[Any, list[str]] = {}
+        for installed in self.assembly.installed:
+            for key in installed.spec.provides:
+                providers.setdefault(key, []).append(installed.spec.name)
+        attempted = {i.spec.name: asyncio.Event() for i in self.assembly.installed}
+
+        async def start_one(installed: Installed) -> None:
+            spec, component = installed.spec, installed.component
             try:
-                await component.start()
-            except ConfigError:
-                raise
-            except Exception as error:
-                if component.critical:
+                for key in (*spec.requires, *spec.uses):
+                    for name in providers.get(key, ()):
+                        if name != spec.name:
+                            await attempted[name].wait()
+                if self._stop.is_set():
+                    return
+                self.notifier.status(f"starting {spec.name}")
+                log.debug("starting %s", spec.name)
+                started = loop.time()
+                try:
+                    await component.start()
+                except ConfigError:
                     raise
-                log.exception("non-critical component %s failed to start; running degraded", component.name)
-                self.lifecycle.start_failures[component.name] = f"{type(error).__name__}: {error}"
-                continue
+                except Exception as error:
+                    if spec.critical:
+                        raise
+                    log.exception("non-critical component %s failed to start; running degraded", spec.name)
+                    self.lifecycle.start_failures[spec.name] = f"{type(error).__name__}: {error}"
+                    return
+                finally:
+                    self.lifecycle.start_seconds[spec.name] = round(loop.time() - started, 3)
+                self._started.add(spec.name)
             finally:
-                self.lifecycle.start_seconds[component.name] = round(loop.time() - started, 3)
-            self._started.append(component)
+                attempted[spec.name].set()
+
+        results = await asyncio.gather(*(start_one(i) for i in self.assembly.installed), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if isinstance(error, ConfigError):
+                raise error
+        if errors:
+            raise errors[0]
 
     async def stop(self) -> None:
-        """Stop the started components in reverse order within `maintenance.stop_timeout` in total; one that
+        """Stop the started components in reverse start order within `daemon.stop_timeout` in total; one that
         overruns its share is abandoned so the ones below it (storage last) still stop cleanly."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.ctx.config.maintenance.stop_timeout
-        while self._started:
-            component = self._started.pop()
+        deadline = loop.time() + self.config.daemon.stop_timeout
+        for installed in reversed(self.assembly.installed):
+            if installed.spec.name not in self._started:
+                continue
+            self._started.discard(installed.spec.name)
+            component = installed.component
             remaining = max(0.5, deadline - loop.time())
             try:
                 async with asyncio.timeout(remaining):
@@ -182,44 +180,63 @@ class Daemon:
                 log.exception("component %s failed to stop cleanly", component.name)
 
     async def reload(self) -> bool:
-        """SIGHUP: re-read and re-validate the config. A bad one is refused and the old one kept; a good one is
-        offered to every component with a `reload(new_config)` method. READY=1 again either way."""
+        """SIGHUP: re-read and re-validate the config. A bad one is refused and the old one kept; a good one
+        hands each component whose section changed its new section, when every changed key is one its spec
+        declares `reloadable`; other changes are logged as needing a restart. READY=1 again either way."""
         self.notifier.reloading()
         self.lifecycle.reloading = True
         ok = True
         try:
-            if self.ctx.config_path is None:
+            if self.config_path is None:
                 log.info("reload: no config file, nothing to re-read")
             else:
                 try:
-                    new_config = load_config(self.ctx.config_path, self.ctx.config_defaults)
+                    new_config = load_config(self.config_path, self.config_defaults, self.specs)
                 except ConfigError as error:
                     log.error("config reload refused, keeping the previous config: %s", error)
                     self.lifecycle.reload_error = str(error)
                     ok = False
                 else:
                     self.lifecycle.reload_error = ""
-                    self.ctx.config = new_config
-                    self.lifecycle.max_loop_lag = new_config.maintenance.watchdog_max_lag
-                    await self._offer_reload(new_config)
+                    await self._apply_reload(new_config)
         finally:
             self.lifecycle.reloading = False
         self.ctx.metrics.config_reloads.labels(result="applied" if ok else "refused").inc()
-        self.lifecycle.status_line = status_line(self.ctx)
+        self.lifecycle.status_line = self.status_line()
         self.notifier.ready(self.lifecycle.status_line)
         return ok
 
-    async def _offer_reload(self, new_config: AppConfig) -> None:
-        for component in self._started:
-            reload = getattr(component, "reload", None)
-            if not callable(reload):
+    async def _apply_reload(self, new_config: AppConfig) -> None:
+        restart: list[str] = []
+        for key in changed_keys(self.config.daemon, new_config.daemon):
+            if key != "watchdog_max_lag":
+                restart.append(f"daemon.{key}")
+        self.lifecycle.max_loop_lag = new_config.daemon.watchdog_max_lag
+        for installed in self.assembly.installed:
+            spec = installed.spec
+            old, new = self.config.by_name(spec.name), new_config.by_name(spec.name)
+            changed = changed_keys(old, new)
+            if not changed:
                 continue
-            try:
-                result = reload(new_config)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("component %s failed to apply the new config", component.name)
+            reload = getattr(installed.component, "reload", None)
+            live = [k for k in changed if k in spec.reloadable]
+            later = [f"{spec.name}.{k}" for k in changed if k not in spec.reloadable]
+            if live and callable(reload) and installed.spec.name in self._started:
+                try:
+                    result = reload(new)
+                    if inspect.isawaitable(result):
+                        await result
+                    log.info("reload: %s applied %s", spec.name, ", ".join(f"{spec.name}.{k}" for k in live))
+                except Exception:
+                    log.exception("component %s failed to apply the new config", spec.name)
+                    later.extend(f"{spec.name}.{k}" for k in live)
+            else:
+                later.extend(f"{spec.name}.{k}" for k in live)
+            restart.extend(later)
+        if restart:
+            log.warning("reload: a restart is needed to apply %s", ", ".join(restart))
+        self.lifecycle.restart_needed = restart
+        self.config = new_config
 
     def watchdog_withheld_reason(self, own_lateness: float = 0.0) -> str:
         """Why WATCHDOG=1 must not be sent now ("" when it may)."""
@@ -262,13 +279,13 @@ class Daemon:
         while True:
             await asyncio.sleep(self.STATUS_PERIOD)
             if not self.lifecycle.reloading:
-                self.lifecycle.status_line = status_line(self.ctx)
+                self.lifecycle.status_line = self.status_line()
                 self.notifier.status(self.lifecycle.status_line)
 
     def _announce_ready(self) -> None:
         self.lifecycle.ready = True
         self.ctx.metrics.ready.set(1)
-        self.lifecycle.status_line = status_line(self.ctx)
+        self.lifecycle.status_line = self.status_line()
         self.notifier.ready(self.lifecycle.status_line)
         log.info("running: %d components", len(self.components))  # tests and scripts wait for this line
         log.info("ready: %s", self.lifecycle.status_line)

@@ -29,6 +29,7 @@ class Lifecycle:
     start_failures: dict[str, str] = field(default_factory=dict)
     start_seconds: dict[str, float] = field(default_factory=dict)  # how long each component's start() took
     reload_error: str = ""  # the last refused config reload, "" after a good one
+    restart_needed: list[str] = field(default_factory=list)  # keys the last reload could not apply live
     status_line: str = ""
 
 

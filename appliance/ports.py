@@ -1,8 +1,9 @@
-"""The interfaces components offer each other.
+"""The interfaces components offer each other, and the service keys they are provided under.
 
-Implementations live in their component packages; the composition root (`appliance/daemon.py`) builds them
-and passes them in through `Context`. A component depends on these protocols, never on another component's
-module, so each can be built, tested and replaced on its own.
+Implementations live in their component packages; each package's spec declares the keys it provides, requires
+and uses (appliance/core/spec.py), and the composition root (`appliance/daemon.py`) hands each builder exactly
+those. A component depends on these protocols, never on another component's module (the layering test,
+tests/test_layering.py, says so), so each can be built, tested and replaced on its own.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from appliance.core.services import ServiceKey
 
 ParamStatus = Literal["normal", "no_computed_data", "functional_test", "failure_warning", "stale"]
 TimeQuality = Literal["rtc", "avionics", "network"]
@@ -162,11 +166,36 @@ class ContentUpdater(Protocol):
 
 # --- modem, discretes -> ground link, maintenance -------------------------------------------------------
 
+class ModemState(IntEnum):
+    """ModemManager's MMModemState, with its numbering (the contract's `appliance_modem_state`)."""
+
+    FAILED = -1
+    UNKNOWN = 0
+    INITIALIZING = 1
+    LOCKED = 2
+    DISABLED = 3
+    DISABLING = 4
+    ENABLING = 5
+    ENABLED = 6
+    SEARCHING = 7
+    REGISTERED = 8
+    DISCONNECTING = 9
+    CONNECTING = 10
+    CONNECTED = 11
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def is_registered(self) -> bool:
+        """Registered on a network (REGISTERED and the connection states above it)."""
+        return self >= ModemState.REGISTERED
+
+
 class ModemView(Protocol):
     @property
-    def state(self) -> int:
-        """ModemManager's numeric MMModemState."""
-        ...
+    def state(self) -> ModemState: ...
 
     @property
     def registered(self) -> bool: ...
@@ -214,15 +243,6 @@ class BootInfo(Protocol):
     def last_shutdown_reason(self) -> str: ...
 
 
-# --- ground link -> maintenance -------------------------------------------------------------------------
-
-class SyncTrigger(Protocol):
-    def request_sync(self) -> Mapping[str, Any] | None:
-        """An engineer's "sync now": the ground window's work (outbox, content, clock) at the next chance.
-        May answer with what it will do (e.g. {"window": "closed", "reason": ...})."""
-        ...
-
-
 # --- ground link -> maintenance ("sync now", status) ----------------------------------------------------
 
 class GroundLinkControl(Protocol):
@@ -234,3 +254,30 @@ class GroundLinkControl(Protocol):
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready: window, reason, backlog, dead_letters, last_success, errors, clock_skew, ..."""
         ...
+
+
+# --- the state directory (storage) -> every component with files of its own ---------------------------
+
+class StateDirectory(Protocol):
+    @property
+    def path(self) -> Path:
+        """The state directory (`storage.dir`): a component keeps its own small state files here, each replaced
+        atomically (appliance/fs/atomic.py)."""
+        ...
+
+
+# --- the service keys: one per protocol above (appliance/core/spec.py) ----------------------------------
+
+STATE_DIR: ServiceKey[StateDirectory] = ServiceKey("state_dir", "the state directory (storage)")
+BOOT: ServiceKey[BootInfo] = ServiceKey("boot", "boot id and the previous shutdown (storage)")
+OUTBOX: ServiceKey[Outbox] = ServiceKey("outbox", "durable orders until the ground confirms them (storage)")
+FLUSHABLES: ServiceKey[Flushable] = ServiceKey("flushables", "what the power-fail path flushes", many=True)
+TIME_ANCHOR: ServiceKey[TimeAnchor] = ServiceKey("time_anchor", "trusted time sources set the clock (storage)")
+FLIGHT: ServiceKey[FlightView] = ServiceKey("flight", "flight parameters, phase, on ground (avionics)")
+CONTENT: ServiceKey[ContentView] = ServiceKey("content", "the active content bundle (content)")
+CONTENT_UPDATER: ServiceKey[ContentUpdater] = ServiceKey("content_updater", "one content sync (content)")
+DISCRETES: ServiceKey[DiscretesControl] = ServiceKey("discretes", "discrete signals and outputs (discretes)")
+MODEM_POWER: ServiceKey[ModemPower] = ServiceKey("modem_power", "power-cycle the modem (discretes)")
+MODEM: ServiceKey[ModemView] = ServiceKey("modem", "registration, roaming, operator (modem)")
+GROUNDLINK: ServiceKey[GroundLinkControl] = ServiceKey("groundlink", "the ground window (groundlink)")
+SCHEDULE: ServiceKey[ScheduleView] = ServiceKey("schedule", "the aircraft's published schedule (groundlink)")

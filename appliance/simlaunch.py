@@ -14,13 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-import typing
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from appliance.config import dotted_to_tables, merge
-from appliance.storage.atomic import atomic_write_text
+from appliance.fs.atomic import atomic_write_text
 
 SIM_LISTEN_DEFAULTS = {
     "portal": {"listen": "127.0.0.1:8080"},
@@ -83,14 +82,11 @@ def sim_defaults(endpoints: dict[str, Any], state_dir: Path) -> dict[str, Any]:
 
 def known_config_keys() -> set[str]:
     """Every `section.key` the config accepts (the simulator also prints keys that are only informative)."""
-    from appliance.appconfig import AppConfig
+    from appliance.appconfig import CORE_SECTIONS
+    from appliance.core.registry import load_specs
 
-    hints = typing.get_type_hints(AppConfig)
-    return {
-        f"{section.name}.{key.name}"
-        for section in dataclasses.fields(AppConfig)
-        for key in dataclasses.fields(hints[section.name])
-    }
+    sections = dict(CORE_SECTIONS) | {spec.name: spec.config for spec in load_specs() if spec.config is not None}
+    return {f"{name}.{key.name}" for name, cls in sections.items() for key in dataclasses.fields(cls)}
 
 
 def ensure_token(path: Path) -> str:

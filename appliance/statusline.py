@@ -4,71 +4,63 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
-from appliance.lifecycle import component_check, degraded
-
-if TYPE_CHECKING:
-    from appliance.daemon import Context
+from appliance.component import Check, Component
+from appliance.lifecycle import Lifecycle, degraded
+from appliance.ports import FlightView, ModemState, ModemView, Outbox
 
 log = logging.getLogger("appliance.statusline")
 
-# ModemManager's MMModemState
-MODEM_STATES = {
-    -1: "failed",
-    0: "unknown",
-    1: "initializing",
-    2: "locked",
-    3: "disabled",
-    4: "disabling",
-    5: "enabling",
-    6: "enabled",
-    7: "searching",
-    8: "registered",
-    9: "disconnecting",
-    10: "connecting",
-    11: "connected",
-}
 
-
-def _flight_part(ctx: Context) -> str | None:
-    if ctx.flight is None:
+def _flight_part(flight: FlightView | None) -> str | None:
+    if flight is None:
         return None
-    phase = ctx.flight.phase
-    altitude = ctx.flight.usable("altitude")
+    phase = flight.phase
+    altitude = flight.usable("altitude")
     if isinstance(altitude, int | float) and phase not in ("gate", "taxi", "landed", "unknown"):
         return f"{phase} FL{round(altitude / 100):03d}"
     return phase
 
 
-def _outbox_part(ctx: Context) -> str | None:
-    if ctx.outbox is None:
+def _outbox_part(outbox: Outbox | None) -> str | None:
+    if outbox is None:
         return None
-    pending = sum(ctx.outbox.counts().values())
+    pending = sum(outbox.counts().values())
     return f"{pending} order{'s' if pending != 1 else ''} pending"
 
 
-def _modem_part(ctx: Context) -> str | None:
-    if ctx.modem is None:
+def _modem_part(modem: ModemView | None) -> str | None:
+    if modem is None:
         return None
-    state = ctx.modem.state
-    name = MODEM_STATES.get(state, str(state))
-    return f"modem {name}{' roaming' if ctx.modem.roaming and state >= 8 else ''}"
+    state = ModemState(modem.state)
+    return f"modem {state.label}{' roaming' if modem.roaming and state.is_registered else ''}"
 
 
-def status_line(ctx: Context) -> str:
+def status_line(
+    checks: Sequence[tuple[Component, Check]],
+    lifecycle: Lifecycle,
+    *,
+    flight: FlightView | None = None,
+    outbox: Outbox | None = None,
+    modem: ModemView | None = None,
+) -> str:
     parts: list[str] = []
-    for part in (_flight_part, _outbox_part, _modem_part):
+    readers: list[tuple[str, Callable[[], str | None]]] = [
+        ("flight", lambda: _flight_part(flight)),
+        ("outbox", lambda: _outbox_part(outbox)),
+        ("modem", lambda: _modem_part(modem)),
+    ]
+    for name, part in readers:
         try:
-            text = part(ctx)
+            text = part()
         except Exception:  # a status line must never take the daemon down
-            log.exception("status line part %s failed", part.__name__)
+            log.exception("status line part %s failed", name)
             text = None
         if text:
             parts.append(text)
-    lifecycle = ctx.lifecycle
-    line = ", ".join(parts) or f"{len(ctx.components)} components running"
-    trouble = degraded((c, component_check(c, lifecycle)) for c in ctx.components)
+    line = ", ".join(parts) or f"{len(checks)} components running"
+    trouble = degraded(checks)
     if trouble:
         line += "; degraded: " + "; ".join(trouble)
     if lifecycle.reload_error:

@@ -1,6 +1,6 @@
 """An ALICE-style crash-state toolkit for the storage tests.
 
-`RecordingOps` runs a workload on a real directory through appliance.storage.fileops and records every file
+`RecordingOps` runs a workload on a real directory through appliance.fs.fileops and records every file
 operation (plus the workload's own marks, e.g. "record X acknowledged"). `crash_states` then rebuilds, in
 memory, every state a power cut could leave, under this file-system model:
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.fs.fileops import REAL_OPS, FileOps
 
 SECTOR = 512
 DIR = -1  # a directory entry that is a directory

@@ -1,38 +1,47 @@
-"""The content component in the composition root: after storage (it reads the boot bookkeeping), it fills
-ctx.content (the portal's view) and ctx.content_updater (the ground link's sync)."""
+"""The content component in the composition root: after storage (it uses the boot bookkeeping), it provides
+CONTENT (the portal's view) and CONTENT_UPDATER (the ground link's sync)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.appconfig import load_config
+from appliance.content import COMPONENT as CONTENT
 from appliance.content.component import ContentComponent
-from appliance.content.component import build as build_content
-from appliance.daemon import BUILDERS, Context
-from appliance.storage.component import build as build_storage
+from appliance.core.graph import start_order
+from appliance.core.testing import build_alone
+from appliance.ports import BOOT
+from appliance.storage import COMPONENT as STORAGE
 from appliance.timebase import ManualClock
+from tests.component_rig import Rig, rig_for
 from tests.content_support import KIB, make_bundle, serve_ground
 
 
-def context(tmp_path: Path, watch: bool = False) -> Context:
-    path = tmp_path / "appliance.toml"
-    path.write_text(
-        '[avionics]\nport = "/dev/null"\n[modem]\nport = "/dev/null"\n[groundlink]\nurl = "http://x/"\n'
-        f'[storage]\ndir = "{tmp_path / "state"}"\n[content]\ndir = "{tmp_path / "content"}"\n'
-        f"watch = {str(watch).lower()}\n"
-    )
-    return Context(config=load_config(path), config_path=path, clock=ManualClock())
+def context(tmp_path: Path, watch: bool = False) -> Rig:
+    """Storage and content only: their own two sections, nothing about the avionics, modem or ground."""
+    document = {"storage": {"dir": str(tmp_path / "state")}, "content": {"dir": str(tmp_path / "content"),
+                                                                         "watch": watch}}
+    return rig_for([STORAGE, CONTENT], document, clock=ManualClock())
 
 
-async def test_builders_fill_the_slots_and_the_sync_reaches_the_portal_view(tmp_path: Path) -> None:
-    assert (
-        BUILDERS.index("appliance.content.component:build") == BUILDERS.index("appliance.storage.component:build") + 1
-    )
+async def test_content_alone_takes_only_its_section_and_a_fake_boot(tmp_path: Path) -> None:
+    class Boot:
+        boot_id, previous_shutdown_clean, unsafe_shutdowns, last_shutdown_reason = "b", True, 0, "clean"
+
+    content = build_alone(CONTENT, {"dir": str(tmp_path / "content"), "watch": False}, services={BOOT: Boot()})
+    assert isinstance(content, ContentComponent) and content.boot is not None
+    await content.start()
+    assert content.boot_report is not None and content.boot_report.hashed_files == 0
+    await content.stop()
+
+
+async def test_builders_provide_the_services_and_the_sync_reaches_the_portal_view(tmp_path: Path) -> None:
+    order = [spec.name for spec in start_order([CONTENT, STORAGE])]
+    assert order == ["storage", "content"]  # content uses storage's boot info: storage is started first
     make_bundle(tmp_path / "ground", "b1", {"catalog.json": b'{"items": []}', "newspapers/today.pdf": 100 * KIB})
 
     ctx = context(tmp_path)
-    storage = build_storage(ctx)
-    content = build_content(ctx)
+    storage = ctx.build(STORAGE)
+    content = ctx.build(CONTENT)
     assert ctx.content is content.store and ctx.content_updater is content
     await storage.start()
     await content.start()
@@ -50,8 +59,8 @@ async def test_builders_fill_the_slots_and_the_sync_reaches_the_portal_view(tmp_
     # a clean restart reads nothing; after a power cut (storage never stopped) the written bundle is re-hashed
     for clean in (True, False):
         ctx = context(tmp_path)
-        storage = build_storage(ctx)
-        content = build_content(ctx)
+        storage = ctx.build(STORAGE)
+        content = ctx.build(CONTENT)
         await storage.start()
         assert ctx.boot is not None and ctx.boot.previous_shutdown_clean is clean
         if not clean:
@@ -72,8 +81,8 @@ async def test_passengers_reading_files_do_not_wake_the_scan_but_a_changed_file_
 
     make_bundle(tmp_path / "ground", "b1", {"catalog.json": b'{"items": []}', "video/seg001.ts": 64 * KIB})
     ctx = context(tmp_path, watch=True)
-    storage = build_storage(ctx)
-    content = build_content(ctx)
+    storage = ctx.build(STORAGE)
+    content = ctx.build(CONTENT)
     assert isinstance(content, ContentComponent)
     await storage.start()
     await content.start()

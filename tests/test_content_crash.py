@@ -15,7 +15,7 @@ from appliance.content.check import Checker
 from appliance.content.pack import pack, publish
 from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync
-from appliance.storage.fileops import FileOps
+from appliance.fs.fileops import FileOps
 from tests.content_support import serve_ground, write_tree
 
 CHUNK = 4096

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from appliance.appconfig import load_config
-from appliance.daemon import Context
-from appliance.discretes.component import build as build_discretes
-from appliance.modem.component import build as build_modem
+from appliance.discretes import COMPONENT as DISCRETES
+from appliance.modem import COMPONENT as MODEM
 from appliance.simlaunch import sim_defaults
+from tests.component_rig import Rig
 from tests.conftest import python_module, subprocess_env
 
 FAST_MODEM = {
@@ -64,9 +64,9 @@ async def test_hung_modem_is_power_cycled_through_the_discrete(simulator: dict[s
     defaults.setdefault("groundlink", {"url": "http://127.0.0.1:9"})
     defaults.setdefault("avionics", {"port": "/dev/null"})
     defaults["modem"] = defaults.get("modem", {}) | FAST_MODEM
-    ctx = Context(config=load_config(None, defaults), config_path=None)
-    discretes = build_discretes(ctx)
-    modem = build_modem(ctx)
+    ctx = Rig(load_config(None, defaults))
+    discretes = ctx.build(DISCRETES)
+    modem = ctx.build(MODEM)
     await discretes.start()
     await modem.start()
     try:

@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
-import appliance.daemon as daemon_module
-from appliance.appconfig import AppConfig, parse_config
+from appliance import maintenance
+from appliance.appconfig import parse_config
 from appliance.component import Check
 from appliance.config import EX_CONFIG
-from appliance.daemon import Context, Daemon
+from appliance.core.spec import ComponentSpec
+from appliance.daemon import Daemon
+from appliance.sensors.config import SensorsConfig
 from tests.conftest import free_port
 from tests.ops_support import NotifyListener, base_config, toml_dump, write_token
 
@@ -110,12 +112,14 @@ class Broken:
 
 
 class Reloadable:
-    name = "reloadable"
+    """Takes the [sensors] section (poll_interval live; any other key needs a restart)."""
+
+    name = "sensors"
     critical = False
 
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: SensorsConfig) -> None:
         self.config = config
-        self.reloads: list[AppConfig] = []
+        self.reloads: list[SensorsConfig] = []
 
     async def start(self) -> None:
         pass
@@ -123,34 +127,23 @@ class Reloadable:
     async def stop(self) -> None:
         pass
 
-    async def reload(self, new_config: AppConfig) -> None:
+    async def reload(self, new_config: SensorsConfig) -> None:
         self.reloads.append(new_config)
+        self.config = new_config
 
     def health(self) -> Check:
-        return Check.passing(f"poll {self.config.sensors.poll_interval}")
+        return Check.passing(f"poll {self.config.poll_interval}")
 
 
-def build_slow(ctx: Context) -> Slow:
-    return BUILT.setdefault("slow", Slow())
-
-
-def build_reader(ctx: Context) -> SocketReader:
-    return BUILT.setdefault("reader", SocketReader())
-
-
-def build_absent(ctx: Context) -> Absent:
-    return BUILT.setdefault("absent", Absent())
-
-
-def build_broken(ctx: Context) -> Broken:
-    return BUILT.setdefault("broken", Broken())
-
-
-def build_reloadable(ctx: Context) -> Reloadable:
-    return BUILT.setdefault("reloadable", Reloadable(ctx.config))
-
-
-MAINTENANCE = "appliance.maintenance.component:build"
+SLOW = ComponentSpec("slow", build=lambda setup: BUILT.setdefault("slow", Slow()), critical=True)
+READER = ComponentSpec("reader", build=lambda setup: BUILT.setdefault("reader", SocketReader()), critical=True)
+ABSENT = ComponentSpec("sensors", build=lambda setup: BUILT.setdefault("absent", Absent()))
+BROKEN = ComponentSpec("modem", build=lambda setup: BUILT.setdefault("broken", Broken()))
+RELOADABLE = ComponentSpec(
+    "sensors", config=SensorsConfig, build=lambda setup: BUILT.setdefault("reloadable", Reloadable(setup.config)),
+    reloadable=frozenset({"poll_interval"}),
+)
+MAINTENANCE = maintenance.COMPONENT
 
 
 @pytest.fixture
@@ -165,20 +158,21 @@ def notify(monkeypatch: pytest.MonkeyPatch) -> Any:
     listener.close()
 
 
-def make_ctx(tmp_path: Path, builders: list[str], monkeypatch: pytest.MonkeyPatch, **sections: Any) -> Context:
-    monkeypatch.setattr(daemon_module, "BUILDERS", builders)
+def make_daemon(tmp_path: Path, specs: list[ComponentSpec[Any]], **sections: Any) -> Daemon:
+    """A daemon of `specs` only, its config file holding their sections (and others it ignores)."""
     write_token(tmp_path / "maintenance.token")
-    document = base_config(tmp_path, free_port(), **sections)
+    document = {k: v for k, v in base_config(tmp_path, free_port(), **sections).items()
+                if k in {spec.name for spec in specs if spec.config is not None}}
     config_path = tmp_path / "appliance.toml"
     config_path.write_text(toml_dump(document))
-    return Context(config=parse_config(document, str(config_path)), config_path=config_path)
+    return Daemon(parse_config(document, str(config_path), specs), specs=specs, config_path=config_path)
 
 
 async def test_ready_only_after_every_component_started_then_watchdog_status_and_orderly_stop(
     tmp_path: Path, notify: NotifyListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_ctx(tmp_path, [f"{__name__}:build_slow", f"{__name__}:build_reader", MAINTENANCE], monkeypatch)
-    daemon = Daemon(ctx)
+    ctx = make_daemon(tmp_path, [SLOW, READER, MAINTENANCE])
+    daemon = ctx
     run = asyncio.create_task(daemon.run())
     ready = await asyncio.to_thread(notify.wait_for, "READY", "1", 10)
     assert EVENTS == ["slow started"], "READY=1 before the slow component finished starting"
@@ -201,8 +195,8 @@ async def test_ready_only_after_every_component_started_then_watchdog_status_and
 async def test_a_dead_critical_reader_stops_the_watchdog_pings(
     tmp_path: Path, notify: NotifyListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_ctx(tmp_path, [f"{__name__}:build_reader", MAINTENANCE], monkeypatch)
-    daemon = Daemon(ctx)
+    ctx = make_daemon(tmp_path, [READER, MAINTENANCE])
+    daemon = ctx
     run = asyncio.create_task(daemon.run())
     await asyncio.to_thread(notify.wait_for, "READY", "1", 10)
     await asyncio.sleep(0.5)
@@ -224,8 +218,8 @@ async def test_a_dead_critical_reader_stops_the_watchdog_pings(
 async def test_a_blocked_event_loop_stops_the_watchdog_pings(
     tmp_path: Path, notify: NotifyListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_ctx(tmp_path, [f"{__name__}:build_reader", MAINTENANCE], monkeypatch)
-    daemon = Daemon(ctx)
+    ctx = make_daemon(tmp_path, [READER, MAINTENANCE])
+    daemon = ctx
     run = asyncio.create_task(daemon.run())
     await asyncio.to_thread(notify.wait_for, "READY", "1", 10)
     await asyncio.sleep(0.5)
@@ -238,7 +232,7 @@ async def test_a_blocked_event_loop_stops_the_watchdog_pings(
     assert inside == [], "a ping was sent while the loop was blocked"
     assert any(t < blocked_at for t in pings) and any(t > unblocked_at + 0.3 for t in pings), (ready_at, pings)
     # the first wake-up after the block is late by ~1.5 s: that ping is withheld, not sent late
-    assert ctx.metrics.watchdog_withheld._value.get() >= 1
+    assert ctx.ctx.metrics.watchdog_withheld._value.get() >= 1
     daemon.request_stop("test")
     assert await asyncio.wait_for(run, 10) == 0
 
@@ -246,11 +240,8 @@ async def test_a_blocked_event_loop_stops_the_watchdog_pings(
 async def test_missing_devices_make_it_ready_but_degraded(
     tmp_path: Path, notify: NotifyListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_ctx(
-        tmp_path, [f"{__name__}:build_absent", f"{__name__}:build_broken", f"{__name__}:build_reader", MAINTENANCE],
-        monkeypatch,
-    )
-    daemon = Daemon(ctx)
+    ctx = make_daemon(tmp_path, [ABSENT, BROKEN, READER, MAINTENANCE])
+    daemon = ctx
     run = asyncio.create_task(daemon.run())
     ready = await asyncio.to_thread(notify.wait_for, "READY", "1", 10)
     status = ready.fields["STATUS"]
@@ -265,15 +256,15 @@ async def test_missing_devices_make_it_ready_but_degraded(
 async def test_sighup_refuses_a_bad_config_and_applies_a_good_one(
     tmp_path: Path, notify: NotifyListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_ctx(tmp_path, [f"{__name__}:build_reloadable", MAINTENANCE], monkeypatch)
+    ctx = make_daemon(tmp_path, [RELOADABLE, MAINTENANCE])
     assert ctx.config_path is not None
     good_text = ctx.config_path.read_text()
     original = ctx.config
-    daemon = Daemon(ctx)
+    daemon = ctx
     run = asyncio.create_task(daemon.run())
     await asyncio.to_thread(notify.wait_for, "READY", "1", 10)
 
-    ctx.config_path.write_text(good_text.replace("[storage]", "[sensors]\npoll_intervall = 2\n\n[storage]"))
+    ctx.config_path.write_text(good_text + "\n[sensors]\npoll_intervall = 2\n")
     mark = len(notify.snapshot())
     os.kill(os.getpid(), signal.SIGHUP)
     reloading = await asyncio.to_thread(notify.wait_for, "RELOADING", "1", 10, mark)
@@ -283,13 +274,21 @@ async def test_sighup_refuses_a_bad_config_and_applies_a_good_one(
     assert "config reload refused" in again.fields["STATUS"] and "sensors.poll_intervall" in again.fields["STATUS"]
     assert ctx.config is original and BUILT["reloadable"].reloads == []
 
-    ctx.config_path.write_text(good_text.replace("[storage]", "[sensors]\npoll_interval = 2.5\n\n[storage]"))
+    ctx.config_path.write_text(good_text + "\n[sensors]\npoll_interval = 2.5\n")
     mark = len(notify.snapshot())
     os.kill(os.getpid(), signal.SIGHUP)
     again = await asyncio.to_thread(notify.wait_for, "READY", "1", 10, mark)
     assert "refused" not in again.fields["STATUS"]
     assert ctx.config.sensors.poll_interval == 2.5
-    assert [c.sensors.poll_interval for c in BUILT["reloadable"].reloads] == [2.5]
+    assert [c.poll_interval for c in BUILT["reloadable"].reloads] == [2.5]
+    assert ctx.lifecycle.restart_needed == []
+
+    ctx.config_path.write_text(good_text + '\n[sensors]\npoll_interval = 2.5\nbus = "tcp://127.0.0.1:9"\n')
+    mark = len(notify.snapshot())
+    os.kill(os.getpid(), signal.SIGHUP)
+    await asyncio.to_thread(notify.wait_for, "READY", "1", 10, mark)
+    assert len(BUILT["reloadable"].reloads) == 1  # bus is not reloadable: the component keeps what it has
+    assert ctx.lifecycle.restart_needed == ["sensors.bus"]
     daemon.request_stop("test")
     assert await asyncio.wait_for(run, 10) == 0
 
@@ -308,14 +307,14 @@ async def test_a_bad_token_file_refuses_to_start(
     content: str,
     message: str,
 ) -> None:
-    ctx = make_ctx(tmp_path, [f"{__name__}:build_slow", MAINTENANCE], monkeypatch)
+    ctx = make_daemon(tmp_path, [SLOW, MAINTENANCE])
     token = tmp_path / "maintenance.token"
     if mode is None:
         token.unlink()
     else:
         token.write_text(content)
         token.chmod(mode)
-    assert await Daemon(ctx).run() == EX_CONFIG
+    assert await ctx.run() == EX_CONFIG
     err = capsys.readouterr().err
     assert f"{token}: maintenance.token_file:" in err and message in err
     assert not any(m.has("READY") for m in notify.snapshot())

@@ -16,10 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from appliance import discretes, groundlink, maintenance, ports
 from appliance.appconfig import parse_config
 from appliance.component import Check
 from appliance.config import ConfigError
-from appliance.daemon import Context
+from appliance.core.context import Context
+from appliance.core.spec import ASSEMBLY, Assembly, ComponentSpec, Installed
+from appliance.core.testing import build_alone
 from appliance.maintenance.api import allowed
 from appliance.maintenance.component import MaintenanceComponent
 from appliance.maintenance.config import MaintenanceConfig
@@ -49,8 +52,12 @@ class Trigger:
     def __init__(self) -> None:
         self.requests = 0
 
-    def request_sync(self) -> None:
+    def request_sync(self) -> dict[str, Any]:
         self.requests += 1
+        return {"window": "closed", "reason": "in the air"}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"window": "closed"}
 
 
 @dataclass
@@ -70,8 +77,43 @@ class Part:
 
 
 @dataclass
+class StateDir:
+    path: Path
+
+
+class Scene:
+    """The daemon as the listener sees it: a core context, the assembly of built components (fakes here), and
+    the config the listener was built from."""
+
+    def __init__(self, tmp_path: Path, maintenance_table: dict[str, Any]) -> None:
+        self.core = Context()
+        self.assembly = Assembly(self.core.lifecycle)
+        self.core.services.provide(ASSEMBLY, self.assembly, "test")
+        self.state_dir = tmp_path / "state"
+        self.core.services.provide(ports.STATE_DIR, StateDir(self.state_dir), "test")
+        self.table = maintenance_table
+        self.lifecycle, self.metrics, self.alarms = self.core.lifecycle, self.core.metrics, self.core.alarms
+
+    def install(self, component: Any, spec: ComponentSpec[Any] | None = None, index: int | None = None) -> None:
+        spec = spec or ComponentSpec(name=component.name, build=lambda setup: component, critical=component.critical)
+        entry = Installed(spec, component)
+        self.assembly.installed.insert(len(self.assembly.installed) if index is None else index, entry)
+
+    def listener(self) -> MaintenanceComponent:
+        component = build_alone(maintenance.COMPONENT, self.table, ctx=self.core)
+        assert isinstance(component, MaintenanceComponent)
+        self.install(component)
+        return component
+
+
+def scene_for(tmp_path: Path, port: int, **maintenance_keys: Any) -> Scene:
+    table = base_config(tmp_path, port, maintenance=maintenance_keys)["maintenance"]
+    return Scene(tmp_path, table)
+
+
+@dataclass
 class Listener:
-    ctx: Context
+    ctx: Scene
     url: str
     token: str
     component: MaintenanceComponent
@@ -86,10 +128,9 @@ async def listener(tmp_path: Path) -> AsyncIterator[Listener]:
     token = write_token(tmp_path / "maintenance.token")
     port = free_port()
     (tmp_path / "state").mkdir()
-    document = base_config(tmp_path, port, maintenance={"debug_hooks": True})
-    ctx = Context(config=parse_config(document, "test"), config_path=None)
-    component = MaintenanceComponent(ctx)
-    ctx.components.extend([Part("avionics", True, Check.passing("fresh", words=12)), component])
+    ctx = scene_for(tmp_path, port, debug_hooks=True)
+    ctx.install(Part("avionics", True, Check.passing("fresh", words=12)))
+    component = ctx.listener()
     await component.start()
     ctx.lifecycle.ready = True
     async with aiohttp.ClientSession() as session:
@@ -125,12 +166,12 @@ async def test_health_is_health_json_with_one_check_per_component(listener: List
     assert set(body["checks"]) == {"avionics:health", "maintenance:health", "daemon:loopLag", "daemon:ready"}
     avionics = body["checks"]["avionics:health"][0]
     assert avionics["status"] == "pass" and avionics["output"] == "fresh" and avionics["details"] == {"words": 12}
-    ctx.components.insert(0, Part("modem", False, Check.failing("no SIM")))
+    ctx.install(Part("modem", False, Check.failing("no SIM")), index=0)
     async with s.get(f"{url}/health", headers=listener.auth()) as r:
         body = await r.json(content_type=None)
         assert r.status == 200 and body["status"] == "warn"  # a non-critical fail: degraded, still serving
         assert body["checks"]["modem:health"][0]["status"] == "fail"
-    ctx.components.insert(0, Part("storage", True, Check.failing("journal unwritable")))
+    ctx.install(Part("storage", True, Check.failing("journal unwritable")), index=0)
     async with s.get(f"{url}/health", headers=listener.auth()) as r:
         assert r.status == 503 and (await r.json(content_type=None))["status"] == "fail"
 
@@ -160,16 +201,17 @@ async def test_metrics_pass_promtool_and_carry_process_and_system_figures(listen
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
 
 
-async def test_status_takes_what_exists_and_null_otherwise(listener: Listener) -> None:
+async def test_status_has_the_sections_of_the_components_built(listener: Listener) -> None:
     ctx = listener.ctx
     async with listener.session.get(f"{listener.url}/api/v1/status", headers=listener.auth()) as r:
         body = await r.json()
-    assert body["discretes"] is None and body["modem"] is None and body["outbox"] is None
-    assert body["alarms"] == [] and body["storage"]["dir"] == ctx.config.storage.dir
-    assert body["storage"]["disk"]["free"] > 0
+    assert "discretes" not in body and "modem" not in body and "outbox" not in body
+    assert body["alarms"] == []
     assert [c["name"] for c in body["components"]] == ["avionics", "maintenance"]
     assert body["daemon"]["ready"] is True
-    ctx.discretes = Signals()
+    signals = Signals()
+    signals.name, signals.critical = "discretes", True  # type: ignore[attr-defined]
+    ctx.install(signals, discretes.COMPONENT)  # its spec's status reader names the section
     async with listener.session.get(f"{listener.url}/api/v1/status", headers=listener.auth()) as r:
         body = await r.json()
     assert body["discretes"]["WOW"] == {"direction": "input", "state": True}
@@ -187,12 +229,32 @@ async def test_alarm_acknowledgement(listener: Listener) -> None:
         assert r.status == 404 and "over_temperature" in (await r.json())["error"]
 
 
-async def test_outputs(listener: Listener) -> None:
+async def test_outputs_are_the_discretes_route(tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as session:
+        port = free_port()
+        token = write_token(tmp_path / "maintenance.token")
+        (tmp_path / "state").mkdir()
+        without = scene_for(tmp_path, port).listener()
+        await without.start()
+        try:
+            async with session.put(f"http://127.0.0.1:{port}/api/v1/outputs/CABIN_READY", json={"value": True},
+                                   headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 404 and "error" in await r.json()  # no discretes component, no such route
+        finally:
+            await without.stop()
+        scene = scene_for(tmp_path, port)
+        signals = Signals()
+        scene.install(signals, discretes.COMPONENT)
+        component = scene.listener()
+        await component.start()
+        try:
+            await _outputs(Listener(scene, f"http://127.0.0.1:{port}", token, component, session), signals)
+        finally:
+            await component.stop()
+
+
+async def _outputs(listener: Listener, signals: Signals) -> None:
     s, url = listener.session, listener.url
-    async with s.put(f"{url}/api/v1/outputs/CABIN_READY", json={"value": True}, headers=listener.auth()) as r:
-        assert r.status == 503  # no discretes service built
-    signals = Signals()
-    listener.ctx.discretes = signals
     async with s.put(f"{url}/api/v1/outputs/CABIN_READY", json={"value": True}, headers=listener.auth()) as r:
         assert r.status == 200 and await r.json() == {"name": "CABIN_READY", "value": True}
     assert signals.actions == [("CABIN_READY", True, "maintenance")]
@@ -208,14 +270,29 @@ async def test_outputs(listener: Listener) -> None:
     assert signals.state["WOW"] == ("input", True)
 
 
-async def test_sync_now_unknown_routes_and_the_debug_hook_validation(listener: Listener) -> None:
+async def test_sync_now_is_the_ground_links_route(tmp_path: Path) -> None:
+    port = free_port()
+    token = write_token(tmp_path / "maintenance.token")
+    (tmp_path / "state").mkdir()
+    scene = scene_for(tmp_path, port)
+    trigger = Trigger()
+    scene.install(trigger, groundlink.COMPONENT)
+    component = scene.listener()
+    await component.start()
+    try:
+        async with aiohttp.ClientSession() as s, s.post(
+            f"http://127.0.0.1:{port}/api/v1/groundlink/sync", headers={"Authorization": f"Bearer {token}"}
+        ) as r:
+            assert r.status == 202 and trigger.requests == 1
+            assert await r.json() == {"requested": True, "window": "closed", "reason": "in the air"}
+    finally:
+        await component.stop()
+
+
+async def test_unknown_routes_and_the_debug_hook_validation(listener: Listener) -> None:
     s, url = listener.session, listener.url
     async with s.post(f"{url}/api/v1/groundlink/sync", headers=listener.auth()) as r:
-        assert r.status == 503
-    trigger = Trigger()
-    listener.ctx.sync_trigger = trigger
-    async with s.post(f"{url}/api/v1/groundlink/sync", headers=listener.auth()) as r:
-        assert r.status == 202 and trigger.requests == 1
+        assert r.status == 404  # no ground link component: no such route
     async with s.get(f"{url}/api/v1/nothing", headers=listener.auth()) as r:
         assert r.status == 404 and "error" in await r.json()
     async with s.delete(f"{url}/health", headers=listener.auth()) as r:
@@ -237,7 +314,7 @@ async def test_appliance_status_cli_exit_codes(listener: Listener, tmp_path: Pat
     healthy = await status()
     assert healthy.returncode == 0, healthy.stderr
     assert "PASS" in healthy.stdout and "[ok  ] avionics (critical): fresh" in healthy.stdout
-    listener.ctx.components.insert(0, Part("modem", False, Check.failing("no SIM")))
+    listener.ctx.install(Part("modem", False, Check.failing("no SIM")), index=0)
     degraded = await status("--json")
     assert degraded.returncode == 1
     document = json.loads(degraded.stdout)
@@ -269,9 +346,8 @@ async def test_the_debug_hook_is_off_unless_configured(tmp_path: Path) -> None:
     token = write_token(tmp_path / "maintenance.token")
     port = free_port()
     (tmp_path / "state").mkdir()
-    ctx = Context(config=parse_config(base_config(tmp_path, port), "test"), config_path=None)
-    assert ctx.config.maintenance.debug_hooks is False
-    component = MaintenanceComponent(ctx)
+    component = scene_for(tmp_path, port).listener()
+    assert component.config.debug_hooks is False
     await component.start()
     try:
         async with aiohttp.ClientSession() as s, s.post(
@@ -304,8 +380,7 @@ async def test_only_the_allowed_networks_reach_the_listener(tmp_path: Path) -> N
     (tmp_path / "state").mkdir()
     for allow_from, from_own_address in ((["10.20.0.0/16", "fd00:20::/32"], 403), ([f"{own}/32"], 200)):
         port = free_port()
-        document = base_config(tmp_path, port, maintenance={"allow_from": allow_from, "listen": f"0.0.0.0:{port}"})
-        component = MaintenanceComponent(Context(config=parse_config(document, "test"), config_path=None))
+        component = scene_for(tmp_path, port, allow_from=allow_from, listen=f"0.0.0.0:{port}").listener()
         await component.start()
         try:
             async with aiohttp.ClientSession() as s:

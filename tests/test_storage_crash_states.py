@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from appliance.storage.atomic import atomic_write_bytes
+from appliance.fs.atomic import atomic_write_bytes
 from appliance.storage.store import Store
 from tests.storage_crashfs import CrashState, MemOps, RecordingOps, crash_states, marks_of
 

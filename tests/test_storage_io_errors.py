@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from appliance.component import Status
+from appliance.fs.fileops import FileOps
 from appliance.ports import StorageRefused
 from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
-from appliance.storage.fileops import FileOps
 from appliance.storage.store import Store
 from appliance.timebase import ManualClock
 

@@ -184,27 +184,24 @@ async def test_health_details(tmp_path: Path) -> None:
     await storage.stop()
 
 
-async def test_builder_fills_the_context_slots(tmp_path: Path) -> None:
-    from appliance.appconfig import load_config
-    from appliance.daemon import BUILDERS, Context
+async def test_builder_provides_its_services_from_its_own_section_alone(tmp_path: Path) -> None:
+    from appliance import ports
+    from appliance.core.context import Context
+    from appliance.core.testing import build_alone
+    from appliance.storage import COMPONENT
 
-    path = tmp_path / "appliance.toml"
-    path.write_text(
-        f'[avionics]\nport = "/dev/null"\n[modem]\nport = "/dev/null"\n[groundlink]\nurl = "http://x/"\n'
-        f'[storage]\ndir = "{tmp_path / "state"}"\n'
-    )
-    assert BUILDERS[0] == "appliance.storage.component:build"
-    from appliance.storage.component import build
-
-    ctx = Context(config=load_config(path), config_path=path, clock=ManualClock())
-    component = build(ctx)
-    assert ctx.outbox is component.outbox and ctx.boot is component.boot
-    assert ctx.time_anchor is component.time and ctx.flushables == [component]
+    ctx = Context(clock=ManualClock())
+    component = build_alone(COMPONENT, {"dir": str(tmp_path / "state")}, ctx=ctx)
+    services = ctx.services
+    assert services.get(ports.OUTBOX) is component.outbox and services.get(ports.BOOT) is component.boot
+    assert services.get(ports.TIME_ANCHOR) is component.time and services.all(ports.FLUSHABLES) == [component]
+    assert services.get(ports.STATE_DIR) is component and component.path == tmp_path / "state"
+    outbox, boot, anchor = component.outbox, component.boot, component.time
     await component.start()
-    item = await ctx.outbox.append("booking", {"item": "x"})
-    assert ctx.outbox.pending()[0].id == item.id
-    assert ctx.boot.previous_shutdown_clean
-    ctx.time_anchor.anchor(1_790_000_000.0, "network")
+    item = await outbox.append("booking", {"item": "x"})
+    assert outbox.pending()[0].id == item.id
+    assert boot.previous_shutdown_clean
+    anchor.anchor(1_790_000_000.0, "network")
     await component.stop()
     assert (tmp_path / "state" / "clean-shutdown").exists()
 

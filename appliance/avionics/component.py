@@ -1,17 +1,19 @@
-"""build(ctx): the avionics reader and the flight state it keeps (ctx.flight)."""
+"""build(setup): the avionics reader and the flight state it keeps (the FLIGHT service)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from appliance import ports
+from appliance.avionics.config import AvionicsConfig
 from appliance.avionics.reader import AvionicsReader
 from appliance.avionics.state import FlightState
 
 if TYPE_CHECKING:
-    from appliance.daemon import Context
+    from appliance.core.spec import Setup
 
 
-def build(ctx: Context) -> AvionicsReader:
-    state = FlightState(ctx.clock)
-    ctx.flight = state
-    return AvionicsReader(ctx.config.avionics, ctx.clock, state, ctx.metrics)
+def build(setup: Setup[AvionicsConfig]) -> AvionicsReader:
+    state = FlightState(setup.clock)
+    setup.provide(ports.FLIGHT, state)
+    return AvionicsReader(setup.config, setup.clock, state, setup.metrics)

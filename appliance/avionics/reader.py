@@ -44,7 +44,6 @@ def open_port(config: AvionicsConfig) -> ByteSource:
 
 class AvionicsReader:
     name = "avionics"
-    critical = True
 
     def __init__(self, config: AvionicsConfig, clock: Clock, state: FlightState, metrics: Metrics | None = None,
                  opener: Callable[[AvionicsConfig], ByteSource] = open_port) -> None:

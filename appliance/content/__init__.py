@@ -1,1 +1,53 @@
-"""The content component."""
+"""The content component: the content store, its boot-time check and background re-hash, the chunked sync.
+Its CLI: `appliance fsck`, `appliance content pack`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from appliance import ports
+from appliance.content.config import ContentConfig
+from appliance.core.spec import ComponentSpec, Setup, lazy
+
+
+def _build(setup: Setup[ContentConfig]) -> Any:
+    from appliance.content.component import build
+
+    return build(setup)
+
+
+def _content_section(component: Any) -> dict[str, Any]:
+    return {"active_id": component.store.active_id()}
+
+
+def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fsck = sub.add_parser("fsck", help="check the content store (and the state directory)")
+    fsck.add_argument("--repair", action="store_true", help="quarantine what is wrong")
+    fsck.add_argument("--json", action="store_true", help="machine-readable report")
+    fsck.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
+    fsck.add_argument("--config", type=Path, default=None)
+    fsck.add_argument("--state-dir", type=Path, default=None, help="state directory (default: from the config)")
+    fsck.set_defaults(func=lazy("appliance.content.cli:fsck"))
+
+    content = sub.add_parser("content", help="content bundles")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    pack = content_sub.add_parser("pack", help="build a bundle (manifest + files) from a directory")
+    pack.add_argument("src", type=Path)
+    pack.add_argument("dest", type=Path)
+    pack.add_argument("--bundle-id", default=None)
+    pack.add_argument("--priority", action="append", metavar="CATEGORY=N", help="fetch order of a top-level dir")
+    pack.add_argument("--publish", action="store_true", help="make it the current bundle in DEST's index.json")
+    pack.set_defaults(func=lazy("appliance.content.cli:pack"))
+
+
+COMPONENT = ComponentSpec(
+    name="content",
+    config=ContentConfig,
+    build=_build,
+    provides=(ports.CONTENT, ports.CONTENT_UPDATER),
+    uses=(ports.BOOT,),  # after an unsafe shutdown the boot check re-hashes what was being written
+    status={"content": _content_section},
+    cli=_cli,
+)

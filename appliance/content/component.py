@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from appliance import ports
 from appliance.component import Check
 from appliance.content.check import KINDS, Checker, CheckReport
 from appliance.content.config import ContentConfig
@@ -29,7 +30,7 @@ from appliance.ports import BootInfo
 from appliance.tasks import cancel_and_wait, wait_event
 
 if TYPE_CHECKING:
-    from appliance.daemon import Context
+    from appliance.core.spec import Setup
 
 log = logging.getLogger("appliance.content")
 
@@ -60,7 +61,6 @@ class RateLimiter:
 
 class ContentComponent:
     name = "content"
-    critical = False
 
     def __init__(self, config: ContentConfig, metrics: Metrics, boot: BootInfo | None) -> None:
         self.config = config
@@ -250,8 +250,8 @@ class ContentComponent:
         return result.as_dict()
 
 
-def build(ctx: Context) -> ContentComponent:
-    component = ContentComponent(ctx.config.content, ctx.metrics, ctx.boot)
-    ctx.content = component.store
-    ctx.content_updater = component
+def build(setup: Setup[ContentConfig]) -> ContentComponent:
+    component = ContentComponent(setup.config, setup.metrics, setup.use(ports.BOOT))
+    setup.provide(ports.CONTENT, component.store)
+    setup.provide(ports.CONTENT_UPDATER, component)
     return component

@@ -1,4 +1,4 @@
-"""The durable file operations the content store needs, all through appliance.storage.fileops (so the
+"""The durable file operations the content store needs, all through appliance.fs.fileops (so the
 crash tests can record them or fail the Nth one): fsync a file, a directory, a whole tree, swap a symlink
 atomically, move a file, remove a tree, write at an offset durably. Listing a tree (a read) uses `os`
 directly: the crash tests record a workload on a real directory."""
@@ -11,8 +11,8 @@ import ctypes.util
 import os
 from pathlib import Path
 
-from appliance.storage.atomic import atomic_write_bytes
-from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
+from appliance.fs.atomic import atomic_write_bytes
+from appliance.fs.fileops import REAL_OPS, FileOps, ensure_dir
 
 __all__ = [
     "REAL_OPS",

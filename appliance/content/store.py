@@ -21,8 +21,8 @@ from typing import Any
 
 from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, remove_tree, swap_symlink
 from appliance.content.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
-from appliance.storage.atomic import remove_stray_temps
-from appliance.storage.fileops import ensure_dir
+from appliance.fs.atomic import remove_stray_temps
+from appliance.fs.fileops import ensure_dir
 
 log = logging.getLogger("appliance.content")
 

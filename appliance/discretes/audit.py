@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from appliance.storage.atomic import fsync_dir
+from appliance.fs.atomic import fsync_dir
 
 
 class AuditLog:

@@ -1,9 +1,9 @@
 """The discretes component: every discrete signal through gpiozero, the power-fail path, over-temperature from
 OVERTEMPSIG, the built-in test at boot, audited outputs, and the modem's power line.
 
-Fills `ctx.discretes` (DiscretesControl: snapshot, set_output for the maintenance API) and `ctx.modem_power`
-(ModemPower). GSM_POWER_STATUS is the modem's power-enable OUTPUT; GSMSIG_STATUS is the modem's status INPUT
-(active while it runs): a power cycle drives the first off and on, then waits for the second.
+Provides DISCRETES (DiscretesControl: snapshot, set_output; its maintenance route PUT /api/v1/outputs/{name})
+and MODEM_POWER (ModemPower). GSM_POWER_STATUS is the modem's power-enable OUTPUT; GSMSIG_STATUS is the modem's
+status INPUT (active while it runs): a power cycle drives the first off and on, then waits for the second.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import sdnotify
-
+from appliance import ports
 from appliance.component import Check
 from appliance.config import ConfigError
-from appliance.daemon import Context
+from appliance.core.spec import Setup
 from appliance.discretes.audit import AuditLog
 from appliance.discretes.bit import BitResult, run_bit
 from appliance.discretes.config import DiscretesConfig
@@ -39,9 +38,9 @@ class HardwareStartError(RuntimeError):
 
 class DiscretesComponent:
     name = "discretes"
-    critical = True
 
-    def __init__(self, ctx: Context, config: DiscretesConfig, audit_path: Path, pin_factory: Any = None) -> None:
+    def __init__(self, ctx: Setup[DiscretesConfig], config: DiscretesConfig, audit_path: Path,
+                 pin_factory: Any = None) -> None:
         """`pin_factory`: an already made factory (a test's MockFactory with wired pins); by default the one
         `config.pin_factory` names is made at start."""
         self.ctx = ctx
@@ -55,7 +54,6 @@ class DiscretesComponent:
         self.bit: BitResult | None = None
         self.absent: str | None = None  # why the hardware could not be opened, while it cannot
         self._retry: asyncio.Task[None] | None = None
-        self._notifier = sdnotify.SystemdNotifier()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -88,12 +86,12 @@ class DiscretesComponent:
             self.factory = self._given_factory or make_pin_factory(cfg.pin_factory, cfg.pin_address,
                                                                    cfg.board_revision)
         except UnknownPinFactory as error:
-            raise ConfigError(str(self.ctx.config_path or "config"), "discretes.pin_factory", str(error)) from error
+            raise ConfigError(self.ctx.config_source, "discretes.pin_factory", str(error)) from error
         except PinFactoryError as error:
             raise HardwareStartError(f"discretes.pin_factory: {error}") from error
         bank = DiscreteBank(self.signals, self.factory, monotonic=self.ctx.clock.monotonic, wall=self.ctx.clock.wall)
         self.power = PowerFail(
-            bank, self.ctx.flushables, self.ctx.clock, self.ctx.metrics,
+            bank, self.ctx.use_all(ports.FLUSHABLES), self.ctx.clock, self.ctx.metrics,
             ride_through_s=cfg.ride_through_ms / 1000, grace_s=cfg.restore_grace_ms / 1000,
             confirm_s=cfg.confirm_ms / 1000, request_stop=self.ctx.request_stop, notify=self._notify,
         )
@@ -205,8 +203,9 @@ class DiscretesComponent:
         else:
             log.error("built-in test failed: %s", bit.reason)
 
-    def _notify(self, message: str) -> None:
-        self._notifier.notify(message)
+    def _notify(self, line: str) -> None:
+        """The power-fail path's STATUS= line, through the daemon's one Notifier (de-duplicated there)."""
+        self.ctx.notifier.status(line)
 
 
 class ModemPowerLine:
@@ -234,12 +233,12 @@ class ModemPowerLine:
         return None if bank is None else bank.read("GSMSIG_STATUS")
 
 
-def build(ctx: Context) -> DiscretesComponent:
-    config = ctx.config.discretes
+def build(setup: Setup[DiscretesConfig]) -> DiscretesComponent:
+    config = setup.config
     audit_path = Path(config.audit_file)
     if not audit_path.is_absolute():
-        audit_path = Path(ctx.config.storage.dir) / audit_path
-    component = DiscretesComponent(ctx, config, audit_path)
-    ctx.discretes = component
-    ctx.modem_power = ModemPowerLine(component)
+        audit_path = setup.require(ports.STATE_DIR).path / audit_path
+    component = DiscretesComponent(setup, config, audit_path)
+    setup.provide(ports.DISCRETES, component)
+    setup.provide(ports.MODEM_POWER, ModemPowerLine(component))
     return component

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from appliance.metrics import Metrics
@@ -31,7 +31,7 @@ class PowerFail:
     def __init__(
         self,
         bank: DiscreteBank,
-        flushables: list[Flushable],
+        flushables: Sequence[Flushable],
         clock: Clock,
         metrics: Metrics,
         *,
@@ -42,7 +42,7 @@ class PowerFail:
         notify: Callable[[str], None],
     ) -> None:
         self.bank = bank
-        self.flushables = flushables  # the Context's list: storage may add to it after we are built
+        self.flushables = flushables  # a live view: what is provided later is flushed too
         self.clock = clock
         self.metrics = metrics
         self.ride_through_s = ride_through_s
@@ -100,7 +100,7 @@ class PowerFail:
                 self.flush_errors += 1
                 log.error("power fail: a flush failed: %r", result)
         log.warning("power fail on %s: %d store(s) flushed in %.1f ms", line, len(results), elapsed * 1000)
-        self.notify(f"STATUS=power fail on {line}: flushed in {elapsed * 1000:.1f} ms, waiting for power")
+        self.notify(f"power fail on {line}: flushed in {elapsed * 1000:.1f} ms, waiting for power")
         self.state = "riding_through"
         if self.power_failing():
             remaining = self.ride_through_s + self.grace_s - (self.clock.monotonic() - stamp)
@@ -117,14 +117,14 @@ class PowerFail:
         self.metrics.power_fail_events.labels(outcome="ride_through").inc()
         self.state = "normal"
         log.warning("power back after %.0f ms: writes resumed", self.last_interrupt_seconds * 1000)
-        self.notify("STATUS=running (power restored)")
+        self.notify("running (power restored)")
 
     def _stop(self, line: str, stamp: float) -> None:
         self.state = "stopping"
         self.metrics.power_fail_events.labels(outcome="stop").inc()
         reason = f"power fail on {line}: no power after {self.ride_through_s * 1000:.0f} ms"
         log.error("%s: stopping", reason)
-        self.notify(f"STATUS={reason}: stopping")
+        self.notify(f"{reason}: stopping")
         if self.request_stop is not None:
             self.request_stop(reason)
 

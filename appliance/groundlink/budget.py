@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.fs.atomic import atomic_write_text
 from appliance.groundlink.client import BudgetExhausted
-from appliance.storage.atomic import atomic_write_text
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.groundlink")

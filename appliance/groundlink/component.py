@@ -1,27 +1,33 @@
-"""`build(ctx)`: the ground link (window, outbox delivery, telemetry, content sync, clock check)."""
+"""Builder for the composition root."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from appliance.daemon import Context
+from appliance import ports
+from appliance.core.spec import ASSEMBLY
+from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.link import GroundLink
 
+if TYPE_CHECKING:
+    from appliance.core.spec import Setup
 
-def build(ctx: Context) -> GroundLink:
+
+def build(setup: Setup[GroundlinkConfig]) -> GroundLink:
+    assembly = setup.use(ASSEMBLY)
     link = GroundLink(
-        ctx.config.groundlink,
-        ctx.clock,
-        ctx.metrics,
-        state_dir=Path(ctx.config.storage.dir),
-        flight=ctx.flight,
-        modem=ctx.modem,
-        outbox=ctx.outbox,
-        time_anchor=ctx.time_anchor,
-        content=ctx.content_updater,
-        components=lambda: list(ctx.components),
-        boot=ctx.boot,
+        setup.config,
+        setup.clock,
+        setup.metrics,
+        state_dir=setup.require(ports.STATE_DIR).path,
+        flight=setup.use(ports.FLIGHT),
+        modem=setup.use(ports.MODEM),
+        outbox=setup.use(ports.OUTBOX),
+        time_anchor=setup.use(ports.TIME_ANCHOR),
+        content=setup.use(ports.CONTENT_UPDATER),
+        components=assembly.components if assembly is not None else list,
+        boot=setup.use(ports.BOOT),
     )
-    ctx.groundlink = link
-    ctx.schedule = link.schedule
+    setup.provide(ports.GROUNDLINK, link)
+    setup.provide(ports.SCHEDULE, link.schedule)
     return link

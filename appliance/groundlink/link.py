@@ -41,7 +41,6 @@ HOME = "home"
 
 class GroundLink:
     name = "groundlink"
-    critical = False
 
     def __init__(
         self,

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from appliance.fs.atomic import atomic_write_text, read_state_file
 from appliance.groundlink.client import GroundClient
 from appliance.ports import ScheduledLeg
-from appliance.storage.atomic import atomic_write_text, read_state_file
 
 log = logging.getLogger("appliance.groundlink")
 

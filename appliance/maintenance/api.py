@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from appliance.alarms import UnknownAlarm
 from appliance.component import Status
+from appliance.jsonhttp import error
 from appliance.maintenance.auth import bearer_matches
-from appliance.maintenance.documents import health_document, status_document
-
-if TYPE_CHECKING:
-    from appliance.daemon import Context
+from appliance.maintenance.config import MaintenanceConfig
+from appliance.maintenance.documents import MaintenanceView, health_document, status_document
 
 log = logging.getLogger("appliance.maintenance")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC = frozenset({"/livez"})
 MAX_BLOCK_SECONDS = 120.0
-
-
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
 
 
 def allowed(remote: str | None, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -49,8 +42,10 @@ def allowed(remote: str | None, networks: list[ipaddress.IPv4Network | ipaddress
     return address.is_loopback or any(address in network for network in networks)
 
 
-def make_app(ctx: Context, token: str) -> web.Application:
-    networks = ctx.config.maintenance.networks()
+def make_app(ctx: MaintenanceView, config: MaintenanceConfig, token: str) -> web.Application:
+    """The listener's app: its own routes, then each built component's (its spec's `routes`), all behind the
+    network check and the bearer token."""
+    networks = config.networks()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -78,25 +73,16 @@ def make_app(ctx: Context, token: str) -> web.Application:
     app.router.add_get("/metrics", routes.metrics)
     app.router.add_get("/api/v1/status", routes.status)
     app.router.add_post("/api/v1/alarms/{name}/ack", routes.ack_alarm)
-    app.router.add_put("/api/v1/outputs/{name}", routes.set_output)
-    app.router.add_post("/api/v1/groundlink/sync", routes.sync_now)
-    if ctx.config.maintenance.debug_hooks:
+    for installed in ctx.assembly.installed:
+        if installed.spec.routes is not None:
+            app.router.add_routes(installed.spec.routes(installed.component))
+    if config.debug_hooks:
         app.router.add_post("/api/v1/debug/block-loop", routes.block_loop)
     return app
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(reason="the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(reason="the body must be a JSON object")
-    return body
-
-
 class Routes:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: MaintenanceView) -> None:
         self.ctx = ctx
 
     async def livez(self, request: web.Request) -> web.Response:
@@ -125,42 +111,12 @@ class Routes:
 
     async def ack_alarm(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if self.ctx.alarms is None:
-            return error(503, "no alarms service")
         try:
             alarm = self.ctx.alarms.ack(name)
         except UnknownAlarm:
             return error(404, f"no active alarm {name!r}")
         log.info("alarm %s acknowledged by maintenance", name)
         return web.json_response({"alarm": alarm.as_dict(), "active": self.ctx.alarms.is_active(name)})
-
-    async def set_output(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        body = await _json_body(request)
-        value = body.get("value")
-        if not isinstance(value, bool) or set(body) != {"value"}:
-            return error(400, 'expected {"value": true | false}')
-        if self.ctx.discretes is None:
-            return error(503, "no discretes service")
-        try:
-            self.ctx.discretes.set_output(name, value, actor="maintenance")
-        except KeyError:
-            return error(404, f"no discrete signal {name!r}")
-        except ValueError as problem:
-            return error(409, f"{name} cannot be set: {problem}")
-        except Exception as problem:  # the audit line could not be written, the pins are gone: nothing changed
-            log.warning("output %s not set: %s", name, problem)
-            return error(503, f"{name} not set: {problem}")
-        log.info("output %s set to %s by maintenance", name, value)
-        return web.json_response({"name": name, "value": value})
-
-    async def sync_now(self, request: web.Request) -> web.Response:
-        trigger = self.ctx.sync_trigger or getattr(self.ctx, "groundlink", None)
-        if trigger is None:
-            return error(503, "no ground link service")
-        answer = trigger.request_sync()
-        log.info("ground sync requested by maintenance")
-        return web.json_response({"requested": True, **(dict(answer) if answer else {})}, status=202)
 
     async def block_loop(self, request: web.Request) -> web.Response:
         """An engineer's test hook: block the event loop on purpose for `seconds`, to see the systemd watchdog

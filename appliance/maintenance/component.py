@@ -8,35 +8,39 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from appliance import ports
 from appliance.component import Check
+from appliance.core.spec import ASSEMBLY
 from appliance.maintenance.api import make_app
 from appliance.maintenance.auth import load_token
+from appliance.maintenance.config import MaintenanceConfig
+from appliance.maintenance.documents import MaintenanceView
 from appliance.maintenance.system_metrics import SystemCollector
 from appliance.systemd import listener_socket
 
 if TYPE_CHECKING:
-    from appliance.daemon import Context
+    from appliance.core.spec import Setup
 
 log = logging.getLogger("appliance.maintenance")
 
 
 class MaintenanceComponent:
     name = "maintenance"
-    critical = True  # engineers must be able to see the aircraft's server: a dead listener is worth a restart
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, config: MaintenanceConfig, view: MaintenanceView, collector: SystemCollector) -> None:
+        self.config = config
+        self.view = view
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
         self.address = ""
-        self._collector = SystemCollector(Path(ctx.config.storage.dir), lambda: list(ctx.components), ctx.lifecycle)
+        self._collector = collector
 
     async def start(self) -> None:
-        config = self.ctx.config.maintenance
+        config = self.config
         token = load_token(Path(config.token_file))  # ConfigError: the daemon refuses to start (exit 78)
         sock = listener_socket("maintenance", config.listen)
-        self.ctx.metrics.registry.register(self._collector)
-        self._runner = web.AppRunner(make_app(self.ctx, token), access_log=None, shutdown_timeout=2.0)
+        self.view.metrics.registry.register(self._collector)
+        self._runner = web.AppRunner(make_app(self.view, config, token), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         self._site = web.SockSite(self._runner, sock)
         await self._site.start()
@@ -48,7 +52,7 @@ class MaintenanceComponent:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-            self.ctx.metrics.registry.unregister(self._collector)
+            self.view.metrics.registry.unregister(self._collector)
 
     def alive(self) -> bool:
         return self._runner is not None and self._site is not None
@@ -59,5 +63,10 @@ class MaintenanceComponent:
         return Check.passing(f"listening on {self.address}")
 
 
-def build(ctx: Context) -> MaintenanceComponent:
-    return MaintenanceComponent(ctx)
+def build(setup: Setup[MaintenanceConfig]) -> MaintenanceComponent:
+    assembly = setup.require(ASSEMBLY)
+    view = MaintenanceView(assembly, setup.alarms, setup.metrics, setup.clock, boot=setup.use(ports.BOOT))
+    state_dir = setup.use(ports.STATE_DIR)
+    collector = SystemCollector(state_dir.path if state_dir is not None else None, assembly.components,
+                                assembly.lifecycle)
+    return MaintenanceComponent(setup.config, view, collector)

@@ -13,9 +13,6 @@ class MaintenanceConfig:
     # Networks (CIDR) allowed to reach the listener at all, /livez included: on the aircraft, the maintenance
     # network and the VPN, so that the cabin Wi-Fi cannot even try tokens. Empty: any address (token still needed)
     allow_from: list[str] = field(default_factory=list)
-    # The daemon's own operation (systemd integration) lives here too:
-    stop_timeout: float = 20.0  # seconds for an orderly stop after SIGTERM (below the unit's TimeoutStopSec)
-    watchdog_max_lag: float = 1.0  # event-loop lag (s) above which the systemd watchdog is not fed
     # POST /api/v1/debug/block-loop (token required): an engineer's watchdog test. Off on the aircraft; on in
     # simulated runs (`appliance run --sim`), where the hardware-in-the-loop tests use it
     debug_hooks: bool = False
@@ -29,10 +26,6 @@ class MaintenanceConfig:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ValueError("allow_from", f"expected networks like \"10.20.0.0/16\", got {cidr!r}") from None
-        if self.stop_timeout <= 0:
-            raise ValueError("stop_timeout", "must be positive")
-        if self.watchdog_max_lag <= 0:
-            raise ValueError("watchdog_max_lag", "must be positive")
         _host, sep, port = self.listen.rpartition(":")
         if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError("listen", f"expected HOST:PORT, got {self.listen!r}")

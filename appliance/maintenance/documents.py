@@ -1,23 +1,26 @@
 """The maintenance listener's JSON documents: /health (draft-inadarei-api-health-check) and /api/v1/status.
 
-Each takes what exists in the context: a service nobody built is null, never an error.
+/api/v1/status has the daemon's own sections and, for each built component, the sections its spec's `status`
+names (e.g. storage: "storage" and "outbox"); a section whose reader raises becomes {"error": ...} on its own.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from appliance import __version__
+from appliance.alarms import Alarms
 from appliance.component import Check, Status
-from appliance.lifecycle import component_check, overall
-
-if TYPE_CHECKING:
-    from appliance.daemon import Context
+from appliance.core.spec import Assembly
+from appliance.lifecycle import overall
+from appliance.metrics import Metrics
+from appliance.ports import BootInfo
+from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.maintenance")
 
@@ -26,11 +29,27 @@ def _iso(wall: float) -> str:
     return datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _checks(ctx: Context) -> list[tuple[Any, Check]]:
-    return [(c, component_check(c, ctx.lifecycle)) for c in ctx.components]
+@dataclass
+class MaintenanceView:
+    """What the maintenance listener reports on: every built component (with its spec), the alarms, the
+    metrics registry, the clock, and the boot id (the health document's serviceId)."""
+
+    assembly: Assembly
+    alarms: Alarms
+    metrics: Metrics
+    clock: Clock
+    boot: BootInfo | None = None
+
+    @property
+    def lifecycle(self) -> Any:
+        return self.assembly.lifecycle
 
 
-def health_document(ctx: Context) -> tuple[Status, dict[str, Any]]:
+def _checks(ctx: MaintenanceView) -> list[tuple[Any, Check]]:
+    return ctx.assembly.checks()
+
+
+def health_document(ctx: MaintenanceView) -> tuple[Status, dict[str, Any]]:
     """The overall status and the application/health+json body: one check per component, plus the daemon's own
     readiness and event-loop lag."""
     now = _iso(ctx.clock.wall())
@@ -97,28 +116,7 @@ def _guard(name: str, read: Callable[[], Any]) -> Any:
         return {"error": f"{type(error).__name__}: {error}"}
 
 
-def _storage(ctx: Context) -> dict[str, Any]:
-    directory = ctx.config.storage.dir
-    section: dict[str, Any] = {"dir": directory}
-    try:
-        usage = shutil.disk_usage(directory)
-        section["disk"] = {"total": usage.total, "used": usage.used, "free": usage.free}
-    except OSError as error:
-        section["disk"] = {"error": str(error)}
-    boot = ctx.boot
-    if boot is not None:
-        section["boot"] = {
-            "boot_id": boot.boot_id,
-            "previous_shutdown_clean": boot.previous_shutdown_clean,
-            "unsafe_shutdowns": boot.unsafe_shutdowns,
-            "last_shutdown_reason": boot.last_shutdown_reason,
-        }
-    else:
-        section["boot"] = None
-    return section
-
-
-def status_document(ctx: Context) -> dict[str, Any]:
+def status_document(ctx: MaintenanceView) -> dict[str, Any]:
     lifecycle = ctx.lifecycle
     status, _ = health_document(ctx)
     components = [
@@ -131,13 +129,7 @@ def status_document(ctx: Context) -> dict[str, Any]:
         }
         for c, check in _checks(ctx)
     ]
-    outbox = ctx.outbox
-    flight = ctx.flight
-    discretes = ctx.discretes
-    modem = ctx.modem
-    content = ctx.content
-    groundlink = getattr(ctx, "groundlink", None)  # the ground link's GroundLinkControl, where it is built
-    return {
+    document: dict[str, Any] = {
         "status": status.value,
         "version": __version__,
         "daemon": {
@@ -153,18 +145,13 @@ def status_document(ctx: Context) -> dict[str, Any]:
             "watchdog_pings": lifecycle.watchdog_pings,
             "watchdog_withheld": lifecycle.watchdog_withheld or None,
             "reload_error": lifecycle.reload_error or None,
+            "restart_needed": list(lifecycle.restart_needed),
         },
         "components": components,
-        "flight": _guard("flight", flight.snapshot) if flight is not None else None,
-        "discretes": _guard("discretes", discretes.snapshot) if discretes is not None else None,
-        "alarms": _guard("alarms", ctx.alarms.snapshot) if ctx.alarms is not None else None,
-        "modem": _guard("modem", modem.snapshot) if modem is not None else None,
-        "outbox": _guard(
-            "outbox", lambda: {"pending": outbox.counts(), "dead_letters": len(outbox.dead_letters())}
-        )
-        if outbox is not None
-        else None,
-        "groundlink": _guard("groundlink", groundlink.snapshot) if groundlink is not None else None,
-        "content": _guard("content", lambda: {"active_id": content.active_id()}) if content is not None else None,
-        "storage": _guard("storage", lambda: _storage(ctx)),
+        "alarms": _guard("alarms", ctx.alarms.snapshot),
     }
+    for installed in ctx.assembly.installed:
+        for section, read in installed.spec.status.items():
+            component = installed.component
+            document[section] = _guard(section, lambda: read(component))  # noqa: B023 - called at once
+    return document

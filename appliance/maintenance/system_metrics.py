@@ -19,7 +19,7 @@ HEALTH_VALUE = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
 class SystemCollector(Collector):
     def __init__(
         self,
-        state_dir: Path,
+        state_dir: Path | None,
         components: Callable[[], list[Component]],
         lifecycle: Lifecycle,
     ) -> None:
@@ -79,6 +79,8 @@ class SystemCollector(Collector):
         yield memory
 
     def _disk_metrics(self) -> Iterator[Metric]:
+        if self._state_dir is None:  # no storage component in this build
+            return
         try:
             usage = psutil.disk_usage(str(self._state_dir))
         except OSError:

@@ -1,1 +1,29 @@
 """The 3G modem: state over the AT port (ModemManager's states) and its recovery ladder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance import ports
+from appliance.core.spec import ComponentSpec, Setup
+from appliance.modem.config import ModemConfig
+
+
+def _build(setup: Setup[ModemConfig]) -> Any:
+    from appliance.modem.component import build
+
+    return build(setup)
+
+
+def _modem_section(component: Any) -> Any:
+    return component.snapshot()
+
+
+COMPONENT = ComponentSpec(
+    name="modem",
+    config=ModemConfig,
+    build=_build,
+    provides=(ports.MODEM,),
+    uses=(ports.MODEM_POWER,),  # the last rung of the recovery ladder, where the board has the power line
+    status={"modem": _modem_section},
+)

@@ -44,7 +44,6 @@ class ModemDead(Exception):
 
 class Modem:
     name = "modem"
-    critical = False
 
     def __init__(
         self,
@@ -73,8 +72,8 @@ class Modem:
     # --- ModemView ---------------------------------------------------------------------------------
 
     @property
-    def state(self) -> int:
-        return int(self._state)
+    def state(self) -> ModemState:
+        return self._state
 
     @property
     def registered(self) -> bool:

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
+from appliance.ports import ModemState
 from hal.modem import Registration, RegStat
 
-
-class ModemState(IntEnum):
-    FAILED = -1
-    UNKNOWN = 0
-    INITIALIZING = 1
-    LOCKED = 2
-    DISABLED = 3
-    DISABLING = 4
-    ENABLING = 5
-    ENABLED = 6
-    SEARCHING = 7
-    REGISTERED = 8
-    DISCONNECTING = 9
-    CONNECTING = 10
-    CONNECTED = 11
+__all__ = ["DOMAINS", "PREFIX_DOMAIN", "ModemState", "NetworkStatus"]
 
 
 DOMAINS = ("cs", "ps", "eps")  # +CREG, +CGREG, +CEREG

@@ -1,6 +1,6 @@
 """The passenger portal: the passenger listener (`portal.listen`), separate from the maintenance listener.
 
-Modules: `component` (lifecycle, `build(ctx)`, `Portal.start(sock=None)` takes a systemd socket-activated
+Modules: `component` (lifecycle, `build(setup)`, `Portal.start(sock=None)` takes a systemd socket-activated
 socket), `app` (routes), `security` (the guard around each route: probes hook, Origin and body checks, JSON errors,
 headers; access log without client data), `welcome` + `captive` (probes, accept, RFC 8908), `flight` +
 `airports` + `geo` (the /api/v1/flight document), `stream` (1 Hz snapshot, SSE fan-out), `catalog` (schema of
@@ -23,3 +23,25 @@ first (destination offers before others), password reset offered, orders answere
 Over-temperature (alarm `over_temperature` active): a video's master playlist answers 503 with the reason
 (new sessions stop; playing ones finish their segments) and the catalog says `video_available: false`.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance import ports
+from appliance.core.spec import ComponentSpec, Setup
+from appliance.portal.config import PortalConfig
+
+
+def _build(setup: Setup[PortalConfig]) -> Any:
+    from appliance.portal.component import build
+
+    return build(setup)
+
+
+COMPONENT = ComponentSpec(
+    name="portal",
+    config=PortalConfig,
+    build=_build,
+    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE),
+)

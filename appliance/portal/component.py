@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from appliance import ports
 from appliance.alarms import Alarms
 from appliance.component import Check
 from appliance.metrics import Metrics
@@ -25,7 +26,7 @@ from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
 if TYPE_CHECKING:
-    from appliance.daemon import Context
+    from appliance.core.spec import Setup
 
 log = logging.getLogger("appliance.portal")
 
@@ -40,7 +41,6 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 class Portal:
     name = "portal"
-    critical = False
 
     def __init__(self, services: Services, listen: str, sock: socket.socket | None = None) -> None:
         self.services = services
@@ -118,9 +118,10 @@ def make_services(
     )
 
 
-def build(ctx: Context) -> Portal:
-    """Builder for appliance.daemon.BUILDERS (uses ctx.flight, ctx.outbox, ctx.content, ctx.alarms, ctx.schedule)."""
-    config = ctx.config.portal
-    services = make_services(config, ctx.clock, ctx.metrics, flight=ctx.flight, outbox=ctx.outbox,
-                             content=ctx.content, alarms=ctx.alarms, ground_schedule=ctx.schedule)
+def build(setup: Setup[PortalConfig]) -> Portal:
+    """The portal from its section, with the flight view, outbox, content and schedule where they exist."""
+    config = setup.config
+    services = make_services(config, setup.clock, setup.metrics, flight=setup.use(ports.FLIGHT),
+                             outbox=setup.use(ports.OUTBOX), content=setup.use(ports.CONTENT),
+                             alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE))
     return Portal(services, config.listen)

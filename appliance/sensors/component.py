@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.component import Check
-from appliance.daemon import Context
+from appliance.core.spec import Setup
 from appliance.sensors.config import SensorsConfig
 from appliance.tasks import cancel_and_wait
 from hal.sensors.bus import open_bus
@@ -50,9 +50,8 @@ class SensorState:
 
 class SensorsComponent:
     name = "sensors"
-    critical = False
 
-    def __init__(self, ctx: Context, config: SensorsConfig) -> None:
+    def __init__(self, ctx: Setup[SensorsConfig], config: SensorsConfig) -> None:
         self.ctx = ctx
         self.config = config
         self._bus: Any = None
@@ -198,5 +197,17 @@ def _range(value: list[float] | None, default: tuple[float, float]) -> tuple[flo
     return (value[0], value[1]) if value is not None else default
 
 
-def build(ctx: Context) -> SensorsComponent:
-    return SensorsComponent(ctx, ctx.config.sensors)
+    def reload(self, config: SensorsConfig) -> None:
+        """SIGHUP: the new poll interval, limit and hysteresis (COMPONENT.reloadable) apply from the next poll;
+        the LM75's comparator is configured again with them."""
+        self.config = config
+        if self.lm75 is not None:
+            try:
+                self.lm75.configure(config.limit, config.hysteresis)
+            except OSError as error:
+                log.warning("LM75 not reconfigured after a reload: %s (retried at its next re-initialisation)",
+                            error)
+
+
+def build(setup: Setup[SensorsConfig]) -> SensorsComponent:
+    return SensorsComponent(setup, setup.config)

@@ -1,7 +1,5 @@
-"""Crash-safe storage.
+"""Crash-safe storage (the file helpers it builds on are in appliance/fs/).
 
-- `fileops`   the file-operation layer every durable write goes through (REAL_OPS; record / inject faults)
-- `atomic`    the one helper for small files: atomic_write_bytes / atomic_write_text / read_state_file
 - `framing`   journal record and segment framing (8-byte aligned, CRC-32C) and the torn-vs-corrupt scan
 - `journal`   segments, group commit on a writer thread, rotation, checkpoints, freeze for power fail
 - `recovery`  snapshot + segment reading at boot: torn tails truncated, corruption reported and quarantined
@@ -11,5 +9,41 @@
 - `boot`      BootInfo: boot id, clean-shutdown marker, unsafe-shutdown counter
 - `clock`     TimeKeeper: persisted time floor, RTC sanity, avionics / network anchors, record stamps
 - `check`     read-only check of the state directory for `appliance fsck`
-- `component` the Storage component: build(ctx) fills ctx.outbox, ctx.boot, ctx.time_anchor, ctx.flushables
+- `component` the Storage component (provides the state directory, outbox, boot info, time anchor, a flushable)
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance import ports
+from appliance.core.spec import ComponentSpec, Setup
+from appliance.storage.config import StorageConfig
+
+
+def _build(setup: Setup[StorageConfig]) -> Any:
+    from appliance.storage.component import build
+
+    return build(setup)
+
+
+def _storage_section(component: Any) -> Any:
+    from appliance.storage.component import status_section
+
+    return status_section(component)
+
+
+def _outbox_section(component: Any) -> Any:
+    outbox = component.outbox
+    return {"pending": outbox.counts(), "dead_letters": len(outbox.dead_letters())}
+
+
+COMPONENT = ComponentSpec(
+    name="storage",
+    config=StorageConfig,
+    build=_build,
+    provides=(ports.STATE_DIR, ports.OUTBOX, ports.BOOT, ports.TIME_ANCHOR, ports.FLUSHABLES),
+    uses=(ports.FLIGHT,),  # avionics UTC anchors the clock when there is a flight view
+    critical=True,
+    status={"storage": _storage_section, "outbox": _outbox_section},
+)

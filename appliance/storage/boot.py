@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from appliance.storage.atomic import atomic_write_text, read_state_file
-from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
+from appliance.fs.atomic import atomic_write_text, read_state_file
+from appliance.fs.fileops import REAL_OPS, FileOps, ensure_dir
 
 log = logging.getLogger("appliance.storage.boot")
 

@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.storage.boot import STATE
 from appliance.storage.clock import FLOOR_FILE
-from appliance.storage.fileops import REAL_OPS, FileOps
 from appliance.storage.journal import Journal
 
 

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from appliance.fs.atomic import atomic_write_text, read_state_file
+from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.ports import FlightView, TimeQuality
-from appliance.storage.atomic import atomic_write_text, read_state_file
-from appliance.storage.fileops import REAL_OPS, FileOps
 from appliance.timebase import Clock
 
 log = logging.getLogger("appliance.storage.clock")

@@ -1,7 +1,7 @@
 """The storage component: journal + TinyDB store, outbox, boot bookkeeping, time keeper, power-fail flush.
 
-`build(ctx)` fills ctx.outbox, ctx.boot, ctx.time_anchor and appends to ctx.flushables; it must come first in
-the daemon's BUILDERS so every later component can rely on durable storage.
+`build(setup)` provides the state directory, the outbox, boot info, the time anchor and a flushable (see
+COMPONENT in appliance/storage/__init__.py); it uses the flight view, when there is one, for avionics time.
 
 - start: boot bookkeeping (marker read and removed), recovery (snapshot + journal), time keeper.
 - stop: prune delivered items, checkpoint, close the journal, save the time floor, write the clean marker.
@@ -29,14 +29,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from appliance import ports
 from appliance.alarms import Alarms
 from appliance.component import Check
+from appliance.fs.fileops import REAL_OPS, FileOps, ensure_dir
 from appliance.metrics import Metrics
 from appliance.ports import FlightView, StorageRefused
 from appliance.storage.boot import BootRecord
 from appliance.storage.clock import TimeKeeper
 from appliance.storage.config import StorageConfig
-from appliance.storage.fileops import REAL_OPS, FileOps, ensure_dir
 from appliance.storage.outbox import JournalOutbox
 from appliance.storage.store import Store
 from appliance.storage.tinystore import JournaledDB
@@ -44,7 +45,7 @@ from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 
 if TYPE_CHECKING:
-    from appliance.daemon import Context
+    from appliance.core.spec import Setup
 
 log = logging.getLogger("appliance.storage")
 
@@ -53,7 +54,6 @@ CORRUPTION_ALARM = "storage_corruption"
 
 class StorageComponent:
     name = "storage"
-    critical = True
 
     def __init__(self, config: StorageConfig, clock: Clock, metrics: Metrics | None = None, *,
                  flight: Callable[[], FlightView | None] = lambda: None, ops: FileOps = REAL_OPS,
@@ -65,6 +65,7 @@ class StorageComponent:
         self.ops = ops
         self.alarms = alarms
         self.directory = Path(config.dir)
+        self.path = self.directory  # the StateDirectory service
         self.boot = BootRecord(self.directory, ops)
         self.time = TimeKeeper(self.directory, clock, ops=ops, max_future_days=config.max_future_days,
                                save_interval=config.floor_save_interval)
@@ -295,12 +296,32 @@ class StorageComponent:
         return Check.passing("journal durable", **details)
 
 
-def build(ctx: Context) -> StorageComponent:
-    # The avionics component is built later: read ctx.flight when polling, not now.
-    component = StorageComponent(ctx.config.storage, ctx.clock, ctx.metrics, flight=lambda: ctx.flight,
-                                 alarms=ctx.alarms)
-    ctx.outbox = component.outbox
-    ctx.boot = component.boot
-    ctx.time_anchor = component.time
-    ctx.flushables.append(component)
+def build(setup: Setup[StorageConfig]) -> StorageComponent:
+    flight = setup.use(ports.FLIGHT)
+    component = StorageComponent(setup.config, setup.clock, setup.metrics, flight=lambda: flight,
+                                 alarms=setup.alarms)
+    setup.provide(ports.STATE_DIR, component)
+    setup.provide(ports.OUTBOX, component.outbox)
+    setup.provide(ports.BOOT, component.boot)
+    setup.provide(ports.TIME_ANCHOR, component.time)
+    setup.provide(ports.FLUSHABLES, component)
     return component
+
+
+def status_section(component: StorageComponent) -> dict[str, Any]:
+    """/api/v1/status "storage": the directory, its disk, and the boot bookkeeping."""
+    directory = str(component.directory)
+    section: dict[str, Any] = {"dir": directory}
+    try:
+        usage = shutil.disk_usage(directory)
+        section["disk"] = {"total": usage.total, "used": usage.used, "free": usage.free}
+    except OSError as error:
+        section["disk"] = {"error": str(error)}
+    boot = component.boot
+    section["boot"] = {
+        "boot_id": boot.boot_id,
+        "previous_shutdown_clean": boot.previous_shutdown_clean,
+        "unsafe_shutdowns": boot.unsafe_shutdowns,
+        "last_shutdown_reason": boot.last_shutdown_reason,
+    }
+    return section

@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.fs.atomic import atomic_write_bytes
+from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.ports import StorageRefused
-from appliance.storage.atomic import atomic_write_bytes
-from appliance.storage.fileops import REAL_OPS, FileOps
 from appliance.storage.framing import FLAG_BATCH_END, SEGMENT_HEADER_SIZE, encode_record, encode_segment_header
 from appliance.storage.recovery import (
     SNAPSHOT_NAME,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import crc32c
 
-from appliance.storage.atomic import remove_stray_temps
-from appliance.storage.fileops import FileOps, ensure_dir
+from appliance.fs.atomic import remove_stray_temps
+from appliance.fs.fileops import FileOps, ensure_dir
 from appliance.storage.framing import SEGMENT_HEADER_SIZE, Record, decode_segment_header, scan_segment
 
 log = logging.getLogger("appliance.storage.journal")

@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
+from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.ports import StorageRefused
-from appliance.storage.fileops import REAL_OPS, FileOps
 from appliance.storage.framing import Record
 from appliance.storage.journal import Journal
 from appliance.storage.recovery import Problem, Recovery

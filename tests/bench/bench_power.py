@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.discretes.component import build as build_discretes
-from appliance.ports import Flushable, StorageRefused
-from appliance.storage.component import build as build_storage
+from appliance.discretes import COMPONENT as DISCRETES
+from appliance.ports import FLUSHABLES, Flushable, StorageRefused
+from appliance.storage import COMPONENT as STORAGE
 from tests.bench import Figure
 from tests.hardware.harness import SimThread, StopRecorder, make_ctx, until
 
@@ -71,10 +71,11 @@ async def _measure(directory: Path) -> dict[str, Any]:
     # ride-through (the flush latency measured does not depend on it).
     ctx = make_ctx(directory, {"pin_factory": "sim", "pin_address": device.pins.address, "ride_through_ms": 2000},
                    request_stop=StopRecorder())
-    storage = build_storage(ctx)
-    timed = TimedFlushable(ctx.flushables.pop())
+    storage = ctx.build(STORAGE)
+    ctx.services.withdraw(FLUSHABLES, storage)
+    timed = TimedFlushable(storage)
     ctx.flushables.append(timed)
-    discretes = build_discretes(ctx)
+    discretes = ctx.build(DISCRETES)
     await storage.start()
     await discretes.start()
     acknowledged: list[str] = []
@@ -112,7 +113,7 @@ async def _measure(directory: Path) -> dict[str, Any]:
         await storage.stop()
         sim.stop()
     ctx2 = make_ctx(directory)
-    storage2 = build_storage(ctx2)
+    storage2 = ctx2.build(STORAGE)
     await storage2.start()
     assert ctx2.outbox is not None
     lost = len(set(acknowledged) - {item.id for item in ctx2.outbox.pending()})

@@ -137,9 +137,9 @@ class FsyncJournal:
 
 def make_ctx(tmp_path: Path, discretes: dict[str, Any] | None = None, sensors: dict[str, Any] | None = None,
              **context: Any) -> Any:
-    """A daemon Context for the hardware components alone."""
+    """A rig for the hardware components alone (tests/component_rig.py)."""
     from appliance.appconfig import parse_config
-    from appliance.daemon import Context
+    from tests.component_rig import Rig
 
     document: dict[str, Any] = {
         "avionics": {"port": "/dev/null"},
@@ -149,7 +149,7 @@ def make_ctx(tmp_path: Path, discretes: dict[str, Any] | None = None, sensors: d
         "discretes": discretes or {"pin_factory": "mock"},
         "sensors": sensors or {},
     }
-    return Context(config=parse_config(document, "<test>"), config_path=None, **context)
+    return Rig(parse_config(document, "<test>"), **context)
 
 
 class StopRecorder:

@@ -12,9 +12,9 @@ from gpiozero.pins.mock import MockConnectedPin, MockFactory
 
 from appliance.component import Status
 from appliance.config import ConfigError
-from appliance.daemon import Context, Daemon
+from appliance.daemon import Daemon
+from appliance.discretes import COMPONENT as DISCRETES
 from appliance.discretes.component import DiscretesComponent
-from appliance.discretes.component import build as build_discretes
 from firmware_sim.pins import PinBoard, PinServer
 from hal.discretes.bank import DiscreteBank
 from hal.discretes.factories import PinFactoryError, make_pin_factory
@@ -109,7 +109,7 @@ async def test_hardware_that_is_not_there_leaves_the_daemon_degraded_and_is_trie
     soon as they are there."""
     port = free_port()
     ctx = make_ctx(tmp_path, {"pin_factory": "sim", "pin_address": f"127.0.0.1:{port}", "retry_seconds": 0.1})
-    component = build_discretes(ctx)
+    component = ctx.build(DISCRETES)
     sim = SimThread()
     try:
         await component.start()
@@ -137,7 +137,7 @@ async def test_hardware_that_is_not_there_leaves_the_daemon_degraded_and_is_trie
 async def test_an_unknown_pin_factory_is_a_config_error(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, {"pin_factory": "nonesuch"})
     with pytest.raises(ConfigError, match=r"discretes\.pin_factory"):
-        await build_discretes(ctx).start()
+        await ctx.build(DISCRETES).start()
 
 
 # --- the bank -----------------------------------------------------------------------------------------------
@@ -210,9 +210,10 @@ async def test_debounce_ignores_bounces_and_accepts_a_stable_change() -> None:
 
 # --- the component ------------------------------------------------------------------------------------------
 
-async def start_component(tmp_path: Path, factory: MockFactory, **discretes: Any) -> tuple[Context, DiscretesComponent]:
+async def start_component(tmp_path: Path, factory: MockFactory, **discretes: Any) -> tuple[Any, DiscretesComponent]:
     ctx = make_ctx(tmp_path, {"pin_factory": "mock", **discretes}, request_stop=StopRecorder())
-    component = DiscretesComponent(ctx, ctx.config.discretes, tmp_path / "audit.jsonl", pin_factory=factory)
+    component = DiscretesComponent(ctx.setup(DISCRETES), ctx.config.discretes, tmp_path / "audit.jsonl",
+                                   pin_factory=factory)
     ctx.discretes = component
     await component.start()
     return ctx, component
@@ -351,7 +352,7 @@ async def test_modem_power_cycle(tmp_path: Path) -> None:
     try:
         assert ctx.modem_power is None  # only build() fills the slots
         ctx2 = make_ctx(tmp_path)
-        build_discretes(ctx2)
+        ctx2.build(DISCRETES)
         assert ctx2.discretes is not None and ctx2.modem_power is not None
         from appliance.discretes.component import ModemPowerLine
 
@@ -370,11 +371,11 @@ async def test_modem_power_cycle(tmp_path: Path) -> None:
 
 
 def test_daemon_wires_request_stop(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path)
-    daemon = Daemon(ctx)
-    assert ctx.request_stop is not None
-    ctx.request_stop("power fail")
-    assert daemon._stop.is_set()
+    rig = make_ctx(tmp_path)
+    daemon = Daemon(rig.config, rig.core)
+    assert rig.request_stop is not None
+    rig.build(DISCRETES).ctx.request_stop("power fail")  # what a component's Setup reaches
+    assert daemon._stop.is_set() and daemon.stop_reason == "power fail"
 
 
 def test_lgpio_on_a_machine_that_is_no_pi_takes_the_configured_board() -> None:

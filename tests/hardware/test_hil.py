@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from appliance.discretes import COMPONENT as DISCRETES
 from appliance.discretes.component import DiscretesComponent
-from appliance.discretes.component import build as build_discretes
 from appliance.ports import StorageRefused
+from appliance.sensors import COMPONENT as SENSORS
 from appliance.sensors.component import SensorsComponent
-from appliance.sensors.component import build as build_sensors
 from firmware_sim.hardware import HardwareDevice
 from tests.hardware.harness import FsyncJournal, SimThread, StopRecorder, make_ctx, until
 
@@ -74,7 +74,7 @@ async def discretes(tmp_path: Path, sim: SimThread, **config: Any) -> AsyncItera
                    request_stop=StopRecorder())
     journal = FsyncJournal(tmp_path / "journal.jsonl")
     ctx.flushables.append(journal)
-    component = build_discretes(ctx)
+    component = ctx.build(DISCRETES)
     await component.start()
     try:
         yield ctx, component, journal
@@ -146,7 +146,7 @@ async def test_over_temperature_sheds_and_restores_load(tmp_path: Path, sim: Sim
         ctx2 = make_ctx(tmp_path, {"pin_factory": "mock"}, sensors_ctx_config)
         ctx2.alarms = ctx.alarms  # the same daemon: one set of alarms
         ctx2.metrics = ctx.metrics
-        sensors = build_sensors(ctx2)
+        sensors = ctx2.build(SENSORS)
         ctx2.alarms = ctx.alarms
         await sensors.start()
         try:
@@ -192,7 +192,7 @@ async def test_sensor_failure_and_recovery(tmp_path: Path, sim: SimThread) -> No
     device = hw(sim)
     ctx = make_ctx(tmp_path, {"pin_factory": "mock"},
                    {"bus": device.i2c.url, "poll_interval": 0.03, "backoff_initial": 0.05, "backoff_max": 0.2})
-    sensors: SensorsComponent = build_sensors(ctx)
+    sensors: SensorsComponent = ctx.build(SENSORS)
     registry = ctx.metrics.registry
     await sensors.start()
     try:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from appliance.discretes.component import build as build_discretes
+from appliance.discretes import COMPONENT as DISCRETES
 from appliance.ports import StorageRefused
-from appliance.storage.component import build as build_storage
+from appliance.storage import COMPONENT as STORAGE
 from tests.hardware.harness import SimThread, StopRecorder, make_ctx, until
 
 pytestmark = pytest.mark.timeout(60)
@@ -64,8 +64,8 @@ async def test_power_cut_with_orders_through_the_outbox(tmp_path: Path, sim: Sim
     device = sim.device
     assert device is not None
     ctx = make_ctx(tmp_path, {"pin_factory": "sim", "pin_address": device.pins.address}, request_stop=StopRecorder())
-    storage = build_storage(ctx)
-    discretes = build_discretes(ctx)
+    storage = ctx.build(STORAGE)
+    discretes = ctx.build(DISCRETES)
     await storage.start()
     await discretes.start()
     passengers = Passengers(ctx.outbox)
@@ -94,7 +94,7 @@ async def test_power_cut_with_orders_through_the_outbox(tmp_path: Path, sim: Sim
     assert len(acknowledged) > 20
     # after the power comes back: a new daemon finds every acknowledged order
     ctx2 = make_ctx(tmp_path)
-    storage2 = build_storage(ctx2)
+    storage2 = ctx2.build(STORAGE)
     await storage2.start()
     try:
         assert ctx2.outbox is not None

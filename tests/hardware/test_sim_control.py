@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from appliance.discretes.component import build as build_discretes
+from appliance.discretes import COMPONENT as DISCRETES
 from hal.sensors.bus import open_bus
 from hal.sensors.lm75 import LM75
 from tests.conftest import python_module, subprocess_env
@@ -43,7 +43,7 @@ async def test_control_routes_drive_the_appliance(tmp_path: Path, simulator: dic
                    request_stop=StopRecorder())
     journal = FsyncJournal(tmp_path / "journal.jsonl")
     ctx.flushables.append(journal)
-    component = build_discretes(ctx)
+    component = ctx.build(DISCRETES)
     await component.start()
     try:
         async with aiohttp.ClientSession() as http:

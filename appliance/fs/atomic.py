@@ -2,7 +2,7 @@
 fsync the directory. Readers see the old file or the new one, never a mix. A failed fsync raises: the write
 failed, and is never retried and assumed good.
 
-Every operation goes through `appliance.storage.fileops` (pass `ops=` to record or inject faults).
+Every operation goes through `appliance.fs.fileops` (pass `ops=` to record or inject faults).
 `read_state_file` is the matching reader: it ignores stray temp files a crash left behind.
 """
 
@@ -14,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from appliance.storage.fileops import REAL_OPS, FileOps
+from appliance.fs.fileops import REAL_OPS, FileOps
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()

@@ -1,6 +1,6 @@
 """The file-operation layer every durable write goes through.
 
-The journal, the snapshot, the atomic state files (appliance.storage.atomic) and the content store's install
+The journal, the snapshot, the atomic state files (appliance.fs.atomic) and the content store's install
 call these methods instead of `os.*`, so that
 
 - the crash-state harness (tests/storage_crashfs.py) can record every operation and rebuild every state a
@@ -12,7 +12,7 @@ Reads (`read_bytes`, `listdir`, `exists`, `readlink`, `size`) are here too so re
 
 Usage (e.g. a content install)::
 
-    from appliance.storage.fileops import REAL_OPS as ops
+    from appliance.fs.fileops import REAL_OPS as ops
     fd = ops.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         ops.pwrite(fd, data, 0)
