@@ -59,10 +59,11 @@ def is_alive(component: Component, lifecycle: Lifecycle | None = None) -> bool:
     return component_check(component).status is not Status.FAIL
 
 
-def overall(checks: Iterable[tuple[Component, Check]]) -> Status:
+def overall(checks: Iterable[tuple[Component, Check]], daemon_checks: Iterable[Check] = ()) -> Status:
     """The daemon's health: the worst of its components', where a non-critical component's fail counts as warn
-    (the daemon serves, degraded: a missing modem does not make the cabin server unhealthy)."""
-    statuses = []
+    (the daemon serves, degraded: a missing modem does not make the cabin server unhealthy), and of the
+    daemon-wide `daemon_checks` (the alarms' check: an active alarm warns), taken as they are."""
+    statuses = [check.status for check in daemon_checks]
     for component, check in checks:
         status = check.status
         if status is Status.FAIL and not component.critical:

@@ -1,5 +1,7 @@
 """The one human line systemd shows for the daemon (`STATUS=`), e.g.
-"cruise FL350, 12 orders pending, modem searching; degraded: modem: no SIM"."""
+"cruise FL350, 12 orders pending, modem searching; ALARM over_temperature: ...; degraded: modem: no SIM".
+
+Active alarms come before the degraded components: they are what an engineer must see first."""
 
 from __future__ import annotations
 
@@ -68,6 +70,8 @@ def status_line(ctx: Context) -> str:
             parts.append(text)
     lifecycle = ctx.lifecycle
     line = ", ".join(parts) or f"{len(ctx.components)} components running"
+    if ctx.alarms is not None and ctx.alarms.active():
+        line += "; " + ctx.alarms.check().reason.replace("alarm ", "ALARM ")
     trouble = degraded((c, component_check(c, lifecycle)) for c in ctx.components)
     if trouble:
         line += "; degraded: " + "; ".join(trouble)

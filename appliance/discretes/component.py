@@ -16,6 +16,7 @@ from typing import Any
 
 import sdnotify
 
+from appliance.alarms import OVER_TEMPERATURE
 from appliance.component import Check
 from appliance.config import ConfigError
 from appliance.daemon import Context
@@ -30,7 +31,8 @@ from hal.discretes.signals import Signal, build_signal_map
 
 log = logging.getLogger("appliance.discretes")
 
-OVER_TEMPERATURE = "over_temperature"
+#: Either line raises over_temperature on its own: the CPLD's latched level and its interrupt line.
+OVERTEMP_LINES = ("OVERTEMPSIG", "GPIO_OVERTEMPSIG")
 
 
 class HardwareStartError(RuntimeError):
@@ -107,7 +109,8 @@ class DiscretesComponent:
         self.bank = bank
         for name, state in bank.states.items():
             self.ctx.metrics.discrete_state.labels(signal=name).set(int(state.active))
-        self._report_overtemp(bank.states["OVERTEMPSIG"].active)
+        for line in OVERTEMP_LINES:
+            self._report_overtemp(line, bank.states[line].active)
         self.bit = await run_bit(bank, cfg.bit_settle_ms / 1000)
         self._publish_bit(self.bit)
         if self.power.power_failing():
@@ -185,12 +188,12 @@ class DiscretesComponent:
         self.power.on_change(name, active, stamp)  # first: the emergency path starts before anything else
         self.ctx.metrics.discrete_state.labels(signal=name).set(int(active))
         self.ctx.metrics.discrete_transitions.labels(signal=name).inc()
-        if name == "OVERTEMPSIG":
-            self._report_overtemp(active)
+        if name in OVERTEMP_LINES:
+            self._report_overtemp(name, active)
 
-    def _report_overtemp(self, active: bool) -> None:
+    def _report_overtemp(self, line: str, active: bool) -> None:
         assert self.ctx.alarms is not None
-        self.ctx.alarms.report(OVER_TEMPERATURE, "OVERTEMPSIG", active, "OVERTEMPSIG: the board is over temperature")
+        self.ctx.alarms.report(OVER_TEMPERATURE, line, active, f"{line}: the board is over temperature")
 
     def _publish_bit(self, bit: BitResult) -> None:
         self.ctx.metrics.bit_passed.set(int(bit.passed))

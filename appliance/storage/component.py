@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appliance.alarms import Alarms
+from appliance.alarms import STORAGE_CORRUPTION, Alarms
 from appliance.component import Check
 from appliance.metrics import Metrics
 from appliance.ports import FlightView, StorageRefused
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appliance.storage")
 
-CORRUPTION_ALARM = "storage_corruption"
+CORRUPTION_ALARM = STORAGE_CORRUPTION
 
 
 class StorageComponent:
@@ -99,9 +99,8 @@ class StorageComponent:
         self.outbox.attach(self.db)
         corruption = self.store.recovery.corruption
         if corruption and self.alarms is not None:
-            # Latched: the condition is a past event, so it clears once a maintenance engineer acknowledges it.
+            # An event alarm (appliance.alarms.KNOWN): active until a maintenance engineer acknowledges it.
             self.alarms.raise_alarm(CORRUPTION_ALARM, f"storage recovery found corruption: {corruption[0]}")
-            self.alarms.condition_cleared(CORRUPTION_ALARM)
         if self.metrics is not None and self.boot.unsafe_shutdowns:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
         self._update_metrics()
