@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ class DiscretesComponent:
         self.absent: str | None = None  # why the hardware could not be opened, while it cannot
         self._retry: asyncio.Task[None] | None = None
         self._notifier = sdnotify.SystemdNotifier()
+        for name in self.signals:  # a sample per signal from the first scrape: NaN while the lines are not read
+            ctx.metrics.discrete_state.labels(signal=name).set(math.nan)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
