@@ -130,6 +130,7 @@ class Daemon:
     def request_stop(self, reason: str = "requested") -> None:
         if not self._stop.is_set():
             log.info("stopping: %s", reason)
+            self.lifecycle.stop_reason = reason
             self._stop.set()
 
     def request_reload(self) -> None:
@@ -308,4 +309,4 @@ class Daemon:
             await self.stop()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
-        return self.exit_status
+        return self.exit_status or self.lifecycle.exit_status

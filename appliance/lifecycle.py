@@ -14,6 +14,12 @@ from appliance.component import Check, Component, Status, worst
 
 log = logging.getLogger("appliance.lifecycle")
 
+#: `appliance run`'s exit status after a power-fail stop (EX_TEMPFAIL: everything was flushed and the daemon
+#: stopped in order because the power did not come back; try again). Not 0: with the unit's Restart=on-failure a
+#: box that survives a long brown-out must get its daemon back. The unit lists it in SuccessExitStatus= (it is
+#: not a failure of the daemon) and RestartForceExitStatus= (restarted whatever Restart= says).
+EX_POWER_FAIL = 75
+
 
 @dataclass
 class Lifecycle:
@@ -30,6 +36,14 @@ class Lifecycle:
     start_seconds: dict[str, float] = field(default_factory=dict)  # how long each component's start() took
     reload_error: str = ""  # the last refused config reload, "" after a good one
     status_line: str = ""
+    stop_reason: str = ""  # why the daemon is stopping (first request wins)
+    shutdown_reason: str = "orderly stop"  # what the clean-shutdown marker records (storage writes it last)
+    exit_status: int = 0  # what `appliance run` exits with after an orderly stop (EX_POWER_FAIL after a power fail)
+
+    def power_fail_stop(self, reason: str) -> None:
+        """The power did not come back: the stop is recorded as a power fail and exits EX_POWER_FAIL."""
+        self.shutdown_reason = reason if reason.startswith("power fail") else f"power fail: {reason}"
+        self.exit_status = EX_POWER_FAIL
 
 
 def component_check(component: Component, lifecycle: Lifecycle | None = None) -> Check:

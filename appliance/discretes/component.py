@@ -100,7 +100,7 @@ class DiscretesComponent:
         self.power = PowerFail(
             bank, self.ctx.flushables, self.ctx.clock, self.ctx.metrics,
             ride_through_s=cfg.ride_through_ms / 1000, grace_s=cfg.restore_grace_ms / 1000,
-            confirm_s=cfg.confirm_ms / 1000, request_stop=self.ctx.request_stop, notify=self._notify,
+            confirm_s=cfg.confirm_ms / 1000, request_stop=self._power_fail_stop, notify=self._notify,
         )
         bank.add_listener(self._on_change)
         try:
@@ -210,6 +210,13 @@ class DiscretesComponent:
             log.info("built-in test passed: CPLD revision %s, strapping %s", bit.cpld_revision, bit.strapping)
         else:
             log.error("built-in test failed: %s", bit.reason)
+
+    def _power_fail_stop(self, reason: str) -> None:
+        """No power after the ride-through: recorded as a power fail (the next boot's last_shutdown_reason),
+        the daemon exits EX_POWER_FAIL so systemd brings it back if the box survives."""
+        self.ctx.lifecycle.power_fail_stop(reason)
+        if self.ctx.request_stop is not None:
+            self.ctx.request_stop(reason)
 
     def _notify(self, message: str) -> None:
         self._notifier.notify(message)

@@ -64,6 +64,8 @@ class StorageComponent:
         self.flight = flight
         self.ops = ops
         self.alarms = alarms
+        #: The reason the clean-shutdown marker records at stop (the daemon's: "orderly stop", or a power fail).
+        self.shutdown_reason: Callable[[], str] = lambda: "orderly stop"
         self.directory = Path(config.dir)
         self.boot = BootRecord(self.directory, ops)
         self.time = TimeKeeper(self.directory, clock, ops=ops, max_future_days=config.max_future_days,
@@ -147,7 +149,7 @@ class StorageComponent:
             self.outbox.detach()
         await asyncio.to_thread(self.time.save_floor, True)
         try:
-            await asyncio.to_thread(self.boot.end, "orderly stop")
+            await asyncio.to_thread(self.boot.end, self.shutdown_reason())
         except OSError as error:
             log.error("storage: clean-shutdown marker not written: %s", error)
 
@@ -300,6 +302,7 @@ def build(ctx: Context) -> StorageComponent:
                                  alarms=ctx.alarms)
     ctx.outbox = component.outbox
     ctx.boot = component.boot
+    component.shutdown_reason = lambda: ctx.lifecycle.shutdown_reason  # e.g. a power fail, for the next boot
     ctx.time_anchor = component.time
     ctx.flushables.append(component)
     return component
