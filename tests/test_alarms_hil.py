@@ -100,8 +100,13 @@ class Rig:
                 raise AssertionError(f"timed out waiting for {what}\n{self.aircraft.tail(30)}")
             time.sleep(0.2)
 
-    def log_lines(self, pattern: str) -> list[str]:
-        return [line for line in self.aircraft.log.read_text(errors="replace").splitlines() if re.search(pattern, line)]
+    def log_lines(self, pattern: str, since: int = 0) -> list[str]:
+        """The daemon's log lines matching `pattern`, after the first `since` lines (a `mark()`)."""
+        lines = self.aircraft.log.read_text(errors="replace").splitlines()[since:]
+        return [line for line in lines if re.search(pattern, line)]
+
+    def mark(self) -> int:
+        return len(self.aircraft.log.read_text(errors="replace").splitlines())
 
     def statuses(self) -> list[str]:
         return [m.fields["STATUS"] for m in self.notify.snapshot() if m.has("STATUS")]
@@ -229,3 +234,37 @@ def test_prometheus_has_every_contract_series_from_the_first_scrape(rig: Rig) ->
                      "prometheus_target_scrapes_exceeded_sample_limit_total",
                      "prometheus_target_scrapes_exemplar_out_of_order_total"):  # fmt: skip
         assert prometheus.self_metric(rejected) == 0, rejected
+
+
+def test_avionics_faults_have_a_reason_one_log_line_per_episode_and_per_label_status(rig: Rig) -> None:
+    def avionics_reason() -> str:
+        return str(rig.component("avionics")["reason"])
+
+    rig.until("avionics to read cleanly", lambda: rig.component("avionics")["status"] == "pass", 20)
+    start = rig.mark()
+    assert rig.sim.post("/avionics/faults", {"kind": "crc", "seconds": 3})[0] == 200  # a burst of bad CRCs
+    rig.until("health to name the burst", lambda: "error burst on channel 0" in avionics_reason())
+    assert rig.health()["checks"]["avionics:health"][0]["status"] == "warn"
+    _, status = rig.aircraft.get("/api/v1/status")
+    assert status["avionics"]["error_rates"]["0"] >= 10
+    rig.until("the burst to end", lambda: rig.component("avionics")["status"] == "pass", 20)
+    assert len(rig.log_lines(r"error burst on channel 0: \d+ errors/s", start)) == 1
+    [end] = rig.log_lines("error burst on channel 0 ended after", start)
+    assert re.search(r"ended after [\d.]+ s: 0 parity, [1-9]\d* crc, 0 line errors", end), end
+
+    labels = rig.mark()
+    assert rig.sim.post("/avionics/labels/altitude", {"status": "failure_warning"})[0] == 200
+    rig.until("health to name the failed altitude", lambda: "altitude (label 203) failure_warning" in avionics_reason())
+    assert rig.sim.post("/avionics/labels/360", {"silent": True})[0] == 200
+    rig.until("health to name the silent 360", lambda: "flight_information (label 360) stale" in avionics_reason())
+    _, status = rig.aircraft.get("/api/v1/status")
+    section = status["avionics"]
+    assert section["required"]["altitude"] == {"label": "203", "status": "failure_warning"}
+    assert {e["status"] for e in section["labels"]["203"]} == {"failure_warning"}
+    assert section["labels"]["360"][0]["status"] == "stale" and section["labels"]["360"][0]["age"] > 3
+    assert rig.sim.post("/avionics/labels", None, method="DELETE")[0] == 200
+    rig.until("avionics to be clean again", lambda: rig.component("avionics")["status"] == "pass", 20)
+    assert len(rig.log_lines(r"required parameter altitude \(label 203\) is failure_warning", labels)) == 1
+    assert len(rig.log_lines(r"required parameter altitude \(label 203\) is normal again after", labels)) == 1
+    assert len(rig.log_lines(r"required parameter flight_information \(label 360\) is stale", labels)) == 1
+    assert len(rig.log_lines(r"flight_information \(label 360\) is normal again after", labels)) == 1

@@ -163,7 +163,7 @@ def status_document(ctx: Context) -> dict[str, Any]:
     modem = ctx.modem
     content = ctx.content
     groundlink = getattr(ctx, "groundlink", None)  # the ground link's GroundLinkControl, where it is built
-    return {
+    document: dict[str, Any] = {
         "status": status.value,
         "version": __version__,
         "daemon": {
@@ -194,3 +194,8 @@ def status_document(ctx: Context) -> dict[str, Any]:
         "content": _guard("content", lambda: {"active_id": content.active_id()}) if content is not None else None,
         "storage": _guard("storage", lambda: _storage(ctx)),
     }
+    for component in ctx.components:  # a component's own section (e.g. "avionics": per label status)
+        section = getattr(component, "status_section", None)
+        if callable(section) and component.name not in document:
+            document[component.name] = _guard(component.name, section)
+    return document
