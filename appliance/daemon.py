@@ -97,6 +97,7 @@ class Daemon:
         if not self._stop.is_set():
             log.info("stopping: %s", reason)
             self.stop_reason = reason
+            self.lifecycle.stop_reason = reason
             self._stop.set()
 
     def request_reload(self) -> None:
@@ -106,7 +107,8 @@ class Daemon:
     def status_line(self) -> str:
         services = self.ctx.services
         return status_line(self.assembly.checks(), self.lifecycle, flight=services.get(ports.FLIGHT),
-                           outbox=services.get(ports.OUTBOX), modem=services.get(ports.MODEM))
+                           outbox=services.get(ports.OUTBOX), modem=services.get(ports.MODEM),
+                           alarms=self.ctx.alarms)
 
     async def start(self) -> None:
         """Build every component, then start each once those it depends on have started (independent ones
@@ -325,4 +327,4 @@ class Daemon:
             await self.stop()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
-        return self.exit_status
+        return self.exit_status or self.lifecycle.exit_status

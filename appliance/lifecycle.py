@@ -14,6 +14,12 @@ from appliance.component import Check, Component, Status, worst
 
 log = logging.getLogger("appliance.lifecycle")
 
+#: `appliance run`'s exit status after a power-fail stop (EX_TEMPFAIL: everything was flushed and the daemon
+#: stopped in order because the power did not come back; try again). Not 0: with the unit's Restart=on-failure a
+#: box that survives a long brown-out must get its daemon back. The unit lists it in SuccessExitStatus= (it is
+#: not a failure of the daemon) and RestartForceExitStatus= (restarted whatever Restart= says).
+EX_POWER_FAIL = 75
+
 
 @dataclass
 class Lifecycle:
@@ -31,6 +37,14 @@ class Lifecycle:
     reload_error: str = ""  # the last refused config reload, "" after a good one
     restart_needed: list[str] = field(default_factory=list)  # keys the last reload could not apply live
     status_line: str = ""
+    stop_reason: str = ""  # why the daemon is stopping (first request wins)
+    shutdown_reason: str = "orderly stop"  # what the clean-shutdown marker records (storage writes it last)
+    exit_status: int = 0  # what `appliance run` exits with after an orderly stop (EX_POWER_FAIL after a power fail)
+
+    def power_fail_stop(self, reason: str) -> None:
+        """The power did not come back: the stop is recorded as a power fail and exits EX_POWER_FAIL."""
+        self.shutdown_reason = reason if reason.startswith("power fail") else f"power fail: {reason}"
+        self.exit_status = EX_POWER_FAIL
 
 
 def component_check(component: Component, lifecycle: Lifecycle | None = None) -> Check:
@@ -60,10 +74,11 @@ def is_alive(component: Component, lifecycle: Lifecycle | None = None) -> bool:
     return component_check(component).status is not Status.FAIL
 
 
-def overall(checks: Iterable[tuple[Component, Check]]) -> Status:
+def overall(checks: Iterable[tuple[Component, Check]], daemon_checks: Iterable[Check] = ()) -> Status:
     """The daemon's health: the worst of its components', where a non-critical component's fail counts as warn
-    (the daemon serves, degraded: a missing modem does not make the cabin server unhealthy)."""
-    statuses = []
+    (the daemon serves, degraded: a missing modem does not make the cabin server unhealthy), and of the
+    daemon-wide `daemon_checks` (the alarms' check: an active alarm warns), taken as they are."""
+    statuses = [check.status for check in daemon_checks]
     for component, check in checks:
         status = check.status
         if status is Status.FAIL and not component.critical:

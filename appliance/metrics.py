@@ -49,6 +49,10 @@ class Metrics:
             "appliance_discrete_state", "Logical state of each discrete signal (1 active).", ["signal"], registry=r
         )
         self.alarm_active = Gauge("appliance_alarm_active", "1 while an alarm is active.", ["name"], registry=r)
+        self.alarm_latched = Gauge(
+            "appliance_alarm_latched", "1 while an alarm's record waits for an acknowledgement (active or cleared).",
+            ["name"], registry=r,
+        )
         self.power_fail_flush = Histogram(
             "appliance_power_fail_flush_seconds",
             "Time from the power-fail edge to the last fsync.",

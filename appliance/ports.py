@@ -21,6 +21,10 @@ ParamStatus = Literal["normal", "no_computed_data", "functional_test", "failure_
 TimeQuality = Literal["rtc", "avionics", "network"]
 
 
+#: The outbox's kinds (the passenger's orders; the ground's `POST /orders/{kind}`). Known at start, so each has
+#: its `appliance_outbox_pending{kind}` sample (0) from the first scrape.
+OUTBOX_KINDS: tuple[str, ...] = ("booking", "offer", "email", "password_reset")
+
 # --- avionics -> portal, ground link, clock -------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """The one human line systemd shows for the daemon (`STATUS=`), e.g.
-"cruise FL350, 12 orders pending, modem searching; degraded: modem: no SIM"."""
+"cruise FL350, 12 orders pending, modem searching; ALARM over_temperature: ...; degraded: modem: no SIM".
+
+Active alarms come before the degraded components: they are what an engineer must see first."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
 
+from appliance.alarms import Alarms
 from appliance.component import Check, Component
 from appliance.lifecycle import Lifecycle, degraded
 from appliance.ports import FlightView, ModemState, ModemView, Outbox
@@ -44,6 +47,7 @@ def status_line(
     flight: FlightView | None = None,
     outbox: Outbox | None = None,
     modem: ModemView | None = None,
+    alarms: Alarms | None = None,
 ) -> str:
     parts: list[str] = []
     readers: list[tuple[str, Callable[[], str | None]]] = [
@@ -60,6 +64,8 @@ def status_line(
         if text:
             parts.append(text)
     line = ", ".join(parts) or f"{len(checks)} components running"
+    if alarms is not None and alarms.active():
+        line += "; " + alarms.check().reason.replace("alarm ", "ALARM ")
     trouble = degraded(checks)
     if trouble:
         line += "; degraded: " + "; ".join(trouble)

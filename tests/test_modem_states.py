@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -99,6 +100,23 @@ async def test_no_coverage_in_the_air_then_home_then_roaming(rig: Rig) -> None:
     await until(lambda: rig.modem.roaming and rig.modem.operator == "26202")
     await until(lambda: rig.modem.network.signal_dbm == -103.0)
     assert metric(rig.metrics, "appliance_modem_roaming") == 1
+
+
+async def test_an_unknown_signal_is_nan_never_the_last_value(rig: Rig) -> None:
+    def dbm() -> float | None:
+        return metric(rig.metrics, "appliance_modem_signal_dbm")
+
+    await until(lambda: dbm() == -73.0)
+    rig.sim.apply({"coverage": "none"})  # +CSQ: 99,99
+    await until(lambda: rig.modem.state == ModemState.SEARCHING)
+    await until(lambda: math.isnan(dbm() or 0.0))
+    assert rig.modem.snapshot()["signal_dbm"] is None
+    rig.sim.apply({"coverage": "home"})
+    await until(lambda: dbm() == -73.0)
+    rig.sim.apply({"hang": True})  # no answer, then the recovery ladder
+    await until(lambda: math.isnan(dbm() or 0.0), within=3)
+    assert rig.modem.snapshot()["signal_dbm"] is None
+    await until(lambda: rig.modem.registered and dbm() == -73.0, within=10)  # answers again after recovery
 
 
 async def test_registration_urc_is_seen_between_polls(rig: Rig) -> None:

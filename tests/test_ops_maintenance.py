@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from appliance.core.testing import build_alone
 from appliance.maintenance.api import allowed
 from appliance.maintenance.component import MaintenanceComponent
 from appliance.maintenance.config import MaintenanceConfig
+from appliance.statusline import status_line
 from tests.conftest import free_port, python_module, subprocess_env
 from tests.ops_support import base_config, write_token
 
@@ -163,7 +165,8 @@ async def test_health_is_health_json_with_one_check_per_component(listener: List
         assert r.status == 200 and r.content_type == "application/health+json"
         body = await r.json(content_type=None)
     assert body["status"] == "pass"
-    assert set(body["checks"]) == {"avionics:health", "maintenance:health", "daemon:loopLag", "daemon:ready"}
+    assert set(body["checks"]) == {"avionics:health", "maintenance:health", "alarms:active", "daemon:loopLag",
+                                   "daemon:ready"}
     avionics = body["checks"]["avionics:health"][0]
     assert avionics["status"] == "pass" and avionics["output"] == "fresh" and avionics["details"] == {"words": 12}
     ctx.install(Part("modem", False, Check.failing("no SIM")), index=0)
@@ -215,6 +218,43 @@ async def test_status_has_the_sections_of_the_components_built(listener: Listene
     async with listener.session.get(f"{listener.url}/api/v1/status", headers=listener.auth()) as r:
         body = await r.json()
     assert body["discretes"]["WOW"] == {"direction": "input", "state": True}
+
+
+async def test_an_active_alarm_warns_in_health_status_and_the_status_line(
+    listener: Listener, caplog: pytest.LogCaptureFixture
+) -> None:
+    s, url, ctx = listener.session, listener.url, listener.ctx
+    assert ctx.alarms is not None
+    caplog.set_level(logging.INFO, logger="appliance.alarms")
+    ctx.alarms.report("over_temperature", "board_temperature", True, "board temperature 90 degC >= 85 degC")
+    ctx.alarms.report("over_temperature", "OVERTEMPSIG", True, "OVERTEMPSIG")  # a second source: no second line
+    async with s.get(f"{url}/health", headers=listener.auth()) as r:
+        body = await r.json(content_type=None)
+    assert r.status == 200 and body["status"] == "warn"
+    [entry] = body["checks"]["alarms:active"]
+    assert entry["componentId"] == "over_temperature" and entry["status"] == "warn"
+    assert "90 degC" in entry["output"]
+    async with s.get(f"{url}/api/v1/status", headers=listener.auth()) as r:
+        status = await r.json()
+    assert status["status"] == "warn"
+    [alarm] = status["alarms"]
+    assert alarm["active"] is True and alarm["latched"] is True and alarm["raised"].endswith("Z")
+    line = status_line(ctx.assembly.checks(), ctx.lifecycle, alarms=ctx.alarms)
+    assert "ALARM over_temperature: board temperature 90 degC" in line and "video" in line
+    raised = [r.getMessage() for r in caplog.records if "raised" in r.getMessage()]
+    assert len(raised) == 1 and "over_temperature" in raised[0]
+    # the cause goes: health is back to pass by itself, the record stays until acknowledged
+    ctx.alarms.report("over_temperature", "board_temperature", False)
+    ctx.alarms.report("over_temperature", "OVERTEMPSIG", False)
+    assert any("cleared" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    async with s.get(f"{url}/health", headers=listener.auth()) as r:
+        body = await r.json(content_type=None)
+    assert body["status"] == "pass" and body["checks"]["alarms:active"][0]["status"] == "pass"
+    assert "not acknowledged" in body["checks"]["alarms:active"][0]["output"]
+    assert "ALARM" not in status_line(ctx.assembly.checks(), ctx.lifecycle, alarms=ctx.alarms)
+    async with s.post(f"{url}/api/v1/alarms/over_temperature/ack", headers=listener.auth()) as r:
+        assert r.status == 200 and (await r.json())["active"] is False
+    assert ctx.alarms.snapshot() == []
 
 
 async def test_alarm_acknowledgement(listener: Listener) -> None:

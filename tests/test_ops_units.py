@@ -68,6 +68,7 @@ def test_the_daemon_unit_is_notify_watchdog_and_socket_activated() -> None:
     assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
     assert int(service["WatchdogSec"]) > 0 and service["Restart"] == "on-failure"
     assert service["RestartPreventExitStatus"] == "78"
+    assert service["SuccessExitStatus"] == service["RestartForceExitStatus"] == "75"  # a power-fail stop
     assert service["User"] == "appliance" and set(service["SupplementaryGroups"].split()) == {"dialout", "gpio", "i2c"}
     assert service["StateDirectory"] == service["ConfigurationDirectory"] == service["RuntimeDirectory"] == "appliance"
     assert int(service["TimeoutStopSec"]) > 20  # above maintenance.stop_timeout's default

@@ -26,6 +26,11 @@ def _flight_section(component: Any) -> Any:
     return component.state.snapshot()
 
 
+def _avionics_section(component: Any) -> Any:
+    """Per label and SDI status and age, the required parameters, error rates and current faults."""
+    return component.status_section()
+
+
 def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     decode = sub.add_parser("decode", help="decode adapter-framed ARINC 429 bytes to JSON lines")
     decode.add_argument("--stats", action="store_true", help="print only a final JSON summary")
@@ -51,6 +56,6 @@ COMPONENT = ComponentSpec(
     build=_build,
     provides=(ports.FLIGHT,),
     critical=True,
-    status={"flight": _flight_section},
+    status={"flight": _flight_section, "avionics": _avionics_section},
     cli=_cli,
 )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+REQUIRED = ("altitude", "ground_speed", "latitude", "longitude", "heading", "flight_information")
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,19 @@ class AvionicsConfig:
     # instead of one per frame (at the adapter's full 78 kB/s, 10 ms is 780 bytes of the tty's 4 KB buffer)
     read_batch_seconds: float = 0.01
     socket: str = ""  # the simulator's socket:// URL of the same adapter (informational; the reader reads `port`)
+    # parameters the portal and the ground link need: failed, in test, stale or missing ones warn in health
+    required: list[str] = field(default_factory=lambda: list(REQUIRED))
+    error_rate_limit: float = 10.0  # parity + CRC + line errors per second on a channel that start an episode
+    error_window: float = 5.0  # seconds the error rate is measured over (an episode ends once it is below)
 
     def validate(self) -> None:
+        from appliance.avionics.state import PARAMETER_NAMES
+
+        unknown = [name for name in self.required if name not in PARAMETER_NAMES]
+        if unknown:
+            known = ", ".join(PARAMETER_NAMES)
+            raise ValueError("required", f"unknown parameter(s) {', '.join(unknown)} (known: {known})")
+        if self.error_rate_limit <= 0 or self.error_window <= 0:
+            raise ValueError("error_rate_limit", "error_rate_limit and error_window must be positive")
         if not 0 <= self.read_batch_seconds <= 0.04:
             raise ValueError("read_batch_seconds", "must be 0 to 0.04 (the tty buffer holds ~50 ms at full rate)")

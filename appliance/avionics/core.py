@@ -4,11 +4,16 @@ same path as the wire."""
 
 from __future__ import annotations
 
+import math
+
 from appliance.avionics.state import PARAMETER_NAMES, FlightState
 from appliance.metrics import Metrics
 from hal.arinc429 import HEARTBEAT_CHANNEL, UNKNOWN_CHANNEL, AdapterStream, Batch, ChannelCounters, Counters
 
 _COUNTERS = ("frames", "words", "parity_errors", "line_errors", "crc_errors", "resyncs")
+#: The adapter's channels (0-7): each has every counter's sample (0) from the first scrape, so an alert on the
+#: first error can fire; bad-CRC frames, frames and resyncs may also be charged to the heartbeat or unknown.
+CHANNELS = tuple(range(8))
 
 
 def channel_label(channel: int) -> str:
@@ -26,6 +31,19 @@ class ReaderCore:
         self.stream = AdapterStream()
         self.last_frame: float | None = None  # monotonic time of the last frame (heartbeats included)
         self.bytes = 0
+        if metrics is not None:
+            self._seed(metrics)
+
+    @staticmethod
+    def _seed(m: Metrics) -> None:
+        for channel in CHANNELS:
+            for metric in (m.avionics_words, m.avionics_parity_errors, m.avionics_line_errors):
+                metric.labels(channel=channel_label(channel))
+        for channel in (*CHANNELS, HEARTBEAT_CHANNEL, UNKNOWN_CHANNEL):
+            for metric in (m.avionics_frames, m.avionics_crc_errors, m.avionics_resyncs):
+                metric.labels(channel=channel_label(channel))
+        for name in PARAMETER_NAMES:  # never received: infinitely old, so an age alert fires
+            m.avionics_parameter_age.labels(name=name).set(math.inf)
 
     def process(self, data: bytes, now: float) -> Batch:
         """Parse, count and apply one read that arrived at monotonic `now`."""

@@ -13,10 +13,11 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from appliance.avionics.config import AvionicsConfig
-from appliance.avionics.core import ReaderCore
+from appliance.avionics.core import ReaderCore, channel_label
+from appliance.avionics.faults import FaultMonitor
 from appliance.avionics.state import FlightState
 from appliance.component import Check
 from appliance.metrics import Metrics
@@ -67,6 +68,7 @@ class AvionicsReader:
         self._trouble_since: float | None = None  # when the bus last went silent or the port was lost
         self._thread_beat = 0.0
         self._logged_phase = ""
+        self.faults = FaultMonitor(tuple(config.required), config.error_rate_limit, config.error_window)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -196,6 +198,8 @@ class AvionicsReader:
                     self._trouble_since = None
             self.state.tick(now)
             self.core.update_age_gauges()
+            live = last is not None and now - last <= self.config.silence_timeout and self.connected
+            self.faults.update(now, self.core.totals, channel_label, self.state, live)
             self._log_phase()
             await asyncio.sleep(0.5)
 
@@ -234,7 +238,14 @@ class AvionicsReader:
             if now - since > FAIL_AFTER_S:
                 return Check.failing(reason, **details)
             return Check.warning(reason, **details)
+        problems = self.faults.problems()
         stale = self.state.stale_names()
         if stale:
-            return Check.warning(f"stale parameters: {', '.join(sorted(stale))}", stale=sorted(stale), **details)
+            problems.append(f"stale parameters: {', '.join(sorted(stale))}")
+        if problems:
+            return Check.warning("; ".join(problems), stale=sorted(stale), faults=problems, **details)
         return Check.passing("reading", **details)
+
+    def status_section(self) -> dict[str, Any]:
+        """/api/v1/status "avionics": per label status, the required parameters, error rates, current faults."""
+        return self.faults.section(self.state)

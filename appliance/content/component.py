@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +73,8 @@ class ContentComponent:
         self.boot_report: CheckReport | None = None
         self.rehash_passes = 0
         self.checks = 0  # incremental checks run since start (boot, filesystem events, periodic scan)
+        for kind in (*KINDS, "awaiting_download"):  # a sample per kind from the first scrape: NaN until checked
+            metrics.fsck_errors.labels(kind=kind).set(math.nan)
         self.found: dict[str, int] = {}  # problems found since start, by kind
         self.error = ""
         self._check_lock = asyncio.Lock()

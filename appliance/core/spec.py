@@ -77,6 +77,7 @@ class Setup(Generic[C]):
         assert ctx.alarms is not None
         self.alarms = ctx.alarms
         self.notifier = ctx.notifier
+        self.lifecycle = ctx.lifecycle  # the daemon's state: read it; a power-fail stop records itself here
         self.sim_endpoints = ctx.sim_endpoints
         self.config_source = ctx.config_source
         self._ctx = ctx

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from appliance import ports
+from appliance.alarms import OVER_TEMPERATURE
 from appliance.component import Check
 from appliance.config import ConfigError
 from appliance.core.spec import Setup
@@ -29,7 +31,8 @@ from hal.discretes.signals import Signal, build_signal_map
 
 log = logging.getLogger("appliance.discretes")
 
-OVER_TEMPERATURE = "over_temperature"
+#: Either line raises over_temperature on its own: the CPLD's latched level and its interrupt line.
+OVERTEMP_LINES = ("OVERTEMPSIG", "GPIO_OVERTEMPSIG")
 
 
 class HardwareStartError(RuntimeError):
@@ -54,6 +57,8 @@ class DiscretesComponent:
         self.bit: BitResult | None = None
         self.absent: str | None = None  # why the hardware could not be opened, while it cannot
         self._retry: asyncio.Task[None] | None = None
+        for name in self.signals:  # a sample per signal from the first scrape: NaN while the lines are not read
+            ctx.metrics.discrete_state.labels(signal=name).set(math.nan)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -93,7 +98,7 @@ class DiscretesComponent:
         self.power = PowerFail(
             bank, self.ctx.use_all(ports.FLUSHABLES), self.ctx.clock, self.ctx.metrics,
             ride_through_s=cfg.ride_through_ms / 1000, grace_s=cfg.restore_grace_ms / 1000,
-            confirm_s=cfg.confirm_ms / 1000, request_stop=self.ctx.request_stop, notify=self._notify,
+            confirm_s=cfg.confirm_ms / 1000, request_stop=self._power_fail_stop, notify=self._notify,
         )
         bank.add_listener(self._on_change)
         try:
@@ -105,7 +110,8 @@ class DiscretesComponent:
         self.bank = bank
         for name, state in bank.states.items():
             self.ctx.metrics.discrete_state.labels(signal=name).set(int(state.active))
-        self._report_overtemp(bank.states["OVERTEMPSIG"].active)
+        for line in OVERTEMP_LINES:
+            self._report_overtemp(line, bank.states[line].active)
         self.bit = await run_bit(bank, cfg.bit_settle_ms / 1000)
         self._publish_bit(self.bit)
         if self.power.power_failing():
@@ -183,12 +189,12 @@ class DiscretesComponent:
         self.power.on_change(name, active, stamp)  # first: the emergency path starts before anything else
         self.ctx.metrics.discrete_state.labels(signal=name).set(int(active))
         self.ctx.metrics.discrete_transitions.labels(signal=name).inc()
-        if name == "OVERTEMPSIG":
-            self._report_overtemp(active)
+        if name in OVERTEMP_LINES:
+            self._report_overtemp(name, active)
 
-    def _report_overtemp(self, active: bool) -> None:
+    def _report_overtemp(self, line: str, active: bool) -> None:
         assert self.ctx.alarms is not None
-        self.ctx.alarms.report(OVER_TEMPERATURE, "OVERTEMPSIG", active, "OVERTEMPSIG: the board is over temperature")
+        self.ctx.alarms.report(OVER_TEMPERATURE, line, active, f"{line}: the board is over temperature")
 
     def _publish_bit(self, bit: BitResult) -> None:
         self.ctx.metrics.bit_passed.set(int(bit.passed))
@@ -202,6 +208,12 @@ class DiscretesComponent:
             log.info("built-in test passed: CPLD revision %s, strapping %s", bit.cpld_revision, bit.strapping)
         else:
             log.error("built-in test failed: %s", bit.reason)
+
+    def _power_fail_stop(self, reason: str) -> None:
+        """No power after the ride-through: recorded as a power fail (the next boot's last_shutdown_reason),
+        the daemon exits EX_POWER_FAIL so systemd brings it back if the box survives."""
+        self.ctx.lifecycle.power_fail_stop(reason)
+        self.ctx.request_stop(reason)
 
     def _notify(self, line: str) -> None:
         """The power-fail path's STATUS= line, through the daemon's one Notifier (de-duplicated there)."""

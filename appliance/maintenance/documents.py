@@ -49,11 +49,33 @@ def _checks(ctx: MaintenanceView) -> list[tuple[Any, Check]]:
     return ctx.assembly.checks()
 
 
+def _alarm_entries(ctx: MaintenanceView, now: str) -> tuple[Check | None, list[dict[str, Any]]]:
+    """The alarms' check and its health+json entries: one per latched alarm (warn while its cause is present,
+    pass once cleared and awaiting its acknowledgement), or one "no alarm" entry."""
+    check = ctx.alarms.check()
+    entries = [
+        {
+            "componentId": record["name"],
+            "componentType": "alarm",
+            "status": (Status.WARN if record["active"] else Status.PASS).value,
+            "observedValue": record["active"],
+            "output": record["reason"] if record["active"] else f"cleared at {record['cleared']}, not acknowledged",
+            "time": record["raised"] or now,
+        }
+        for record in ctx.alarms.snapshot()
+    ]
+    if not entries:
+        entries = [{"componentId": "alarms", "componentType": "system", "status": check.status.value,
+                    "output": check.reason, "time": now}]
+    return check, entries
+
+
 def health_document(ctx: MaintenanceView) -> tuple[Status, dict[str, Any]]:
-    """The overall status and the application/health+json body: one check per component, plus the daemon's own
-    readiness and event-loop lag."""
+    """The overall status and the application/health+json body: one check per component, the alarms (an active
+    one warns), plus the daemon's own readiness and event-loop lag."""
     now = _iso(ctx.clock.wall())
     pairs = _checks(ctx)
+    alarm_check, alarm_entries = _alarm_entries(ctx, now)
     lifecycle = ctx.lifecycle
     checks: dict[str, list[dict[str, Any]]] = {}
     for component, check in pairs:
@@ -69,6 +91,8 @@ def health_document(ctx: MaintenanceView) -> tuple[Status, dict[str, Any]]:
         if check.details:
             entry["details"] = dict(check.details)
         checks[f"{component.name}:health"] = [entry]
+    if alarm_entries:
+        checks["alarms:active"] = alarm_entries
     lag_status = Status.PASS if lifecycle.loop_lag <= lifecycle.max_loop_lag else Status.WARN
     checks["daemon:loopLag"] = [
         {
@@ -91,7 +115,7 @@ def health_document(ctx: MaintenanceView) -> tuple[Status, dict[str, Any]]:
             **({"output": "stopping"} if lifecycle.stopping else {}),
         }
     ]
-    status = overall(pairs)
+    status = overall(pairs, [alarm_check] if alarm_check is not None else [])
     if not lifecycle.ready and status is Status.PASS:
         status = Status.WARN  # starting or stopping: alive, not yet (or no longer) serving
     body: dict[str, Any] = {

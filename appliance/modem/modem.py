@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -173,6 +174,9 @@ class Modem:
             response = await self.channel.command(command, self.config.command_timeout)
         except ATTimeout:
             self.consecutive_timeouts += 1
+            if self.network.signal_dbm is not None:  # a modem that does not answer has no known signal
+                self.network.signal_dbm = None
+                self._publish()
             if self.consecutive_timeouts >= self.config.timeouts_before_recovery:
                 raise ModemDead(f"{self.consecutive_timeouts} consecutive timeouts") from None
             raise
@@ -211,6 +215,7 @@ class Modem:
         else:
             self.network.registrations.clear()
             self.network.operator = None
+            self.network.signal_dbm = None
         self._derive()
 
     async def _query_registration(self, domain: str) -> None:
@@ -229,6 +234,7 @@ class Modem:
         try:
             self.network.signal_dbm = csq_to_dbm(_payload(await self._command("AT+CSQ"), "+CSQ:"))
         except (ATError, ParseError) as error:
+            self.network.signal_dbm = None  # not known now: not the last value
             log.warning("modem: signal: %s", error)
 
     async def _query_operator(self) -> None:
@@ -297,10 +303,14 @@ class Modem:
         self._publish()
 
     def _publish(self) -> None:
+        """The gauges. A signal that is not known now (no coverage: +CSQ 99; a modem that does not answer or is
+        being recovered) is NaN, never the last value."""
         self.metrics.modem_state.set(int(self._state))
         self.metrics.modem_roaming.set(1 if self.roaming else 0)
-        if self.network.signal_dbm is not None:
-            self.metrics.modem_signal_dbm.set(self.network.signal_dbm)
+        if self._state in (ModemState.UNKNOWN, ModemState.INITIALIZING, ModemState.FAILED):
+            self.network.signal_dbm = None
+        signal = self.network.signal_dbm
+        self.metrics.modem_signal_dbm.set(math.nan if signal is None else signal)
 
 
 def _payload(lines: list[str], prefix: str) -> str:

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.ports import OUTBOX_KINDS
 from appliance.timebase import Clock
 
-KINDS = ("booking", "offer", "email", "password_reset")
+KINDS = OUTBOX_KINDS
 ITEM_KINDS = ("booking", "offer", "email")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")

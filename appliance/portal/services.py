@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from appliance.alarms import Alarms
+from appliance.alarms import OVER_TEMPERATURE, Alarms
 from appliance.metrics import Metrics
 from appliance.portal.captive import CaptiveClients
 from appliance.portal.catalog import CatalogCache, PathCache
@@ -16,8 +16,6 @@ from appliance.portal.orders import RateLimiter
 from appliance.portal.stream import Broadcaster
 from appliance.ports import ContentView, OrderSink
 from appliance.timebase import Clock
-
-OVER_TEMPERATURE = "over_temperature"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.alarms import OVER_TEMPERATURE
 from appliance.component import Check
 from appliance.core.spec import Setup
 from appliance.sensors.config import SensorsConfig
@@ -25,8 +26,6 @@ from hal.sensors.ina219 import INA219
 from hal.sensors.lm75 import LM75
 
 log = logging.getLogger("appliance.sensors")
-
-OVER_TEMPERATURE = "over_temperature"
 
 
 @dataclass

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance import ports
-from appliance.alarms import Alarms
+from appliance.alarms import STORAGE_CORRUPTION, Alarms
 from appliance.component import Check
 from appliance.fs.fileops import REAL_OPS, FileOps, ensure_dir
 from appliance.metrics import Metrics
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appliance.storage")
 
-CORRUPTION_ALARM = "storage_corruption"
+CORRUPTION_ALARM = STORAGE_CORRUPTION
 
 
 class StorageComponent:
@@ -64,6 +64,8 @@ class StorageComponent:
         self.flight = flight
         self.ops = ops
         self.alarms = alarms
+        #: The reason the clean-shutdown marker records at stop (the daemon's: "orderly stop", or a power fail).
+        self.shutdown_reason: Callable[[], str] = lambda: "orderly stop"
         self.directory = Path(config.dir)
         self.path = self.directory  # the StateDirectory service
         self.boot = BootRecord(self.directory, ops)
@@ -100,9 +102,8 @@ class StorageComponent:
         self.outbox.attach(self.db)
         corruption = self.store.recovery.corruption
         if corruption and self.alarms is not None:
-            # Latched: the condition is a past event, so it clears once a maintenance engineer acknowledges it.
+            # An event alarm (appliance.alarms.KNOWN): active until a maintenance engineer acknowledges it.
             self.alarms.raise_alarm(CORRUPTION_ALARM, f"storage recovery found corruption: {corruption[0]}")
-            self.alarms.condition_cleared(CORRUPTION_ALARM)
         if self.metrics is not None and self.boot.unsafe_shutdowns:
             self.metrics.storage_unsafe_shutdowns.inc(self.boot.unsafe_shutdowns)
         self._update_metrics()
@@ -149,7 +150,7 @@ class StorageComponent:
             self.outbox.detach()
         await asyncio.to_thread(self.time.save_floor, True)
         try:
-            await asyncio.to_thread(self.boot.end, "orderly stop")
+            await asyncio.to_thread(self.boot.end, self.shutdown_reason())
         except OSError as error:
             log.error("storage: clean-shutdown marker not written: %s", error)
 
@@ -300,6 +301,8 @@ def build(setup: Setup[StorageConfig]) -> StorageComponent:
     flight = setup.use(ports.FLIGHT)
     component = StorageComponent(setup.config, setup.clock, setup.metrics, flight=lambda: flight,
                                  alarms=setup.alarms)
+    lifecycle = setup.lifecycle
+    component.shutdown_reason = lambda: lifecycle.shutdown_reason  # e.g. a power fail, for the next boot
     setup.provide(ports.STATE_DIR, component)
     setup.provide(ports.OUTBOX, component.outbox)
     setup.provide(ports.BOOT, component.boot)

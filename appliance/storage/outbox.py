@@ -21,7 +21,7 @@ from typing import Any
 from tinydb import Query
 
 from appliance.metrics import Metrics
-from appliance.ports import OutboxItem, StorageRefused
+from appliance.ports import OUTBOX_KINDS, OutboxItem, StorageRefused
 from appliance.storage.tinystore import JournaledDB
 
 log = logging.getLogger("appliance.storage.outbox")
@@ -62,6 +62,10 @@ class JournalOutbox:
         self._inflight: set[str] = set()  # appended, not yet durable: not offered for delivery
         self._next_seq = 1
         self._pending_counts: dict[str, int] = {}  # kind -> pending items (kept incrementally)
+        if metrics is not None:  # every known kind has its samples (0) from the first scrape
+            for kind in OUTBOX_KINDS:
+                metrics.outbox_pending.labels(kind=kind).set(0)
+                metrics.outbox_delivered.labels(kind=kind)
 
     def attach(self, db: JournaledDB) -> None:
         self._db = db
@@ -202,8 +206,8 @@ class JournalOutbox:
     def _update_gauges(self) -> None:
         if self._metrics is None:
             return
-        for kind, count in self._pending_counts.items():
-            self._metrics.outbox_pending.labels(kind=kind).set(count)
+        for kind in dict.fromkeys((*OUTBOX_KINDS, *self._pending_counts)):
+            self._metrics.outbox_pending.labels(kind=kind).set(self._pending_counts.get(kind, 0))
 
 
 def _item(doc: Mapping[str, Any]) -> OutboxItem:

@@ -1,5 +1,5 @@
 """The whole daemon (`python -m appliance run --sim`) on the simulator: a 50 ms interrupt is ridden through, a
-real cut ends in an orderly stop with exit status 0."""
+real cut ends in an orderly stop with exit status 75 (EX_POWER_FAIL)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.lifecycle import EX_POWER_FAIL
 from tests.conftest import free_port, python_module, subprocess_env
 
 pytestmark = pytest.mark.timeout(90)
@@ -59,7 +60,7 @@ def test_the_daemon_rides_through_then_stops_on_a_real_cut(tmp_path: Path) -> No
             time.sleep(0.05)
         assert process.poll() is None  # rode through: still running
         put(f"http://{control}/discretes/GPIO_ACFAILSIG", {"value": True})
-        assert process.wait(30) == 0
+        assert process.wait(30) == EX_POWER_FAIL  # a power-fail stop: systemd restarts it (units/appliance.service)
     finally:
         if process.poll() is None:
             process.kill()

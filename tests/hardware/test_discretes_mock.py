@@ -290,21 +290,27 @@ async def test_set_output_is_audited_before_it_changes(tmp_path: Path) -> None:
         await component.stop()
 
 
-async def test_over_temperature_is_a_latched_alarm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("line", ["OVERTEMPSIG", "GPIO_OVERTEMPSIG"])
+async def test_over_temperature_follows_either_line_and_latches_its_record(tmp_path: Path, line: str) -> None:
     factory = idle_factory()
     ctx, component = await start_component(tmp_path, factory)
+    sample = ctx.metrics.registry.get_sample_value
     try:
         assert not ctx.alarms.is_active("over_temperature")
-        drive(factory, "OVERTEMPSIG", True)
+        assert sample("appliance_alarm_active", {"name": "over_temperature"}) == 0  # a sample before any alarm
+        drive(factory, line, True)  # either line alone raises it
         await settle(0.05)
         assert ctx.alarms.is_active("over_temperature")
-        assert ctx.metrics.registry.get_sample_value("appliance_alarm_active", {"name": "over_temperature"}) == 1
-        drive(factory, "OVERTEMPSIG", False)
+        assert sample("appliance_alarm_active", {"name": "over_temperature"}) == 1
+        drive(factory, line, False)
         await settle(0.05)
-        assert ctx.alarms.is_active("over_temperature")  # latched until acknowledged
+        assert not ctx.alarms.is_active("over_temperature")  # the cause is gone: load comes back by itself
+        assert ctx.alarms.is_latched("over_temperature")  # the record waits for an engineer
+        assert sample("appliance_alarm_active", {"name": "over_temperature"}) == 0
+        assert sample("appliance_alarm_latched", {"name": "over_temperature"}) == 1
         ctx.alarms.ack("over_temperature")
-        assert not ctx.alarms.is_active("over_temperature")
-        assert ctx.metrics.registry.get_sample_value("appliance_alarm_active", {"name": "over_temperature"}) == 0
+        assert not ctx.alarms.is_latched("over_temperature")
+        assert sample("appliance_alarm_latched", {"name": "over_temperature"}) == 0
     finally:
         await component.stop()
 

@@ -117,6 +117,9 @@ async def test_polling_without_eventsource_and_over_temperature(
     await expect(page.locator("#video-notice")).to_contain_text("serveur de bord", timeout=5000)
     await expect(page.locator("#list-video button").first).to_be_disabled()
     await page.screenshot(path=str(artifacts_dir / "portal-watch-over-temperature.png"))
+    rig.alarms.condition_cleared("over_temperature")  # cooled down: no reload, no acknowledgement
+    await expect(page.locator("#video-notice")).to_be_hidden(timeout=8000)
+    await expect(page.locator("#list-video button").first).to_be_enabled()
 
 
 async def test_welcome_page_in_a_mini_browser_without_javascript(

@@ -56,7 +56,11 @@
       if (!items.length && !(kind === "video" && state.ground)) { list.appendChild(el("li", "empty", t("nothing_here"))); }
     });
     var notice = $("video-notice");
-    if (!c.video_available) { notice.textContent = state.ground ? t("no_video_ground") : t("video_unavailable"); notice.hidden = false; }
+    if (!c.video_available) {
+      notice.textContent = state.ground ? t("no_video_ground") : t("video_unavailable");
+      notice.hidden = false;
+      recheckVideo();
+    }
     else { notice.hidden = true; }
     if (state.reader) {  /* the open reading, in the new language; closed if it has no pages there */
       var id = state.reader.item.id;
@@ -64,6 +68,24 @@
       if (same.files && same.files.pages && same.files.pages.length) { state.reader.item = same; C.renderReader(); }
       else { C.closeReader(); }
     }
+  }
+
+  /* While video is paused (over-temperature), ask the catalog again every few seconds: the notice and the
+     disabled Play buttons clear by themselves once the server has cooled, without a reload. */
+  var VIDEO_RECHECK_MS = 5000, recheck = null;
+  function recheckVideo() {
+    if (recheck !== null || state.ground) { return; }
+    recheck = setTimeout(function () {
+      recheck = null;
+      xhr("GET", "/api/v1/catalog?lang=" + state.lang, null, function (status, data) {
+        if (status === 200 && data) {
+          var changed = !state.catalog || data.video_available !== state.catalog.video_available;
+          state.catalog = data;
+          if (changed || !$("video-notice").hidden) { renderCatalog(); return; }
+        }
+        if (!state.catalog || !state.catalog.video_available || !$("video-notice").hidden) { recheckVideo(); }
+      });
+    }, VIDEO_RECHECK_MS);
   }
 
   /* ---- video ------------------------------------------------------------------------------------------- */
@@ -74,6 +96,7 @@
       if (status === 503 || status === 403) {
         notice.textContent = status === 503 ? t("video_unavailable") : t("no_video_ground");
         notice.hidden = false;
+        if (status === 503) { recheckVideo(); }
         return;
       }
       if (status !== 200) { notice.textContent = t("error_generic"); notice.hidden = false; return; }
