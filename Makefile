@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit bench debs venv image image-test clean avionics-corpus avionics-goldens
+.PHONY: run test lint typecheck unit bench debs venv image image-test clean avionics-corpus avionics-goldens \
+	modem-goldens
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,11 @@ avionics-corpus: $(STAMP)
 
 avionics-goldens: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m tests.data.avionics.make_corpus --goldens
+
+# The modem AT transcript corpus (tests/data/modem): goldens replayed through the real channel. Never run by the
+# tests; review the goldens' diff before committing.
+modem-goldens: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m tests.data.modem.replay
 
 image: $(STAMP)
 	$(BIN)/python -m image.build

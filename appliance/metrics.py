@@ -183,3 +183,9 @@ class Metrics:
         self.content_syncs = Counter(
             "appliance_content_syncs_total", "Content sync attempts, by result.", ["status"], registry=r
         )
+        self.content_unusable_answers = Counter(
+            "appliance_content_unusable_answers_total",
+            "Ground answers the content sync could not use (file skipped for that attempt), by reason.",
+            ["reason"],
+            registry=r,
+        )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance import ports
 from appliance.component import Check
+from appliance.content.answers import REASONS
 from appliance.content.check import KINDS, Checker, CheckReport
 from appliance.content.config import ContentConfig
 from appliance.content.hashing import bad_chunks
@@ -77,6 +78,9 @@ class ContentComponent:
             metrics.fsck_errors.labels(kind=kind).set(math.nan)
         self.found: dict[str, int] = {}  # problems found since start, by kind
         self.error = ""
+        self.last_sync: SyncResult | None = None
+        for reason in REASONS:  # every series there from the first scrape
+            metrics.content_unusable_answers.labels(reason=reason)
         self._check_lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
         self._dirty = asyncio.Event()
@@ -131,6 +135,13 @@ class ContentComponent:
         waiting = sum(len(v) for v in report.awaiting_download.values())
         if waiting:
             return Check.warning(f"{waiting} damaged file(s) quarantined, awaiting download", **details)
+        last = self.last_sync
+        if last is not None:
+            details["last_sync"] = {"status": last.status, "unusable_answers": last.unusable_answers,
+                                    "error": last.error}
+            if last.unusable_answers:
+                return Check.warning(f"last content sync: {last.unusable_answers} unusable answer(s) from the "
+                                     f"ground: {last.error}", **details)
         if self.store.active_dir() is None:
             return Check.warning("no content bundle installed", **details)
         return Check.passing(**details)
@@ -248,6 +259,9 @@ class ContentComponent:
         self.metrics.content_sync_bytes.labels(source="network").inc(result.bytes_downloaded)
         self.metrics.content_sync_bytes.labels(source="local").inc(result.bytes_local)
         self.metrics.content_corrupt_chunks.inc(result.corrupt_chunks)
+        for reason, count in result.unusable_reasons.items():
+            self.metrics.content_unusable_answers.labels(reason=reason).inc(count)
+        self.last_sync = result
         if result.status == "activated":
             self._dirty.set()
         return result.as_dict()

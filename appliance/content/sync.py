@@ -9,6 +9,11 @@ fsynced and logged (appliance.content.staging), so a cut or a power loss resumes
 chunk is verified against its hash (a bad one is counted and fetched again) and every file against its
 SHA-256 before the bundle is installed and activated atomically. Files go in priority order, a byte budget
 can stop the sync cleanly, and a cancellation (window closed) keeps every byte already received.
+
+Every request asks for the bytes as stored (`Accept-Encoding: identity`); a 200 to a Range request that
+carries the whole file is taken as the whole file; an answer that cannot be used is counted by reason
+(`SyncResult.unusable_reasons`), its file is skipped for this attempt and the attempt ends "failed" after the
+other files: no answer is asked for again in a loop (appliance.content.answers, appliance.content.fetch).
 """
 
 from __future__ import annotations
@@ -20,16 +25,14 @@ import logging
 import os
 import shutil
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
 
 import aiohttp
 
+from appliance.content.answers import IDENTITY, LinkDown, SyncFailed, Unusable, check_document
 from appliance.content.check import STATCACHE, StatCache
-from appliance.content.durable import write_durable
+from appliance.content.fetch import ByteBudget, Job, Run, SyncResult, SyncStatus, download
 from appliance.content.hashing import file_sha256, verify_file
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
@@ -37,60 +40,10 @@ from appliance.content.store import ContentStore
 
 log = logging.getLogger("appliance.content.sync")
 
-# Received bytes are made durable and logged SUBBLOCK at a time. A kill loses, per request in flight, at most
-# the block being received and the one being logged: with up to 4 in flight that is at most one chunk.
-SUBBLOCK = 32 * 1024
 MAX_CORRUPT_PER_CHUNK = 3
 LINK_RETRIES = 2
 
-ByteBudget = Callable[[int], bool]
-"""Asked before each range request with the bytes it will fetch: True to go ahead, False to stop cleanly."""
-
-SyncStatus = Literal["activated", "up_to_date", "budget", "interrupted", "failed"]
-
-
-class SyncFailed(Exception):
-    """The ground's content cannot be used (bad index or manifest, missing file, repeatedly corrupt chunk,
-    no space): this attempt stops; nothing is activated."""
-
-
-class LinkDown(Exception):
-    """The connection failed mid-sync: resume in the next window."""
-
-
-@dataclass
-class SyncResult:
-    status: SyncStatus
-    bundle_id: str | None = None
-    bytes_total: int = 0  # size of the bundle
-    bytes_downloaded: int = 0  # body bytes received from the network in this run
-    bytes_local: int = 0  # bytes copied from the store instead of fetched
-    bytes_resumed: int = 0  # bytes already staged by an earlier, interrupted run
-    chunks_fetched: int = 0
-    chunks_local: int = 0
-    corrupt_chunks: int = 0
-    requests: int = 0
-    seconds: float = 0.0
-    error: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class _Job:
-    entry: FileEntry
-    index: int
-    url: str
-
-
-@dataclass
-class _Run:
-    staging: Staging
-    result: SyncResult
-    jobs: deque[_Job] = field(default_factory=deque)
-    stop: str = ""  # why no new requests are issued: "budget", "link", "failed"
-    error: str = ""
+__all__ = ["ByteBudget", "ContentSync", "LinkDown", "SyncFailed", "SyncResult", "SyncStatus", "Unusable"]
 
 
 class ContentSync:
@@ -129,6 +82,9 @@ class ContentSync:
             result = SyncResult("interrupted", error=str(error))
         except SyncFailed as error:
             result = SyncResult("failed", error=str(error))
+        except Unusable as error:  # the index or the manifest
+            result = SyncResult("failed", error=str(error))
+            result.note_unusable(error.reason)
         finally:
             if own:
                 await session.close()
@@ -158,17 +114,20 @@ class ContentSync:
             raise SyncFailed(f"manifest {manifest_rel} is bundle {manifest.bundle_id!r}, index says {bundle_id!r}")
         staging = await asyncio.to_thread(Staging.open, self.store.staging, manifest, manifest_bytes, self.store.ops)
         result = SyncResult("interrupted", bundle_id, manifest.total_size)
-        run = _Run(staging, result)
+        run = Run(staging, result, budget, self.on_received)
         try:
             await self._check_space(manifest, staging)
             bundle_dir = str(PurePosixPath(manifest_rel).parent)
             await asyncio.to_thread(self._plan, run, bundle_dir)
-            await self._fetch_all(session, run, budget)
-            if run.stop:
-                result.status = "budget" if run.stop == "budget" else "interrupted"
-                if run.stop == "failed":
-                    raise SyncFailed(run.error)
-                if run.stop == "link":
+            await self._fetch_all(session, run)
+            if run.skipped and not run.stop:
+                run.stop, run.error = "failed", "unusable answers from the ground: " + "; ".join(
+                    f"{path}: {why}" for path, why in sorted(run.skipped.items())
+                )
+            if run.stop:  # the counts of what was done stay in the result
+                stops: dict[str, SyncStatus] = {"budget": "budget", "failed": "failed"}
+                result.status = stops.get(run.stop, "interrupted")
+                if run.stop in ("failed", "link"):
                     result.error = run.error
                 return result
             await asyncio.to_thread(self._verify_files, run)
@@ -201,11 +160,8 @@ class ContentSync:
 
     async def _get_bytes(self, session: aiohttp.ClientSession, url: str) -> bytes:
         try:
-            async with session.get(url) as response:
-                if response.status == 404:
-                    raise SyncFailed(f"{url}: 404")
-                if response.status != 200:
-                    raise LinkDown(f"{url}: HTTP {response.status}")
+            async with session.get(url, headers=IDENTITY) as response:
+                check_document(url, response.status)
                 return await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise LinkDown(f"{url}: {error!r}") from None
@@ -269,7 +225,7 @@ class ContentSync:
         staging.record([(entry.path, i, staging.chunk_length(entry, i)) for i in range(len(entry.chunks))])
         return True
 
-    def _plan(self, run: _Run, bundle_dir: str) -> None:
+    def _plan(self, run: Run, bundle_dir: str) -> None:
         """Copy what the store has (verifying it), queue the rest in priority order."""
         staging = run.staging
         chunk_size = staging.manifest.chunk_size
@@ -304,7 +260,7 @@ class ContentSync:
                         run.result.bytes_local += length
                         run.result.chunks_local += 1
                         continue
-                    run.jobs.append(_Job(entry, index, url))
+                    run.jobs.append(Job(entry, index, url))
                 if steps:
                     ops.fsync(out)
             finally:
@@ -314,10 +270,8 @@ class ContentSync:
 
     # --- fetching ---------------------------------------------------------------------------------------
 
-    async def _fetch_all(self, session: aiohttp.ClientSession, run: _Run, budget: ByteBudget | None) -> None:
-        workers = [
-            asyncio.create_task(self._worker(session, run, budget)) for _ in range(min(self.concurrency, len(run.jobs)))
-        ]
+    async def _fetch_all(self, session: aiohttp.ClientSession, run: Run) -> None:
+        workers = [asyncio.create_task(self._worker(session, run)) for _ in range(min(self.concurrency, len(run.jobs)))]
         if not workers:
             return
         try:
@@ -329,11 +283,11 @@ class ContentSync:
                 await asyncio.gather(*workers, return_exceptions=True)
             raise
 
-    async def _worker(self, session: aiohttp.ClientSession, run: _Run, budget: ByteBudget | None) -> None:
+    async def _worker(self, session: aiohttp.ClientSession, run: Run) -> None:
         while run.jobs and not run.stop:
             job = run.jobs.popleft()
             wanted = run.staging.chunk_length(job.entry, job.index) - run.staging.bytes_done(job.entry, job.index)
-            if budget is not None and not budget(wanted):
+            if run.budget is not None and not run.budget(wanted):
                 run.jobs.appendleft(job)
                 run.stop = "budget"
                 return
@@ -348,8 +302,12 @@ class ContentSync:
                 run.stop = "failed"
                 run.error = str(error)
                 return
+            except Unusable as error:  # counted, reported; the other files go on
+                log.warning("content sync: unusable answer (%s): %s", error.reason, error)
+                run.result.note_unusable(error.reason)
+                run.skip_file(job.entry.path, str(error))
 
-    async def _fetch_chunk(self, session: aiohttp.ClientSession, run: _Run, job: _Job) -> None:
+    async def _fetch_chunk(self, session: aiohttp.ClientSession, run: Run, job: Job) -> None:
         staging = run.staging
         entry, index = job.entry, job.index
         offset, length = entry.chunk_range(index, staging.manifest.chunk_size)
@@ -360,7 +318,7 @@ class ContentSync:
             start = staging.bytes_done(entry, index)
             if start < length:
                 try:
-                    await self._download(session, run, job, start=start)
+                    await download(session, run, job, start=start)
                 except LinkDown:
                     retries += 1
                     if retries > LINK_RETRIES:
@@ -379,64 +337,9 @@ class ContentSync:
             if corrupt >= MAX_CORRUPT_PER_CHUNK:
                 raise SyncFailed(f"chunk {index} of {entry.path} corrupt {corrupt} times")
 
-    async def _download(self, session: aiohttp.ClientSession, run: _Run, job: _Job, *, start: int) -> None:
-        """Fetch bytes [start, length) of the chunk at `offset`; every SUBBLOCK is made durable and logged except
-        the last (logged as complete only once the chunk's hash is verified)."""
-        staging = run.staging
-        path, index = job.entry.path, job.index
-        offset, length = job.entry.chunk_range(index, staging.manifest.chunk_size)
-        target = staging.files / path
-        position = start
-        pending = bytearray()
-
-        def save_partial() -> None:
-            nonlocal position
-            if pending and position + len(pending) < length:
-                write_durable(target, offset + position, bytes(pending), staging.ops)
-                position += len(pending)
-                pending.clear()
-                staging.record([(path, index, position)])
-
-        headers = {"Range": f"bytes={offset + start}-{offset + length - 1}"}
-        run.result.requests += 1
-        try:
-            async with session.get(job.url, headers=headers) as response:
-                if response.status == 404:
-                    raise SyncFailed(f"{job.url}: 404")
-                if response.status != 206:
-                    raise LinkDown(f"{job.url}: HTTP {response.status} to a Range request")
-                expected = f"bytes {offset + start}-{offset + length - 1}/"
-                if not response.headers.get("Content-Range", "").startswith(expected):
-                    raise SyncFailed(f"{job.url}: Content-Range {response.headers.get('Content-Range')!r}")
-                async for data in response.content.iter_chunked(SUBBLOCK):
-                    run.result.bytes_downloaded += len(data)
-                    if self.on_received is not None:
-                        self.on_received(len(data))
-                    pending += data
-                    if position + len(pending) > length:
-                        raise SyncFailed(f"{job.url}: more bytes than asked for")
-                    if len(pending) >= SUBBLOCK and position + len(pending) < length:
-                        block = bytes(pending)
-                        await asyncio.to_thread(write_durable, target, offset + position, block, staging.ops)
-                        position += len(block)
-                        del pending[: len(block)]
-                        await asyncio.to_thread(staging.record, [(path, index, position)])
-            if position + len(pending) != length:
-                raise LinkDown(f"{job.url}: body ended after {position + len(pending) - start} bytes")
-            await asyncio.to_thread(write_durable, target, offset + position, bytes(pending), staging.ops)
-        except asyncio.CancelledError:
-            save_partial()
-            raise
-        except (aiohttp.ClientError, TimeoutError) as error:
-            save_partial()
-            raise LinkDown(f"{job.url}: {error!r}") from None
-        except LinkDown:
-            save_partial()
-            raise
-
     # --- before activation ------------------------------------------------------------------------------
 
-    def _verify_files(self, run: _Run) -> None:
+    def _verify_files(self, run: Run) -> None:
         for entry in run.staging.manifest.files:
             if file_sha256(run.staging.files / entry.path) != entry.sha256:
                 run.staging.record([(entry.path, i, 0) for i in range(len(entry.chunks))])

@@ -29,7 +29,7 @@ from hal.modem import (
     parse_cops,
     parse_cpin,
 )
-from hal.modem.parse import parse_registration
+from hal.modem.parse import Registration, parse_registration
 
 log = logging.getLogger("appliance.modem")
 
@@ -68,6 +68,7 @@ class Modem:
         self.last_answer_mono: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._fresh: dict[str, Registration] | None = None  # the registrations of the poll under way
         self._publish()
 
     # --- ModemView ---------------------------------------------------------------------------------
@@ -123,6 +124,16 @@ class Modem:
         if self._state in (ModemState.UNKNOWN, ModemState.INITIALIZING, ModemState.LOCKED):
             return Check.warning(f"modem {self._state.name.lower()}: {self.reason}", **details)
         return Check.passing(f"modem {self._state.name.lower()} ({self.reason})", **details)
+
+    async def initialise(self) -> None:
+        """Open the port if needed and initialise the modem once, as the loop does first (a replayed
+        transcript steps the component this way). Raises PortClosed, ATTimeout or ModemDead."""
+        await self._open_and_initialise()
+
+    async def poll(self) -> None:
+        """One poll (SIM, registration, signal, operator), as the loop does every poll_interval; a timeout
+        ends it early (counted). Raises ModemDead after too many timeouts in a row, PortClosed."""
+        await self._poll()
 
     def poll_now(self) -> None:
         """Skip the rest of the poll interval (e.g. after landing)."""
@@ -208,8 +219,7 @@ class Modem:
         except ParseError as error:
             log.warning("modem: %s", error)
         if self.network.sim == "READY":
-            for domain in DOMAINS:
-                await self._query_registration(domain)
+            await self._query_registrations()
             await self._query_signal()
             await self._query_operator()
         else:
@@ -218,17 +228,32 @@ class Modem:
             self.network.signal_dbm = None
         self._derive()
 
-    async def _query_registration(self, domain: str) -> None:
+    async def _query_registrations(self) -> None:
+        """Ask every domain. A domain this poll did not get a usable answer for (an error such as no +CEREG on
+        a 3G-only modem, a refused answer, a timeout that cut the poll short) becomes unknown: an earlier
+        value never stays in force (a stale EPS "home" must not win over "roaming" elsewhere). URCs that
+        arrive during the poll count as answers."""
+        fresh: dict[str, Registration] = {}
+        self._fresh = fresh
+        try:
+            for domain in DOMAINS:
+                registration = await self._query_registration(domain)
+                if registration is not None:
+                    fresh[domain] = registration
+        finally:
+            self._fresh = None
+            self.network.registrations = fresh
+
+    async def _query_registration(self, domain: str) -> Registration | None:
         command = REGISTRATION_QUERIES[domain]
         try:
             lines = await self._command(f"{command}?")
-            self.network.registrations[domain] = parse_registration(
-                _payload(lines, command[2:] + ":"), answer=True
-            )
+            return parse_registration(_payload(lines, command[2:] + ":"), answer=True, domain=domain)
         except ATError:
-            self.network.registrations.pop(domain, None)  # e.g. no +CEREG on a 3G-only modem
+            return None
         except ParseError as error:
             log.warning("modem: %s", error)
+            return None
 
     async def _query_signal(self) -> None:
         try:
@@ -242,6 +267,8 @@ class Modem:
             operator = parse_cops(_payload(await self._command("AT+COPS?"), "+COPS:"))
         except (ATError, ParseError) as error:
             log.warning("modem: operator: %s", error)
+            self.network.operator = None  # unknown, not the last value
+            self.network.act = None
             return
         self.network.operator = operator.mcc_mnc
         self.network.act = operator.act
@@ -250,10 +277,13 @@ class Modem:
         for prefix, domain in PREFIX_DOMAIN.items():
             if line.startswith(prefix):
                 try:
-                    self.network.registrations[domain] = parse_registration(line[len(prefix) :], answer=False)
+                    registration = parse_registration(line[len(prefix) :], answer=False, domain=domain)
                 except ParseError as error:
                     log.warning("modem: bad URC %r: %s", line, error)
                     return
+                self.network.registrations[domain] = registration
+                if self._fresh is not None:
+                    self._fresh[domain] = registration
                 was_registered = self.registered
                 self._derive()
                 if self.registered and not was_registered:

@@ -23,11 +23,20 @@ import serial
 log = logging.getLogger("hal.modem.at")
 
 FINAL_OK = "OK"
-FINAL_ERRORS = ("ERROR", "NO CARRIER", "NO DIALTONE", "BUSY", "NO ANSWER")
+# COMMAND NOT SUPPORT: Huawei's (and some Telit firmware's) final result code for an unknown command, as
+# ModemManager's serial parser also takes it (src/mm-serial-parsers.c); TOO MANY PARAMETERS likewise (Huawei).
+FINAL_ERRORS = ("ERROR", "NO CARRIER", "NO DIALTONE", "BUSY", "NO ANSWER", "COMMAND NOT SUPPORT", "TOO MANY PARAMETERS")
 _CME = re.compile(r"^\+CM[ES] ERROR: *(\d+|.+)$")
 
 # Prefixes that are unsolicited when no command asked for them.
-URC_PREFIXES = ("+CREG:", "+CGREG:", "+CEREG:", "RING", "+CMTI:", "+CUSD:", "+CIEV:", "+CRING:", "^", "+PBREADY")
+URC_PREFIXES = (
+    "+CREG:", "+CGREG:", "+CEREG:", "RING", "+CMTI:", "+CUSD:", "+CIEV:", "+CRING:", "^", "+PBREADY",
+    "+QIND:", "+QUSIM:", "RDY", "SMS DONE",  # Quectel, SIMCom
+    "+CTZV:", "+CTZE:", "*PSUTTZ:", "DST:", "SMS Ready", "Call Ready", "PB DONE",  # SIMCom
+    "#QSS:",  # Telit SIM status
+    "+UUPSDA:", "+UUPSDD:", "+UUSORD:",  # u-blox
+    "+CGEV:",
+)
 
 # CME error numbers the appliance cares about (27.007 9.2.1).
 CME_ERRORS = {
@@ -91,7 +100,9 @@ _REG_PREFIXES = ("+CREG:", "+CGREG:", "+CEREG:")
 def is_registration_answer(payload: str) -> bool:
     """`+CxREG: <n>,<stat>[,...]` (an answer) against `+CxREG: <stat>[,"lac",...]` (a URC).
 
-    An answer's first two fields are plain integers; a URC has one field, or a quoted LAC second.
+    An answer's first two fields are plain integers (leading zeros and spaces allowed: `+CREG:002,001`); a URC
+    has one field, or a LAC second (quoted, or hex with a letter). A URC with an unquoted all-digit LAC looks
+    like an answer: the channel then keeps the first such line as the answer and treats later ones as URCs.
     """
     fields = [f.strip() for f in payload.split(",")]
     return len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit()
@@ -261,9 +272,18 @@ class ATChannel:
             return
         if kind == "final":
             response.final = line
+            self._pending = None  # what follows in the same read is no longer this command's answer
             done.set_result(response)
-        else:
-            response.lines.append(line)
+            return
+        expected = expected_prefix(response.command)
+        if line.startswith(_REG_PREFIXES) and expected is not None and line.startswith(expected) and any(
+            earlier.startswith(expected) for earlier in response.lines
+        ):  # the answer is already there: a second registration line is a URC that looked like one
+            self.urcs += 1
+            if self.on_urc is not None:
+                self.on_urc(line)
+            return
+        response.lines.append(line)
 
     def _mark_lost(self, reason: str) -> None:
         if self.lost is None:

@@ -36,7 +36,8 @@ CPU_WINDOW = 10.0
 def _baseline_import_seconds() -> float:
     """Reference: a bare interpreter importing every component's module (the floor for start-to-READY)."""
     started = time.monotonic()
-    code = "import appliance.core.registry as r, importlib; [importlib.import_module(p + '.component') for p in r.PACKAGES]"
+    code = ("import appliance.core.registry as r, importlib; "
+            "[importlib.import_module(p + '.component') for p in r.PACKAGES]")
     subprocess.run([sys.executable, "-c", code], env=subprocess_env(), check=True)
     return time.monotonic() - started
 
