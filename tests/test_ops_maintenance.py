@@ -86,7 +86,8 @@ async def listener(tmp_path: Path) -> AsyncIterator[Listener]:
     token = write_token(tmp_path / "maintenance.token")
     port = free_port()
     (tmp_path / "state").mkdir()
-    document = base_config(tmp_path, port, maintenance={"debug_hooks": True})
+    # wrong tokens on purpose, more than the default limit of failed authentications allows
+    document = base_config(tmp_path, port, maintenance={"debug_hooks": True, "auth_failures_burst": 100})
     ctx = Context(config=parse_config(document, "test"), config_path=None)
     component = MaintenanceComponent(ctx)
     ctx.components.extend([Part("avionics", True, Check.passing("fresh", words=12)), component])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from appliance.alarms import UnknownAlarm
 from appliance.component import Status
-from appliance.maintenance.auth import bearer_matches
+from appliance.httpserve import BadJSON, parse_json, set_server_header
+from appliance.maintenance.auth import FailedAuthLimit, bearer_matches
 from appliance.maintenance.documents import health_document, status_document
 
 if TYPE_CHECKING:
@@ -27,8 +27,9 @@ PUBLIC = frozenset({"/livez"})
 MAX_BLOCK_SECONDS = 120.0
 
 
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+def error(status: int, message: str, retry_after: int | None = None, **extra: Any) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
 
 
 def allowed(remote: str | None, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -52,14 +53,30 @@ def allowed(remote: str | None, networks: list[ipaddress.IPv4Network | ipaddress
 def make_app(ctx: Context, token: str) -> web.Application:
     networks = ctx.config.maintenance.networks()
 
+    config = ctx.config.maintenance
+    failures = FailedAuthLimit(ctx.clock, config.auth_failures_per_minute, config.auth_failures_burst)
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not allowed(request.remote, networks):
             return error(403, "the maintenance listener is not reachable from this network")
-        if request.path not in PUBLIC and not bearer_matches(request.headers.get("Authorization"), token):
-            response = error(401, "a maintenance bearer token is required")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="appliance-maintenance"'
-            return response
+        if request.path not in PUBLIC:
+            address = request.remote or ""
+            wait = failures.wait(address)
+            if wait > 0:  # refused before the token is compared: guessing costs the guesser time
+                return error(429, "too many failed authentications from this address; try again later",
+                             retry_after=max(1, round(wait)))
+            presented = request.headers.get("Authorization")
+            if not bearer_matches(presented, token):
+                if presented is not None:  # a guess (no header at all is no guess: a scraper without config)
+                    count = failures.failed(address)
+                    ctx.metrics.maintenance_auth_failures.inc()
+                    if count in {1, config.auth_failures_burst}:
+                        log.warning("maintenance: %d failed authentication(s) from %s%s", count, address,
+                                    "; refused for a while" if count >= config.auth_failures_burst else "")
+                response = error(401, "a maintenance bearer token is required")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="appliance-maintenance"'
+                return response
         try:
             return await handler(request)
         except web.HTTPException as http:
@@ -72,6 +89,7 @@ def make_app(ctx: Context, token: str) -> web.Application:
 
     routes = Routes(ctx)
     app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
+    app.on_response_prepare.append(set_server_header)
     app.router.add_get("/livez", routes.livez)
     app.router.add_get("/readyz", routes.readyz)
     app.router.add_get("/health", routes.health)
@@ -87,9 +105,9 @@ def make_app(ctx: Context, token: str) -> web.Application:
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(reason="the body is not JSON") from None
+        body = parse_json(await request.read())
+    except BadJSON as problem:
+        raise web.HTTPBadRequest(reason=str(problem)) from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(reason="the body must be a JSON object")
     return body

@@ -13,6 +13,13 @@ class MaintenanceConfig:
     # Networks (CIDR) allowed to reach the listener at all, /livez included: on the aircraft, the maintenance
     # network and the VPN, so that the cabin Wi-Fi cannot even try tokens. Empty: any address (token still needed)
     allow_from: list[str] = field(default_factory=list)
+    # A listener on a non-loopback address with an empty allow_from refuses to start unless this says so
+    allow_any: bool = False
+    max_connections: int = 64  # the listener's own cap, kept in the descriptor budget apart from the portal's
+    max_connections_per_address: int = 16
+    # failed authentications per client address: `auth_failures_burst` at once, then this many a minute (429)
+    auth_failures_per_minute: int = 10
+    auth_failures_burst: int = 5
     # The daemon's own operation (systemd integration) lives here too:
     stop_timeout: float = 20.0  # seconds for an orderly stop after SIGTERM (below the unit's TimeoutStopSec)
     watchdog_max_lag: float = 1.0  # event-loop lag (s) above which the systemd watchdog is not fed
@@ -33,6 +40,23 @@ class MaintenanceConfig:
             raise ValueError("stop_timeout", "must be positive")
         if self.watchdog_max_lag <= 0:
             raise ValueError("watchdog_max_lag", "must be positive")
-        _host, sep, port = self.listen.rpartition(":")
+        host, sep, port = self.listen.rpartition(":")
         if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError("listen", f"expected HOST:PORT, got {self.listen!r}")
+        if not self.allow_from and not self.allow_any and not is_loopback_host(host.strip("[]")):
+            raise ValueError("allow_from", f"is empty while listen = {self.listen!r} is reachable from other "
+                             "networks: name the maintenance networks (CIDR), or set maintenance.allow_any = true")
+        for key in ("max_connections", "max_connections_per_address", "auth_failures_per_minute",
+                    "auth_failures_burst"):
+            if getattr(self, key) < 1:
+                raise ValueError(key, "must be at least 1")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listen host (or a bound address) reaches only this machine ("" and 0.0.0.0 reach all)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
+    except ValueError:
+        return False

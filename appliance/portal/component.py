@@ -10,6 +10,7 @@ from aiohttp import web
 
 from appliance.alarms import Alarms
 from appliance.component import Check
+from appliance.httpserve import ConnectionGuard, ConnectionLimits, GuardedSite, plan_descriptors
 from appliance.metrics import Metrics
 from appliance.portal.airports import Airports
 from appliance.portal.app import make_app
@@ -42,26 +43,37 @@ class Portal:
     name = "portal"
     critical = False
 
-    def __init__(self, services: Services, listen: str, sock: socket.socket | None = None) -> None:
+    def __init__(self, services: Services, listen: str, sock: socket.socket | None = None,
+                 maintenance_connections: int = 64) -> None:
         self.services = services
         self.listen = listen
         self.sock = sock  # a listening socket handed over (systemd socket activation): used instead of `listen`
         self.app = make_app(services)
         self._runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
+        self.maintenance_connections = maintenance_connections  # the reserve kept in the descriptor budget
+        self.guard: ConnectionGuard | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
         sock = sock if sock is not None else self.sock
+        config = self.services.config
+        # descriptors for every connection the caps allow, the maintenance listener's and the daemon's own
+        plan = plan_descriptors(config.max_connections, self.maintenance_connections)
+        limits = ConnectionLimits(plan.portal_connections, config.max_connections_per_address,
+                                  config.header_timeout_seconds, config.keepalive_timeout_seconds)
+        self.guard = ConnectionGuard("portal", limits, self.services.metrics)
+        self.services.broadcaster.limit_clients(plan.portal_connections)
         self.services.broadcaster.start()
         # the access log costs a call per request: only when someone asked for it (DEBUG)
         access = logging.getLogger("appliance.portal.access")
         runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0,
-                               access_log=access if access.isEnabledFor(logging.DEBUG) else None)
+                               access_log=access if access.isEnabledFor(logging.DEBUG) else None,
+                               keepalive_timeout=config.keepalive_timeout_seconds)
         await runner.setup()
         if sock is None:
             sock = listener_socket("portal", self.listen)  # systemd's socket when activated, else bound here
-        site = web.SockSite(runner, sock)
+        site = GuardedSite(runner, sock, self.guard)
         await site.start()
         self._runner = runner
         server = site._server  # the bound address (port 0 becomes the real port)
@@ -103,14 +115,17 @@ def make_services(
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
     report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
     broadcaster = Broadcaster(report.build, clock, metrics, interval=config.sse_interval_seconds,
-                              max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients)
+                              max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients,
+                              max_per_address=config.sse_max_per_address,
+                              send_buffer=config.sse_send_buffer_bytes)
     return Services(
         config=config,
         clock=clock,
         clients=CaptiveClients(clock, config.captive_inactivity_seconds),
         report=report,
         broadcaster=broadcaster,
-        limiter=RateLimiter(clock, config.orders_per_minute, config.orders_burst),
+        limiter=RateLimiter(clock, config.orders_per_minute, config.orders_burst,
+                            total_per_minute=config.orders_per_minute_total, total_burst=config.orders_burst_total),
         metrics=metrics,
         content=content,
         outbox=outbox,
@@ -123,4 +138,4 @@ def build(ctx: Context) -> Portal:
     config = ctx.config.portal
     services = make_services(config, ctx.clock, ctx.metrics, flight=ctx.flight, outbox=ctx.outbox,
                              content=ctx.content, alarms=ctx.alarms, ground_schedule=ctx.schedule)
-    return Portal(services, config.listen)
+    return Portal(services, config.listen, maintenance_connections=ctx.config.maintenance.max_connections)
