@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -95,10 +96,16 @@ def setup_logging(verbose: bool) -> None:
     )
 
 
+DAEMON_UMASK = 0o027  # no write for the group, nothing for others
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from appliance.appconfig import DEFAULT_PATH, load_config
     from appliance.daemon import Context, Daemon
 
+    # the daemon's own umask, whoever started it (the unit says 0027 too; a shell's 0022 would leave the journal
+    # and the state files readable by every user)
+    os.umask(DAEMON_UMASK)
     config_path: Path | None = args.config
     if config_path is None and not args.sim:
         config_path = DEFAULT_PATH

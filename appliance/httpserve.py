@@ -28,7 +28,7 @@ import logging
 import resource
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -239,6 +239,13 @@ class GuardedHandler(RequestHandler):
             self._guard.count_refusal("header_timeout")
             self.force_close()
 
+    async def _handle_request(self, request: BaseRequest, start_time: float | None,
+                              request_handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
+                              ) -> tuple[StreamResponse, bool]:
+        if request.version not in HTTP_1:  # "HTTP/2.0" in a request line: nothing here speaks it that way
+            request_handler = _version_not_supported
+        return await super()._handle_request(request, start_time, request_handler)
+
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> StreamResponse:
         """A request aiohttp could not parse or handle: a JSON reason that echoes none of its bytes, the
@@ -263,6 +270,16 @@ class GuardedHandler(RequestHandler):
                 and (resp.content_type or "") not in JSON_TYPES:
             resp = _as_json(resp)
         return await super().finish_response(request, resp, start_time)
+
+
+HTTP_1 = ((1, 1), (1, 0))
+
+
+async def _version_not_supported(request: BaseRequest) -> StreamResponse:
+    response = web.Response(status=505, body=json_body(505, "HTTP/1.1 only"), content_type="application/json",
+                            headers={hdrs.SERVER: SERVER_NAME, "Cache-Control": "no-store"})
+    response.force_close()
+    return response
 
 
 def _as_json(exc: web.HTTPException) -> web.Response:

@@ -8,9 +8,9 @@ Each client holds a slot of size one: it is given the latest frame only if its s
 (the transport's write buffer is empty); otherwise the tick is skipped for it and it gets whatever is latest
 once it has drained. A client that has not drained for `max_behind` ticks is dropped. Nothing queues up per
 client, so a slow phone costs no memory. "Drained" counts the kernel too: each stream's socket gets a small fixed
-SO_SNDBUF (no autotuning to megabytes per reader that never reads), and a frame still unsent or unacknowledged in
-the kernel (SIOCOUTQNSD: not yet sent, the reader's window is shut) at the next tick is a tick behind, so a reader that stops is dropped `max_behind` ticks
-after its window closes, and costs at most its send buffer until then. One address holds at most
+SO_SNDBUF (no autotuning to megabytes per reader that never reads), and bytes the kernel could not send yet
+(SIOCOUTQNSD: the reader's window is shut) at the next tick make it a tick behind, so a reader that stops is
+dropped `max_behind` ticks after its window closes, and costs at most its send buffer until then. One address holds at most
 `max_per_address` streams.
 
 Every `heartbeat_ticks`-th tick carries a heartbeat comment. While the snapshot builds, an event goes out every
