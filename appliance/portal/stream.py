@@ -10,8 +10,8 @@ once it has drained. A client that has not drained for `max_behind` ticks is dro
 client, so a slow phone costs no memory. "Drained" counts the kernel too: each stream's socket gets a small fixed
 SO_SNDBUF (no autotuning to megabytes per reader that never reads), and bytes the kernel could not send yet
 (SIOCOUTQNSD: the reader's window is shut) at the next tick make it a tick behind, so a reader that stops is
-dropped `max_behind` ticks after its window closes, and costs at most its send buffer until then. One address holds at most
-`max_per_address` streams.
+dropped `max_behind` ticks after its window closes, and costs at most its send buffer until then. One address
+holds at most `max_per_address` streams.
 
 Every `heartbeat_ticks`-th tick carries a heartbeat comment. While the snapshot builds, an event goes out every
 tick anyway, so the comment only marks the stream as alive to whoever reads it raw; it matters when the snapshot
