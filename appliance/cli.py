@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +49,9 @@ def setup_logging(verbose: bool) -> None:
     )
 
 
+DAEMON_UMASK = 0o027  # no write for the group, nothing for others
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from appliance.appconfig import DEFAULT_PATH, load_config
     from appliance.core.context import Context
@@ -55,6 +59,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from appliance.maintenance.config import MaintenanceConfig
     from appliance.portal.config import PortalConfig
 
+    # the daemon's own umask, whoever started it (the unit says 0027 too; a shell's 0022 would leave the journal
+    # and the state files readable by every user)
+    os.umask(DAEMON_UMASK)
     config_path: Path | None = args.config
     if config_path is None and not args.sim:
         config_path = DEFAULT_PATH

@@ -3,22 +3,25 @@ register on it): every refusal is a 4xx/5xx with {"error": reason}, never an HTM
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from appliance.httpserve import BadJSON, parse_json
 
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+
+def error(status: int, message: str, retry_after: int | None = None, **extra: Any) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object. Raises HTTPBadRequest (answered as a JSON 400) for anything else."""
+    """The request's JSON object (depth-limited: a 2,000-deep body is a 400, never a RecursionError). Raises
+    HTTPBadRequest (answered as a JSON 400) for anything else."""
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise web.HTTPBadRequest(reason="the body is not JSON") from None
+        body = parse_json(await request.read())
+    except BadJSON as problem:
+        raise web.HTTPBadRequest(reason=str(problem)) from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(reason="the body must be a JSON object")
     return body

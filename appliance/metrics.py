@@ -107,6 +107,27 @@ class Metrics:
         self.portal_sse_dropped = Counter(
             "appliance_portal_sse_dropped_total", "Flight-stream clients dropped for staying behind.", registry=r
         )
+        # both HTTP listeners (portal, maintenance): what hostile clients cost (appliance/httpserve.py)
+        self.http_connections = Gauge(
+            "appliance_http_connections", "Open connections per listener.", ["listener"], registry=r
+        )
+        self.http_connections_refused = Counter(
+            "appliance_http_connections_refused_total",
+            "Connections closed at once by reason (per_address, total cap) or timed out (header_timeout).",
+            ["listener", "reason"], registry=r,
+        )
+        self.http_accept_errors = Counter(
+            "appliance_http_accept_errors_total", "accept() failures (e.g. out of descriptors) per listener.",
+            ["listener"], registry=r,
+        )
+        self.http_bad_requests = Counter(
+            "appliance_http_bad_requests_total", "Requests refused by the HTTP parser (malformed).", ["listener"],
+            registry=r,
+        )
+        self.maintenance_auth_failures = Counter(
+            "appliance_maintenance_auth_failures_total", "Maintenance requests with a missing or wrong token.",
+            registry=r,
+        )
 
         # storage
         self.storage_unsafe_shutdowns = Counter(

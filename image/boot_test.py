@@ -37,6 +37,8 @@ SIM_CONFIG = """\
 [maintenance]
 listen = "0.0.0.0:9180"
 token_file = "/etc/appliance/maintenance.token"
+# QEMU's user-mode network: the host's forwarded port arrives from 10.0.2.2
+allow_from = ["10.0.2.0/24"]
 """
 
 REPORT_UNIT = f"""\

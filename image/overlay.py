@@ -131,8 +131,10 @@ listen = "0.0.0.0:80"
 [maintenance]
 listen = "0.0.0.0:9180"
 token_file = "/etc/appliance/maintenance.token"
-# set to the aircraft's maintenance network and VPN, e.g. ["10.20.0.0/16"], so the cabin Wi-Fi cannot reach it
-allow_from = []
+# The aircraft's maintenance network and VPN: nobody else reaches the listener (not even /livez), so the cabin
+# Wi-Fi cannot even try tokens. A non-loopback listener with an empty list refuses to start unless
+# allow_any = true says so on purpose.
+allow_from = ["10.20.0.0/16"]
 """
 
 NETWORK = """\

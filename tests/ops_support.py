@@ -92,7 +92,7 @@ class NotifyListener:
                 pass
 
 
-def write_token(path: Path, token: str = "test-token-0123456789") -> str:
+def write_token(path: Path, token: str = "test-token-5Jq8Vx2LmN4pR7sT9wYb3Kd6") -> str:
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token

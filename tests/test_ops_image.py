@@ -88,6 +88,8 @@ def test_the_default_config_is_valid_and_names_the_udev_devices(overlay: Path) -
     assert config.avionics.port == "/dev/avionics" and config.modem.port == "/dev/modem-at"
     assert config.maintenance.token_file == "/etc/appliance/maintenance.token"
     assert config.storage.dir == "/var/lib/appliance"
+    # the maintenance listener listens on every address: only the maintenance network may reach it
+    assert config.maintenance.allow_from and not config.maintenance.allow_any
 
 
 def test_the_recipe_enables_units_that_exist(overlay: Path, tmp_path: Path) -> None:

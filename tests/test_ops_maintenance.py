@@ -17,18 +17,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from appliance import discretes, groundlink, maintenance, ports
+from appliance import discretes, groundlink
 from appliance.appconfig import parse_config
 from appliance.component import Check
 from appliance.config import ConfigError
-from appliance.core.context import Context
-from appliance.core.spec import ASSEMBLY, Assembly, ComponentSpec, Installed
-from appliance.core.testing import build_alone
 from appliance.maintenance.api import allowed
 from appliance.maintenance.component import MaintenanceComponent
 from appliance.maintenance.config import MaintenanceConfig
 from appliance.statusline import status_line
 from tests.conftest import free_port, python_module, subprocess_env
+from tests.maintenance_support import Part, Scene, scene_for
 from tests.ops_support import base_config, write_token
 
 
@@ -63,57 +61,6 @@ class Trigger:
 
 
 @dataclass
-class Part:
-    name: str
-    critical: bool
-    check: Check
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def health(self) -> Check:
-        return self.check
-
-
-@dataclass
-class StateDir:
-    path: Path
-
-
-class Scene:
-    """The daemon as the listener sees it: a core context, the assembly of built components (fakes here), and
-    the config the listener was built from."""
-
-    def __init__(self, tmp_path: Path, maintenance_table: dict[str, Any]) -> None:
-        self.core = Context()
-        self.assembly = Assembly(self.core.lifecycle)
-        self.core.services.provide(ASSEMBLY, self.assembly, "test")
-        self.state_dir = tmp_path / "state"
-        self.core.services.provide(ports.STATE_DIR, StateDir(self.state_dir), "test")
-        self.table = maintenance_table
-        self.lifecycle, self.metrics, self.alarms = self.core.lifecycle, self.core.metrics, self.core.alarms
-
-    def install(self, component: Any, spec: ComponentSpec[Any] | None = None, index: int | None = None) -> None:
-        spec = spec or ComponentSpec(name=component.name, build=lambda setup: component, critical=component.critical)
-        entry = Installed(spec, component)
-        self.assembly.installed.insert(len(self.assembly.installed) if index is None else index, entry)
-
-    def listener(self) -> MaintenanceComponent:
-        component = build_alone(maintenance.COMPONENT, self.table, ctx=self.core)
-        assert isinstance(component, MaintenanceComponent)
-        self.install(component)
-        return component
-
-
-def scene_for(tmp_path: Path, port: int, **maintenance_keys: Any) -> Scene:
-    table = base_config(tmp_path, port, maintenance=maintenance_keys)["maintenance"]
-    return Scene(tmp_path, table)
-
-
-@dataclass
 class Listener:
     ctx: Scene
     url: str
@@ -130,7 +77,8 @@ async def listener(tmp_path: Path) -> AsyncIterator[Listener]:
     token = write_token(tmp_path / "maintenance.token")
     port = free_port()
     (tmp_path / "state").mkdir()
-    ctx = scene_for(tmp_path, port, debug_hooks=True)
+    # wrong tokens on purpose, more than the default limit of failed authentications allows
+    ctx = scene_for(tmp_path, port, debug_hooks=True, auth_failures_burst=100)
     ctx.install(Part("avionics", True, Check.passing("fresh", words=12)))
     component = ctx.listener()
     await component.start()

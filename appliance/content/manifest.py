@@ -16,7 +16,7 @@ from typing import Any
 FORMAT = 1
 MANIFEST_NAME = "manifest.json"
 CHUNK_SIZE = 256 * 1024
-BUNDLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+BUNDLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 HEX64_MANY = re.compile(r"(?:[0-9a-f]{64})+")
 
 # Priority by top-level directory (the category) when the packer is not told otherwise: lower goes first.
@@ -126,7 +126,7 @@ def parse_manifest(data: bytes | str) -> Manifest:
     if raw.get("format") != FORMAT:
         raise ManifestError(f"unsupported manifest format {raw.get('format')!r} (expected {FORMAT})")
     bundle_id = raw.get("bundle_id")
-    if not isinstance(bundle_id, str) or not BUNDLE_ID.match(bundle_id):
+    if not isinstance(bundle_id, str) or not BUNDLE_ID.fullmatch(bundle_id):
         raise ManifestError(f"bad bundle_id {bundle_id!r}")
     chunk_size = raw.get("chunk_size")
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or not 4096 <= chunk_size <= 64 << 20:

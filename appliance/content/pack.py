@@ -63,7 +63,7 @@ def pack(
     """Copy `src` into the new bundle directory `dest` (absent or empty) with its manifest, all fsynced."""
     now = now or datetime.now(UTC)
     bundle_id = bundle_id or default_bundle_id(src, now)
-    if not BUNDLE_ID.match(bundle_id):
+    if not BUNDLE_ID.fullmatch(bundle_id):
         raise ManifestError(f"bad bundle id {bundle_id!r} (letters, digits, . _ -)")
     if not src.is_dir():
         raise ManifestError(f"{src} is not a directory")

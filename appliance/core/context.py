@@ -31,6 +31,8 @@ class Context:
     # Asks the daemon to stop in order (e.g. the power-fail path when power does not come back); the Daemon
     # fills it in. `request_stop(reason)`.
     request_stop: Callable[[str], None] | None = None
+    # File descriptors each component reserved for itself (Setup.reserve_descriptors), for the portal's budget
+    descriptor_reserve: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.alarms is None:

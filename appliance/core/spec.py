@@ -86,6 +86,15 @@ class Setup(Generic[C]):
         if self._ctx.request_stop is not None:
             self._ctx.request_stop(reason)
 
+    def reserve_descriptors(self, count: int) -> None:
+        """This component may hold up to `count` file descriptors of its own (a listener's connection cap): the
+        portal's descriptor budget (appliance/httpserve.py) leaves room for every reservation."""
+        self._ctx.descriptor_reserve[self.spec.name] = count
+
+    def descriptors_reserved_by_others(self) -> int:
+        """What the other components reserved (read at start, once every component is built)."""
+        return sum(n for name, n in self._ctx.descriptor_reserve.items() if name != self.spec.name)
+
     def require(self, key: ServiceKey[T]) -> T:
         if key not in self.spec.requires:
             raise UndeclaredService(f"{self.spec.name} requires {key.name!r} without declaring it in requires")

@@ -12,8 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from appliance.alarms import UnknownAlarm
 from appliance.component import Status
+from appliance.httpserve import set_server_header
 from appliance.jsonhttp import error
-from appliance.maintenance.auth import bearer_matches
+from appliance.maintenance.auth import FailedAuthLimit, bearer_matches
 from appliance.maintenance.config import MaintenanceConfig
 from appliance.maintenance.documents import MaintenanceView, health_document, status_document
 
@@ -46,15 +47,29 @@ def make_app(ctx: MaintenanceView, config: MaintenanceConfig, token: str) -> web
     """The listener's app: its own routes, then each built component's (its spec's `routes`), all behind the
     network check and the bearer token."""
     networks = config.networks()
+    failures = FailedAuthLimit(ctx.clock, config.auth_failures_per_minute, config.auth_failures_burst)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not allowed(request.remote, networks):
             return error(403, "the maintenance listener is not reachable from this network")
-        if request.path not in PUBLIC and not bearer_matches(request.headers.get("Authorization"), token):
-            response = error(401, "a maintenance bearer token is required")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="appliance-maintenance"'
-            return response
+        if request.path not in PUBLIC:
+            address = request.remote or ""
+            wait = failures.wait(address)
+            if wait > 0:  # refused before the token is compared: guessing costs the guesser time
+                return error(429, "too many failed authentications from this address; try again later",
+                             retry_after=max(1, round(wait)))
+            presented = request.headers.get("Authorization")
+            if not bearer_matches(presented, token):
+                if presented is not None:  # a guess (no header at all is no guess: a scraper without config)
+                    count = failures.failed(address)
+                    ctx.metrics.maintenance_auth_failures.inc()
+                    if count in {1, config.auth_failures_burst}:
+                        log.warning("maintenance: %d failed authentication(s) from %s%s", count, address,
+                                    "; refused for a while" if count >= config.auth_failures_burst else "")
+                response = error(401, "a maintenance bearer token is required")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="appliance-maintenance"'
+                return response
         try:
             return await handler(request)
         except web.HTTPException as http:
@@ -67,6 +82,7 @@ def make_app(ctx: MaintenanceView, config: MaintenanceConfig, token: str) -> web
 
     routes = Routes(ctx)
     app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
+    app.on_response_prepare.append(set_server_header)
     app.router.add_get("/livez", routes.livez)
     app.router.add_get("/readyz", routes.readyz)
     app.router.add_get("/health", routes.health)

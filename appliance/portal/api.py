@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from appliance.httpserve import BadJSON, parse_json
 from appliance.portal.catalog import CONTENT_TYPES, KINDS, select
 from appliance.portal.files import send_file
 from appliance.portal.i18n import LANGUAGES, choose
@@ -27,7 +29,7 @@ UNAVAILABLE_HEADERS = {"X-Content-Type-Options": "nosniff", "Retry-After": "5", 
 FLIGHT_HEADERS = CIMultiDict({"Content-Type": "application/json", "Cache-Control": "no-store",
                               "X-Content-Type-Options": "nosniff"})
 VIDEO_EXTENSIONS = frozenset({".m3u8", ".ts", ".m4s", ".mp4", ".aac"})
-CATEGORY_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+CATEGORY_RE = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 def _services(request: web.Request) -> Services:
@@ -67,7 +69,7 @@ async def catalog(request: web.Request) -> web.Response:
         return json_error(400, f"lang must be one of {', '.join(LANGUAGES)}")
     if kind is not None and kind not in KINDS:
         return json_error(400, f"kind must be one of {', '.join(KINDS)}")
-    if category is not None and not CATEGORY_RE.match(category):
+    if category is not None and not CATEGORY_RE.fullmatch(category):
         return json_error(400, "category must be a short lower-case word")
     root = services.content.active_root() if services.content is not None else None
     parsed = services.catalogs.load(root)
@@ -95,9 +97,8 @@ async def content_file(request: web.Request) -> web.StreamResponse:
     root = services.content.active_root() if services.content is not None else None
     if root is None:
         return json_error(404, "no content on board yet")
-    path = services.content_paths.resolve(root, relative)
-    suffix = path.suffix.lower() if path is not None else ""
-    if path is None or suffix not in CONTENT_TYPES:
+    suffix = PurePosixPath(relative).suffix.lower()
+    if suffix not in CONTENT_TYPES:
         return json_error(404, "not found")
     if suffix in VIDEO_EXTENSIONS and services.ground:
         return json_error(403, "videos are only available on board")
@@ -106,7 +107,10 @@ async def content_file(request: web.Request) -> web.StreamResponse:
         if refusal is not None:
             return json_error(503, refusal, {"Retry-After": "300"})
     cache = "no-cache" if suffix == ".m3u8" else "public, max-age=3600"
-    return await send_file(request, path, {"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache})
+    opened = services.bundle_files.open(root, relative)  # inside the bundle, never through a symlink
+    if opened is None:
+        return json_error(404, "not found")
+    return await send_file(request, opened, {"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache})
 
 
 async def orders(request: web.Request) -> web.Response:
@@ -116,9 +120,9 @@ async def orders(request: web.Request) -> web.Response:
         return json_error(415, "send the order as application/json")
     raw = await request.read()
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return json_error(400, "the body is not valid JSON")
+        document = parse_json(raw)
+    except BadJSON as error:
+        return json_error(400, str(error))
     try:
         order = validate(document, LANGUAGES)
     except OrderError as error:

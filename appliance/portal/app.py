@@ -7,8 +7,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from appliance.httpserve import set_server_header
 from appliance.portal import api, welcome
-from appliance.portal.captive import PROBE_PATHS
+from appliance.portal.captive import PROBE_HOSTS, PROBE_PATHS
 from appliance.portal.catalog import resolve_inside
 from appliance.portal.i18n import choose
 from appliance.portal.openapi import document
@@ -53,7 +54,10 @@ async def openapi(request: web.Request) -> web.Response:
 def make_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=services.config.max_body_bytes)
     app[SERVICES] = services
-    guard = Guard(services.config.max_body_bytes, services.config.allowed_origins, welcome.client_activity(services))
+    app.on_response_prepare.append(set_server_header)
+    config = services.config
+    own_hosts = [config.public_host, *config.allowed_hosts, *PROBE_HOSTS]
+    guard = Guard(config.max_body_bytes, config.allowed_origins, welcome.client_activity(services), own_hosts)
     r = app.router
     r.add_get("/", guard(index))
     r.add_get(welcome.WELCOME_PATH, guard(welcome.welcome))

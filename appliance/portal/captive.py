@@ -43,6 +43,7 @@ PROBES: dict[tuple[str, str], OnlineAnswer] = {
 }
 
 PROBE_PATHS = frozenset(path for _, path in PROBES)
+PROBE_HOSTS = frozenset(host for host, _ in PROBES)  # names the cabin DNS answers with the portal
 
 
 def host_of(request: web.Request) -> str:

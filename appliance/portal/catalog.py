@@ -37,8 +37,8 @@ from appliance.portal.i18n import DEFAULT, strings
 log = logging.getLogger("appliance.portal.catalog")
 
 KINDS = ("video", "reading", "guide", "offer")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-LANG_RE = re.compile(r"^[a-z]{2}$")
+ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+LANG_RE = re.compile(r"[a-z]{2}")
 FILE_KEYS = {"video": ("hls",), "reading": ("pdf", "pages"), "guide": ("html", "pdf", "pages"), "offer": ()}
 
 #: What the content listener serves, by extension; anything else is 404.
@@ -121,7 +121,7 @@ class PathCache:
 def _text_map(value: Any) -> dict[str, str] | None:
     if not isinstance(value, dict) or not value:
         return None
-    out = {k: v for k, v in value.items() if isinstance(k, str) and LANG_RE.match(k) and isinstance(v, str)}
+    out = {k: v for k, v in value.items() if isinstance(k, str) and LANG_RE.fullmatch(k) and isinstance(v, str)}
     return out if len(out) == len(value) else None
 
 
@@ -129,7 +129,7 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         return None
     item_id, kind = raw.get("id"), raw.get("kind")
-    if not isinstance(item_id, str) or not ID_RE.match(item_id) or kind not in KINDS:
+    if not isinstance(item_id, str) or not ID_RE.fullmatch(item_id) or kind not in KINDS:
         return None
     category = raw.get("category")
     languages = raw.get("languages")
@@ -137,7 +137,7 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     if not isinstance(category, str) or not category or title is None:
         return None
     if not isinstance(languages, list) or not languages or not all(
-        isinstance(lang, str) and LANG_RE.match(lang) for lang in languages
+        isinstance(lang, str) and LANG_RE.fullmatch(lang) for lang in languages
     ):
         return None
     files = raw.get("files", {})

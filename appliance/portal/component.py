@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 from appliance import ports
 from appliance.alarms import Alarms
 from appliance.component import Check
+from appliance.httpserve import ConnectionGuard, ConnectionLimits, GuardedSite, plan_descriptors
 from appliance.metrics import Metrics
 from appliance.portal.airports import Airports
 from appliance.portal.app import make_app
@@ -42,26 +44,37 @@ def parse_listen(value: str) -> tuple[str, int]:
 class Portal:
     name = "portal"
 
-    def __init__(self, services: Services, listen: str, sock: socket.socket | None = None) -> None:
+    def __init__(self, services: Services, listen: str, sock: socket.socket | None = None,
+                 reserved_descriptors: Callable[[], int] = lambda: 64) -> None:
         self.services = services
         self.listen = listen
         self.sock = sock  # a listening socket handed over (systemd socket activation): used instead of `listen`
         self.app = make_app(services)
         self._runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
+        self.reserved_descriptors = reserved_descriptors  # other listeners' caps, kept in the descriptor budget
+        self.guard: ConnectionGuard | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
         sock = sock if sock is not None else self.sock
+        config = self.services.config
+        # descriptors for every connection the caps allow, the maintenance listener's and the daemon's own
+        plan = plan_descriptors(config.max_connections, self.reserved_descriptors())
+        limits = ConnectionLimits(plan.portal_connections, config.max_connections_per_address,
+                                  config.header_timeout_seconds, config.keepalive_timeout_seconds)
+        self.guard = ConnectionGuard("portal", limits, self.services.metrics)
+        self.services.broadcaster.limit_clients(plan.portal_connections)
         self.services.broadcaster.start()
         # the access log costs a call per request: only when someone asked for it (DEBUG)
         access = logging.getLogger("appliance.portal.access")
         runner = web.AppRunner(self.app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=1.0,
-                               access_log=access if access.isEnabledFor(logging.DEBUG) else None)
+                               access_log=access if access.isEnabledFor(logging.DEBUG) else None,
+                               keepalive_timeout=config.keepalive_timeout_seconds)
         await runner.setup()
         if sock is None:
             sock = listener_socket("portal", self.listen)  # systemd's socket when activated, else bound here
-        site = web.SockSite(runner, sock)
+        site = GuardedSite(runner, sock, self.guard)
         await site.start()
         self._runner = runner
         server = site._server  # the bound address (port 0 becomes the real port)
@@ -103,14 +116,17 @@ def make_services(
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
     report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
     broadcaster = Broadcaster(report.build, clock, metrics, interval=config.sse_interval_seconds,
-                              max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients)
+                              max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients,
+                              max_per_address=config.sse_max_per_address,
+                              send_buffer=config.sse_send_buffer_bytes)
     return Services(
         config=config,
         clock=clock,
         clients=CaptiveClients(clock, config.captive_inactivity_seconds),
         report=report,
         broadcaster=broadcaster,
-        limiter=RateLimiter(clock, config.orders_per_minute, config.orders_burst),
+        limiter=RateLimiter(clock, config.orders_per_minute, config.orders_burst,
+                            total_per_minute=config.orders_per_minute_total, total_burst=config.orders_burst_total),
         metrics=metrics,
         content=content,
         outbox=outbox,
@@ -119,9 +135,10 @@ def make_services(
 
 
 def build(setup: Setup[PortalConfig]) -> Portal:
-    """The portal from its section, with the flight view, outbox, content and schedule where they exist."""
+    """The portal from its section, with the flight view, outbox, content and schedule where they exist; its
+    descriptor budget leaves room for what the other components reserved (the maintenance listener's caps)."""
     config = setup.config
     services = make_services(config, setup.clock, setup.metrics, flight=setup.use(ports.FLIGHT),
                              outbox=setup.use(ports.OUTBOX), content=setup.use(ports.CONTENT),
                              alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE))
-    return Portal(services, config.listen)
+    return Portal(services, config.listen, reserved_descriptors=setup.descriptors_reserved_by_others)

@@ -16,9 +16,10 @@ from appliance.timebase import Clock
 
 KINDS = OUTBOX_KINDS
 ITEM_KINDS = ("booking", "offer", "email")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-SEAT_RE = re.compile(r"^[1-9][0-9]{0,2}[A-K]$")
+# whole strings only (fullmatch): `$` alone also matches before a final newline
+EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+SEAT_RE = re.compile(r"[1-9][0-9]{0,2}[A-K]")
 FIELDS = {"kind", "item", "email", "seat", "lang"}
 
 
@@ -67,11 +68,11 @@ def validate(document: Any, languages: tuple[str, ...]) -> Order:
     elif item is not None:
         raise OrderError("item is not used with this kind", "item")
     email = document.get("email")
-    if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.match(email):
+    if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.fullmatch(email):
         raise OrderError("email must be a valid e-mail address", "email")
     seat = document.get("seat")
     if seat is not None:
-        if not isinstance(seat, str) or not SEAT_RE.match(seat.strip().upper()):
+        if not isinstance(seat, str) or not SEAT_RE.fullmatch(seat.strip().upper()):
             raise OrderError("seat must be a row number and a letter, like 12A", "seat")
         seat = seat.strip().upper()
     lang = document.get("lang", "en")
@@ -81,14 +82,29 @@ def validate(document: Any, languages: tuple[str, ...]) -> Order:
 
 
 class RateLimiter:
-    """Token bucket per client address: `burst` at once, then `per_minute`."""
+    """Token bucket per client address: `burst` at once, then `per_minute`; and one for all addresses together
+    (`total_burst`, then `total_per_minute`: spoofed addresses cannot flood the outbox). A refusal by either takes
+    no token from the other."""
 
-    def __init__(self, clock: Clock, per_minute: int, burst: int, max_clients: int = 20000) -> None:
+    def __init__(self, clock: Clock, per_minute: int, burst: int, *, max_clients: int = 20000,
+                 total_per_minute: int | None = None, total_burst: int | None = None) -> None:
         self._clock = clock
         self._rate = per_minute / 60.0
         self._burst = float(burst)
         self._max = max_clients
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, monotonic time)
+        self._total_rate = (total_per_minute or 0) / 60.0
+        self._total_burst = float(total_burst or 0)
+        self._total = (self._total_burst, clock.monotonic())
+
+    def _total_wait(self, now: float) -> float:
+        """0 when the all-addresses bucket has a token (not taken), else the seconds to wait."""
+        if self._total_rate <= 0:
+            return 0.0
+        tokens, then = self._total
+        tokens = min(self._total_burst, tokens + (now - then) * self._total_rate)
+        self._total = (tokens, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._total_rate
 
     def allow(self, address: str) -> float:
         """0 when allowed (a token is taken), else the seconds to wait."""
@@ -96,6 +112,11 @@ class RateLimiter:
         tokens, then = self._buckets.get(address, (self._burst, now))
         tokens = min(self._burst, tokens + (now - then) * self._rate)
         if tokens >= 1.0:
+            total_wait = self._total_wait(now)
+            if total_wait > 0:
+                return total_wait
+            if self._total_rate > 0:
+                self._total = (self._total[0] - 1.0, now)
             if address not in self._buckets and len(self._buckets) >= self._max:
                 self._forget_full_buckets(now)
             self._buckets[address] = (tokens - 1.0, now)

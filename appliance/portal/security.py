@@ -34,11 +34,36 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
     )
 
 
-def _same_origin(origin: str, host: str, allowed: Iterable[str]) -> bool:
+def host_name(host: str) -> str:
+    """A Host header (or an Origin's netloc) without port, lower case, IPv6 without brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def local_address(request: web.BaseRequest) -> str:
+    """The portal's own address that this client reached (the listener may listen on all of them)."""
+    transport = request.transport
+    name = transport.get_extra_info("sockname") if transport is not None else None
+    return str(name[0]).lower() if isinstance(name, tuple) and name else ""
+
+
+def is_own_host(request: web.BaseRequest, own: frozenset[str]) -> bool:
+    """Whether the request's Host names the portal: one of `own` (public_host, allowed_hosts, the captive probe
+    hosts) or the address the client reached. A rebound DNS name (evil.example) is not."""
+    name = host_name(request.host or "")
+    return bool(name) and (name in own or name == local_address(request))
+
+
+def _same_origin(origin: str, request: web.BaseRequest, allowed: Iterable[str], own: frozenset[str]) -> bool:
+    """An allowed Origin, or exactly the request's own Host when that Host is one of the portal's names."""
     if origin in allowed:
         return True
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+    host = request.host or ""
+    return (parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+            and is_own_host(request, own))
 
 
 Hook = Callable[[web.Request], None]
@@ -53,20 +78,22 @@ class Guard:
     about 7% of the rate of the flight document that every mini-browser polls. That handler is registered
     bare: it touches the client itself, sets every header and never raises."""
 
-    def __init__(self, max_body: int, allowed_origins: Iterable[str], hook: Hook | None = None) -> None:
+    def __init__(self, max_body: int, allowed_origins: Iterable[str], hook: Hook | None = None,
+                 own_hosts: Iterable[str] = ()) -> None:
         self.max_body = max_body
         self.allowed = frozenset(allowed_origins)
         self.hook = hook
+        self.own = frozenset(host_name(h) for h in own_hosts if h)
 
     def __call__(self, handler: Handler) -> Handler:
-        hook, allowed, max_body = self.hook, self.allowed, self.max_body
+        hook, allowed, max_body, own = self.hook, self.allowed, self.max_body, self.own
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             if hook is not None:
                 hook(request)
             response: web.StreamResponse | None = None
             if request.method in STATE_CHANGING:
-                response = _refusal(request, allowed, max_body)
+                response = _refusal(request, allowed, max_body, own)
             if response is None:
                 response = await _answer(request, handler)
             if not response.prepared:  # a stream (SSE) sent its own headers long ago
@@ -86,14 +113,33 @@ class Guard:
                 allowed |= methods
         if allowed:
             return json_error(405, "method not allowed", {"Allow": ",".join(sorted(allowed))})
+        if wants_html(request):
+            return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html",
+                                headers={"Cache-Control": "no-store"})
         return json_error(404, "not found")
 
 
-def _refusal(request: web.Request, allowed: frozenset[str], max_body: int) -> web.Response | None:
-    """Origin and body-size checks of a state-changing request."""
+NOT_FOUND_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Page not found</title><link rel="stylesheet" href="/static/welcome.css"></head>
+<body><main class="welcome"><h1>Page not found</h1>
+<p>This page is not on the on-board server.</p><p><a href="/">Back to the flight portal</a></p></main></body></html>
+"""
+
+
+def wants_html(request: web.BaseRequest) -> bool:
+    """A browser navigating (not /api/, and it asks for HTML): it gets a page, everything else JSON."""
+    return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
+
+
+def _refusal(request: web.Request, allowed: frozenset[str], max_body: int,
+             own: frozenset[str] = frozenset()) -> web.Response | None:
+    """Host, Origin and body-size checks of a state-changing request."""
     origin = request.headers.get("Origin")
-    if origin is not None and not _same_origin(origin, request.host, allowed):
+    if origin is not None and not _same_origin(origin, request, allowed, own):
         return json_error(403, "cross-origin request refused")
+    if origin is None and not is_own_host(request, own):
+        return json_error(403, "this server does not answer for that host name")
     if origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
         return json_error(403, "cross-origin request refused")
     length = request.content_length

@@ -9,8 +9,9 @@ from aiohttp import web
 from appliance.alarms import OVER_TEMPERATURE, Alarms
 from appliance.metrics import Metrics
 from appliance.portal.captive import CaptiveClients
-from appliance.portal.catalog import CatalogCache, PathCache
+from appliance.portal.catalog import CatalogCache
 from appliance.portal.config import PortalConfig
+from appliance.portal.files import BundleDir
 from appliance.portal.flight import FlightReport
 from appliance.portal.orders import RateLimiter
 from appliance.portal.stream import Broadcaster
@@ -31,7 +32,7 @@ class Services:
     outbox: OrderSink | None = None
     alarms: Alarms | None = None
     catalogs: CatalogCache = field(default_factory=CatalogCache)
-    content_paths: PathCache = field(default_factory=PathCache)
+    bundle_files: BundleDir = field(default_factory=BundleDir)
     orders_accepted: int = 0
     orders_refused: int = 0
 

@@ -4,6 +4,7 @@ the captive-portal probes and the RFC 8908 API."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -15,6 +16,8 @@ from appliance.portal.i18n import LANGUAGES, choose, text
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
 from appliance.portal.stream import SnapshotUnavailable
+
+log = logging.getLogger("appliance.portal")
 
 ACCEPT_PATH = "/captive-portal/accept"
 WELCOME_PATH = "/welcome"
@@ -91,8 +94,13 @@ async def welcome(request: web.Request) -> web.Response:
 
 
 async def accept(request: web.Request) -> web.Response:
+    """Accept for this client; 400 JSON for a body that is no form (a broken multipart body included)."""
     services = services_of(request)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, AssertionError, RuntimeError) as error:  # aiohttp's multipart reader on bad input
+        log.info("welcome: unreadable accept form (%s)", type(error).__name__)
+        return json_error(400, "the form could not be read")
     services.clients.accept(request.remote or "")
     response = web.Response(status=302, headers={"Location": "/"})
     lang = form.get("lang")
@@ -104,12 +112,22 @@ async def accept(request: web.Request) -> web.Response:
 
 async def captive_api(request: web.Request) -> web.Response:
     services = services_of(request)
-    portal = f"http://{services.config.public_host or request.host}{WELCOME_PATH}"
+    portal = f"http://{services.config.public_host or _own_address(request)}{WELCOME_PATH}"
     body = captive_api_body(services.clients, request.remote or "", portal)
     return web.Response(
         body=json.dumps(body).encode(),
         headers={"Content-Type": "application/captive+json", "Cache-Control": "private, no-store"},
     )
+
+
+def _own_address(request: web.Request) -> str:
+    """The portal's address as this client reached it (never the client's Host header: DNS rebinding)."""
+    transport = request.transport
+    name = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(name, tuple) or len(name) < 2:
+        return "portal.invalid"
+    host = f"[{name[0]}]" if ":" in str(name[0]) else str(name[0])
+    return host if name[1] == 80 else f"{host}:{name[1]}"
 
 
 async def probe(request: web.Request) -> web.Response:

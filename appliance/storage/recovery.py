@@ -22,7 +22,7 @@ from appliance.storage.framing import SEGMENT_HEADER_SIZE, Record, decode_segmen
 
 log = logging.getLogger("appliance.storage.journal")
 
-SEGMENT_RE = re.compile(r"^seg-(\d{8})\.log$")
+SEGMENT_RE = re.compile(r"seg-(\d{8})\.log")
 SNAPSHOT_NAME = "snapshot"
 SNAPSHOT_MAGIC = b"APSNAP01"
 CORRUPT_DIR = "corrupt"
@@ -127,7 +127,7 @@ def recover(directory: Path, ops: FileOps, repair: bool = True) -> Recovered:
                 quarantine(directory, SNAPSHOT_NAME, ops)
         else:
             recovery.snapshot_seq, recovery.snapshot = decoded
-    indexes = sorted(int(m.group(1)) for n in names if (m := SEGMENT_RE.match(n)))
+    indexes = sorted(int(m.group(1)) for n in names if (m := SEGMENT_RE.fullmatch(n)))
     last_seq = recovery.snapshot_seq
     for position, index in enumerate(indexes):
         name = segment_name(index)

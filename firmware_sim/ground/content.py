@@ -14,7 +14,7 @@ from aiohttp import web
 from firmware_sim.ground.link import HEADER_BYTES, LinkCut, LinkModel
 
 PIECE = 16 * 1024
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
@@ -110,7 +110,7 @@ def _read_piece(path: Path, offset: int, length: int) -> bytearray:
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     """A single `bytes=` range as inclusive (start, end), or None when unsatisfiable or unsupported."""
-    match = RANGE.match(header.strip())
+    match = RANGE.fullmatch(header.strip())
     if match is None or size == 0:
         return None
     first, last = match.groups()

@@ -46,7 +46,7 @@ log = logging.getLogger("firmware_sim.ground")
 REPO = Path(__file__).resolve().parents[2]  # the packer runs from this checkout
 ORDER_KINDS = ("booking", "offer", "email", "password_reset")  # the portal's order kinds
 MAX_KEY_LENGTH = 255
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Headers aiohttp adds to every answer (Server, Date, Content-Length, status line): counted as wire bytes.
 RESPONSE_FRAMING = 120
 
@@ -376,7 +376,7 @@ def validate(kind: str, payload: dict[str, Any]) -> str:
     """What the airline's service would refuse (a permanent 4xx), or ""."""
     if kind in ("email", "password_reset"):
         address = payload.get("email")
-        if not isinstance(address, str) or not EMAIL.match(address):
+        if not isinstance(address, str) or not EMAIL.fullmatch(address):
             return "the e-mail service refuses this address"
     return ""
 

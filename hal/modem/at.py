@@ -26,7 +26,7 @@ FINAL_OK = "OK"
 # COMMAND NOT SUPPORT: Huawei's (and some Telit firmware's) final result code for an unknown command, as
 # ModemManager's serial parser also takes it (src/mm-serial-parsers.c); TOO MANY PARAMETERS likewise (Huawei).
 FINAL_ERRORS = ("ERROR", "NO CARRIER", "NO DIALTONE", "BUSY", "NO ANSWER", "COMMAND NOT SUPPORT", "TOO MANY PARAMETERS")
-_CME = re.compile(r"^\+CM[ES] ERROR: *(\d+|.+)$")
+_CME = re.compile(r"\+CM[ES] ERROR: *(\d+|.+)")
 
 # Prefixes that are unsolicited when no command asked for them.
 URC_PREFIXES = (
@@ -111,7 +111,7 @@ def is_registration_answer(payload: str) -> bool:
 def classify(line: str, pending: str | None) -> str:
     """"answer", "final", "urc" or "stray" (a result code nobody waits for) for a line, given the command
     waiting for an answer (None: idle)."""
-    if line == FINAL_OK or line in FINAL_ERRORS or _CME.match(line):
+    if line == FINAL_OK or line in FINAL_ERRORS or _CME.fullmatch(line):
         return "final" if pending is not None else "stray"
     if pending is None:
         return "urc"
@@ -208,7 +208,7 @@ class ATChannel:
                 self._pending = None
                 self._done = None
         if response.final != FINAL_OK:
-            match = _CME.match(response.final)
+            match = _CME.fullmatch(response.final)
             cme = int(match.group(1)) if match and match.group(1).isdigit() else None
             raise ATError(command, response.final, cme)
         return response

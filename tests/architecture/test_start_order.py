@@ -63,7 +63,7 @@ def test_the_old_maintenance_keys_still_work_with_a_deprecation_line(caplog: pyt
 
     document = {"avionics": {"port": "/dev/null"}, "modem": {"port": "/dev/null"},
                 "groundlink": {"url": "http://127.0.0.1:9"},
-                "maintenance": {"stop_timeout": 7.5, "watchdog_max_lag": 0.5}}
+                "maintenance": {"listen": "127.0.0.1:9180", "stop_timeout": 7.5, "watchdog_max_lag": 0.5}}
     config = parse_config(document, "old.toml")
     assert config.daemon.stop_timeout == 7.5 and config.daemon.watchdog_max_lag == 0.5
     assert config.deprecations == [
