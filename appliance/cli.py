@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--publish", action="store_true", help="make it the current bundle in DEST's index.json")
     pack.set_defaults(func=_lazy("appliance.content.cli:pack"))
 
+    from appliance.trust.cli import add_parser as add_trust_parser
+
+    add_trust_parser(sub)
+
     status = sub.add_parser("status", help="ask the running daemon for a summary")
     status.add_argument("--json", action="store_true")
     status.add_argument("--config", type=Path, default=None)
