@@ -179,3 +179,11 @@ class Metrics:
         self.content_syncs = Counter(
             "appliance_content_syncs_total", "Content sync attempts, by result.", ["status"], registry=r
         )
+
+        # trust (TUF)
+        self.trust_refusals = Counter(
+            "appliance_trust_refusals_total",
+            "What the ground served and the aircraft refused, by reason (appliance.trust.refusal.Refusal).",
+            ["reason"],
+            registry=r,
+        )

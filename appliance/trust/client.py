@@ -77,11 +77,14 @@ class _Recorder(FetcherInterface):
                 self.last_body += chunk
             yield chunk
 
-    def last_metadata_is_another_version(self) -> bool:
-        if not self.last_url.startswith(self.metadata_url):
+    def last_metadata_is_genuine(self, root: Root | None) -> bool:
+        """True if the last metadata body is signed by the trusted root's keys for its role: a genuine file
+        of another version served in place of the one the signed metadata points at."""
+        if root is None or not self.last_url.startswith(self.metadata_url):
             return False
         try:
-            Metadata.from_bytes(bytes(self.last_body))
+            md = Metadata.from_bytes(bytes(self.last_body))
+            root.verify_delegate(md.signed.type, md.signed_bytes, md.signatures)
         except (exceptions.RepositoryError, ValueError, KeyError, TypeError):
             return False
         return True
@@ -174,6 +177,7 @@ class TrustedMetadata:
             gen = self.store.begin()
         except OSError as error:
             return outcome(False, disk_error=str(error))
+        updater: _Updater | None = None
         try:
             updater = _Updater(str(gen), self.metadata_url, None, self.targets_url, self.fetcher, self.config,
                                bootstrap=self.pinned_root, reference_time=reference_datetime(reference_time))
@@ -185,7 +189,8 @@ class TrustedMetadata:
         except (exceptions.RepositoryError, exceptions.DownloadError) as error:
             self.store.abort(gen)
             refusal = classify(error)
-            if refusal is Refusal.LENGTH_OR_HASH and self.fetcher.last_metadata_is_another_version():
+            root = updater._trusted_set.root if updater is not None else None
+            if refusal is Refusal.LENGTH_OR_HASH and self.fetcher.last_metadata_is_genuine(root):
                 refusal = Refusal.MIX_AND_MATCH
             if refusal is None:
                 return outcome(False, link_error=f"{type(error).__name__}: {error}")
@@ -262,7 +267,8 @@ class TrustedMetadata:
     def download(self, path: str, dest: Path) -> Refusal | None:
         """Fetch a (small) signed target, verify it and replace `dest` atomically and durably; None on
         success. A download failure raises tuf's DownloadError (not a refusal); endless or slow bodies are
-        refusals. `dest` is untouched unless the bytes verified."""
+        refusals. `dest` is untouched unless the bytes verified. Synchronous like `refresh` (run it in a
+        thread when the fetcher is a LoopFetcher)."""
         info = self._judge(path, None)
         if isinstance(info, Refusal):
             return info

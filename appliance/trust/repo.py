@@ -35,7 +35,8 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 
 from appliance.storage.atomic import atomic_write_bytes, fsync_dir, temp_name
-from appliance.trust.keys import ROLES, KeyStore, KeyStoreError
+from appliance.trust import ROLES
+from appliance.trust.keys import KeyStore, KeyStoreError
 
 HASH = "sha256"
 SERIALIZER = JSONSerializer(compact=True)

@@ -72,7 +72,7 @@ async def serve(repo: Path) -> AsyncIterator[RepoServer]:
     server = RepoServer(repo)
     app = web.Application()
     app.router.add_get("/tuf/{tail:.+}", server.handle)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)  # a stalling attack handler must not hold up teardown
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
