@@ -210,3 +210,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+
+        # trust (TUF)
+        self.trust_refusals = Counter(
+            "appliance_trust_refusals_total",
+            "What the ground served and the aircraft refused, by reason (appliance.trust.refusal.Refusal).",
+            ["reason"],
+            registry=r,
+        )

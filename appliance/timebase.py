@@ -8,6 +8,10 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+# No appliance ran before this: a clock (an RTC, a time floor, a reference time for signed metadata) below it
+# is wrong. 2025-01-01T00:00:00Z.
+BUILD_FLOOR = 1_735_689_600.0
+
 
 class Clock(Protocol):
     def monotonic(self) -> float: ...

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.content.durable import atomic_write_bytes
 from appliance.content.hashing import Verdict, verify_batch, verify_file
 from appliance.content.manifest import MANIFEST_NAME, FileEntry, ManifestError, load_manifest
 from appliance.content.store import ContentStore
+from appliance.fs.durable import atomic_write_bytes
 
 STATCACHE = "statcache.json"
 PROCESS_THRESHOLD = 512  # files: below this, worker processes cost more than they save

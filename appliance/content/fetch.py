@@ -20,9 +20,9 @@ from typing import Any, Literal
 import aiohttp
 
 from appliance.content.answers import IDENTITY, LinkDown, SyncFailed, check_range
-from appliance.content.durable import write_durable
 from appliance.content.manifest import FileEntry
 from appliance.content.staging import Staging
+from appliance.fs.durable import write_durable
 
 log = logging.getLogger("appliance.content.sync")
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appliance.content.durable import atomic_write_bytes, fsync_dir, fsync_tree
 from appliance.content.hashing import digest_file
 from appliance.content.manifest import (
     BUNDLE_ID,
@@ -23,6 +22,7 @@ from appliance.content.manifest import (
     priority_of,
     validate_path,
 )
+from appliance.fs.durable import atomic_write_bytes, fsync_dir, fsync_tree
 
 INDEX_NAME = "index.json"
 

@@ -12,8 +12,8 @@ import os
 import threading
 from pathlib import Path
 
-from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, remove_tree
 from appliance.content.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError, parse_manifest
+from appliance.fs.durable import REAL_OPS, FileOps, atomic_write_bytes, remove_tree
 
 LOG_NAME = "progress.log"
 

@@ -19,9 +19,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from appliance.content.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, remove_tree, swap_symlink
 from appliance.content.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from appliance.fs.atomic import remove_stray_temps
+from appliance.fs.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, remove_tree, swap_symlink
 from appliance.fs.fileops import ensure_dir
 
 log = logging.getLogger("appliance.content")

@@ -25,14 +25,12 @@ from typing import Any, Literal
 from appliance.fs.atomic import atomic_write_text, read_state_file
 from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.ports import FlightView, TimeQuality
-from appliance.timebase import Clock
+from appliance.timebase import BUILD_FLOOR, Clock
 
 log = logging.getLogger("appliance.storage.clock")
 
 StampQuality = Literal["rtc", "floor", "avionics", "network"]
 FLOOR_FILE = "time-floor.json"
-# No appliance ran before this: an RTC (or a floor) below it is wrong. 2025-01-01T00:00:00Z.
-BUILD_FLOOR = 1_735_689_600.0
 # With no floor saved yet (first boot), an RTC past this is not trusted either: 2035-01-01T00:00:00Z.
 FIRST_BOOT_LIMIT = 2_051_222_400.0
 

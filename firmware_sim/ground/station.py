@@ -7,6 +7,7 @@ Service listener (`groundlink.url`):
   POST /telemetry       the appliance's summary, same idempotency rules
   GET  /health          200 {"status": "pass"} while the station is up
   GET  /time            {"epoch": seconds} (every answer also carries a Date header)
+  GET  /tuf/...         the same editions signed (TUF metadata and hash-prefixed targets, firmware_sim/ground/tuf.py)
   GET  /content/...     bundles as static files with Range (firmware_sim/ground/content.py), made by the real
                         packer (`python -m appliance content pack SRC DEST --publish`) from the sample sources
                         of firmware_sim/content_samples.py, one edition per day
@@ -14,7 +15,8 @@ Every request crosses the simulated link (`LinkModel`: bandwidth both ways, roun
 plan (`FaultPlan`).
 
 Control routes (the simulator's control listener): GET/DELETE /ground/received, GET/POST/DELETE
-/ground/faults, PUT /ground/link, PUT /ground/station, POST /ground/content/publish {"day": "YYYY-MM-DD"}.
+/ground/faults, PUT /ground/link, PUT /ground/station, POST /ground/content/publish {"day": "YYYY-MM-DD"},
+GET/PUT /ground/tuf (the TUF attack knobs, firmware_sim/ground/tuf.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from firmware_sim.ground.content import ContentServer, add_content_routes
 from firmware_sim.ground.faults import FaultPlan, parse_rule
 from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger
 from firmware_sim.ground.link import LinkCut, LinkModel
+from firmware_sim.ground.tuf import TufServer, add_tuf_routes
 
 log = logging.getLogger("firmware_sim.ground")
 
@@ -96,6 +99,8 @@ class GroundStation:
             self._own_dir = tempfile.TemporaryDirectory(prefix="ground-bundles-")
             bundles_dir = Path(self._own_dir.name)
         self.bundles_dir = bundles_dir
+        self._tuf_dir: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="ground-tuf-")
+        self.tuf = TufServer(Path(self._tuf_dir.name))  # every edition is also signed, served at /tuf/
         self.ledger = Ledger()
         self.faults = FaultPlan()
         self.link = LinkModel()
@@ -127,6 +132,7 @@ class GroundStation:
         app.router.add_get("/schedule.json", self._get_schedule)
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         self.content = add_content_routes(app, self.bundles_dir, self.link)
+        add_tuf_routes(app, self.tuf)
         return app
 
     @web.middleware
@@ -247,6 +253,11 @@ class GroundStation:
                 self.pack_errors.append(problem)
                 log.warning("%s", problem)
                 return {"error": problem}
+            try:
+                await self.tuf.publish([self.bundles_dir / bundle_id, self.bundles_dir / "index.json"], "content")
+            except (OSError, RuntimeError) as problem:
+                self.pack_errors.append(f"sign {bundle_id}: {problem}")
+                return {"error": f"sign {bundle_id}: {problem}"}
             self.editions.append(day.isoformat())
             result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
             return result
@@ -282,6 +293,9 @@ class GroundStation:
         if self._own_dir is not None:
             self._own_dir.cleanup()
             self._own_dir = None
+        if self._tuf_dir is not None:
+            self._tuf_dir.cleanup()
+            self._tuf_dir = None
 
     def endpoints(self) -> dict[str, Any]:
         return {"groundlink.url": self.url}
@@ -298,6 +312,7 @@ class GroundStation:
             "content": self.content.state() if self.content is not None else {},
             "editions": list(self.editions),
             "pack_errors": list(self.pack_errors),
+            "tuf": self.tuf.state(),
         }
 
     # --- control routes ---------------------------------------------------------------------------------
@@ -312,6 +327,8 @@ class GroundStation:
         app.router.add_put("/ground/station", self._put_station)
         app.router.add_put("/ground/schedule", self._put_schedule)
         app.router.add_post("/ground/content/publish", self._post_publish)
+        app.router.add_get("/ground/tuf", self._get_tuf)
+        app.router.add_put("/ground/tuf", self._put_tuf)
 
     async def _get_received(self, request: web.Request) -> web.Response:
         with_payloads = request.query.get("payloads", "1") not in ("0", "false", "no")
@@ -360,6 +377,16 @@ class GroundStation:
         self.time_offset = float(offset)
         return web.json_response({"up": self.up, "time_offset": self.time_offset})
 
+
+    async def _get_tuf(self, request: web.Request) -> web.Response:
+        return web.json_response(self.tuf.state())
+
+    async def _put_tuf(self, request: web.Request) -> web.Response:
+        try:
+            self.tuf.configure(await _json(request))
+        except (ValueError, OSError) as problem:
+            return error(400, str(problem))
+        return web.json_response(self.tuf.state())
 
     async def _post_publish(self, request: web.Request) -> web.Response:
         body = await _json(request)

@@ -1,4 +1,4 @@
-"""The durable file operations the content store needs, all through appliance.fs.fileops (so the
+"""The durable file operations the content store and the trusted metadata need, all through appliance.fs.fileops (so the
 crash tests can record them or fail the Nth one): fsync a file, a directory, a whole tree, swap a symlink
 atomically, move a file, remove a tree, write at an offset durably. Listing a tree (a read) uses `os`
 directly: the crash tests record a workload on a real directory."""
