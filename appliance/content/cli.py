@@ -75,8 +75,21 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _not_a_store(root: Path) -> str | None:
+    """Why `root` is not a content store (it has neither bundles/ nor `current`), or None when it is one."""
+    if (root / "bundles").is_dir() or os.path.lexists(root / "current"):
+        return None
+    from appliance.content.manifest import MANIFEST_NAME
+
+    if (root / MANIFEST_NAME).is_file():
+        return f"{root} is a bundle, not a content store (install it with `appliance content install {root}`)"
+    return f"{root} is not a content store (no bundles/ and no current)"
+
+
 def fsck(args: argparse.Namespace) -> int:
-    from appliance.content.check import Checker
+    """Check the content store and the state directory. Exit 0 clean, 1 corrected, 4 left uncorrected, 8 when
+    nothing could be checked (no store and no state directory, a config error, the disk refusing to be read)."""
+    from appliance.content.check import Checker, CheckReport
     from appliance.content.store import ContentStore
 
     try:
@@ -88,44 +101,61 @@ def fsck(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"appliance fsck: no content store at {root}", file=sys.stderr)
         return EXIT_USAGE
-    store = ContentStore(root)
-    bar = ProgressBar(sys.stderr)
-    workers = min(os.cpu_count() or 1, 4)
-    report = Checker(store).check(full=True, repair=bool(args.repair), workers=workers, processes=True, progress=bar)
-    bar.finish()
-    if not report.problems:
-        status = EXIT_CLEAN
-    elif report.unrepaired:
-        status = EXIT_UNCORRECTED
-    else:
-        status = EXIT_CORRECTED
-    state_report = _check_state(state)
+    not_a_store = _not_a_store(root)
+    try:
+        state_report = _check_state(state)
+        report: CheckReport | None = None
+        if not_a_store is None:
+            bar = ProgressBar(sys.stderr)
+            workers = min(os.cpu_count() or 1, 4)
+            checker = Checker(ContentStore(root))
+            report = checker.check(full=True, repair=bool(args.repair), workers=workers, processes=True, progress=bar)
+            bar.finish()
+    except OSError as error:
+        print(f"appliance fsck: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if report is None and state_report is None:
+        message = f"{not_a_store}, and no state directory at {state}: nothing checked"
+        if args.json:
+            print(json.dumps({"root": str(root), "state": None, "error": message, "exit_status": EXIT_USAGE}))
+        print(f"appliance fsck: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    if report is None:
+        print(f"appliance fsck: {not_a_store}: content not checked", file=sys.stderr)
+    status = EXIT_CLEAN
+    if report is not None and report.problems:
+        status = EXIT_UNCORRECTED if report.unrepaired else EXIT_CORRECTED
     if state_report is not None and state_report["errors"]:
         status = EXIT_UNCORRECTED  # journal corruption is reported and kept for an engineer, never "repaired"
     if args.json:
-        document = report.as_dict() | {"root": str(root), "state": state_report, "exit_status": status}
-        print(json.dumps(document, indent=1))
+        content = report.as_dict() if report is not None else {"problems": [], "error": not_a_store}
+        print(json.dumps(content | {"root": str(root), "state": state_report, "exit_status": status}, indent=1))
     else:
-        if state_report is not None:
-            for problem_text in state_report["errors"]:
-                print(f"state: {problem_text}")
-            print(f"{state}: {state_report['records']} journal records, {len(state_report['errors'])} error(s)")
-        for problem in report.problems:
-            action = (
-                f" -> {problem.quarantined_to}"
-                if problem.quarantined_to
-                else (" (recorded)" if problem.repaired else "")
-            )
-            detail = f": {problem.detail}" if problem.detail else ""
-            print(f"{problem.kind}: {problem.bundle}/{problem.path}{detail}{action}")
-        for bundle, paths in report.awaiting_download.items():
-            print(f"awaiting download: {bundle}: {len(paths)} file(s)")
-        verdict = {EXIT_CLEAN: "clean", EXIT_CORRECTED: "errors corrected", EXIT_UNCORRECTED: "errors left uncorrected"}
-        print(
-            f"{root}: {report.bundles} bundle(s), {report.files} files, {report.hashed_bytes / 1e6:,.1f} MB hashed "
-            f"in {report.seconds:.2f} s: {verdict[status]}"
-        )
+        _print_report(root, state, report, state_report, status)
     return status
+
+
+def _print_report(root: Path, state: Path, report: Any, state_report: dict[str, Any] | None, status: int) -> None:
+    if state_report is not None:
+        for problem_text in state_report["errors"]:
+            print(f"state: {problem_text}")
+        print(f"{state}: {state_report['records']} journal records, {len(state_report['errors'])} error(s)")
+    if report is None:
+        return
+    for problem in report.problems:
+        action = f" -> {problem.quarantined_to}" if problem.quarantined_to else ""
+        if problem.repaired and not action:
+            action = " (made)" if problem.kind == "layout" else " (recorded)"
+        detail = f": {problem.detail}" if problem.detail else ""
+        where = f"{problem.bundle}/{problem.path}" if problem.bundle else problem.path
+        print(f"{problem.kind}: {where}{detail}{action}")
+    for bundle, paths in report.awaiting_download.items():
+        print(f"awaiting download: {bundle}: {len(paths)} file(s)")
+    verdict = {EXIT_CLEAN: "clean", EXIT_CORRECTED: "errors corrected", EXIT_UNCORRECTED: "errors left uncorrected"}
+    print(
+        f"{root}: {report.bundles} bundle(s), {report.files} files, {report.hashed_bytes / 1e6:,.1f} MB hashed "
+        f"in {report.seconds:.2f} s: {verdict[status]}"
+    )
 
 
 def _check_state(directory: Path) -> dict[str, Any] | None:
