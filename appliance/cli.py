@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -132,14 +133,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             sim_process.terminate()
         print(f"appliance: config error: {error}", file=sys.stderr)
         return EX_CONFIG
+    announced = False
     if args.sim:
+        from appliance import simlaunch
+
+        announced = simlaunch.announce(config, config_path, args.state_dir.resolve())
         print(
             f"appliance: simulated run, state in {args.state_dir}\n"
             f"  passengers' portal:   http://{config.portal.listen}/\n"
             f"  maintenance health:   http://{config.maintenance.listen}/health\n"
             f"  maintenance metrics:  http://{config.maintenance.listen}/metrics"
             f"  (bearer token in {config.maintenance.token_file})\n"
-            f"  simulator control:    http://{config.sim.control}/state",
+            f"  simulator control:    http://{config.sim.control}/state\n"
+            + simlaunch.engineer_commands(config, args.state_dir.resolve()),
             file=sys.stderr,
             flush=True,
         )
@@ -147,6 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(Daemon(ctx).run())
     finally:
+        if announced:
+            from appliance import simdiscovery
+
+            simdiscovery.withdraw(os.getpid())
         if sim_process is not None:
             sim_process.terminate()
             try:

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from appliance.config import ConfigError, build_section, read_toml
 from appliance.content.config import ContentConfig
 from appliance.content.manifest import ManifestError
+from appliance.simdiscovery import Ambiguous
 from appliance.storage.config import StorageConfig
 
 EXIT_CLEAN = 0
@@ -22,11 +23,19 @@ DEFAULT_CONFIG = Path("/etc/appliance/appliance.toml")
 
 
 def _section_dir(args: argparse.Namespace, section: str, cls: Any) -> Path:
-    """[section].dir of --config (or the default config if present), else the section's default."""
+    """[section].dir of --config (or the default config if present), else of a running `appliance run --sim`
+    (or ./.sim-state: appliance.simdiscovery), else the section's default. Raises ConfigError, and
+    simdiscovery.Ambiguous when several simulated daemons run and none is this directory's."""
+    from appliance import simdiscovery
+
     config_path: Path | None = args.config
     if config_path is None and DEFAULT_CONFIG.is_file():
         config_path = DEFAULT_CONFIG
     if config_path is None:
+        flagged = args.content is not None or getattr(args, "state_dir", None) is not None
+        sim = None if flagged else simdiscovery.find()  # a directory named on the command line: only that one
+        if sim is not None:
+            return Path(sim.content_dir if section == "content" else sim.state_dir)
         return Path(cls().dir)
     raw = read_toml(config_path)
     table = raw.get(section, {})
@@ -97,6 +106,9 @@ def fsck(args: argparse.Namespace) -> int:
         state = state_dir(args)
     except ConfigError as error:
         print(f"appliance fsck: config error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Ambiguous as error:
+        print(f"appliance fsck: {error}", file=sys.stderr)
         return EXIT_USAGE
     if not root.is_dir():
         print(f"appliance fsck: no content store at {root}", file=sys.stderr)

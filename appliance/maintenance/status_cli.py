@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import ConfigError
+from appliance.simdiscovery import Ambiguous
 
 EXIT_HEALTHY, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
 TIMEOUT = 5.0
@@ -25,7 +26,10 @@ class Unreachable(Exception):
 
 
 def _endpoint(args: argparse.Namespace) -> tuple[str, Path]:
-    """The listener's base URL and the token file: from the flags, else from the config."""
+    """The listener's base URL and the token file: from the flags, else from the config (--config, else
+    /etc/appliance/appliance.toml), else from a running `appliance run --sim` (appliance.simdiscovery), else
+    the defaults. Raises ConfigError (a bad config) or simdiscovery.Ambiguous (several simulated daemons)."""
+    from appliance import simdiscovery
     from appliance.appconfig import DEFAULT_PATH
     from appliance.config import read_toml
     from appliance.maintenance.config import MaintenanceConfig
@@ -37,11 +41,11 @@ def _endpoint(args: argparse.Namespace) -> tuple[str, Path]:
         section = read_toml(config_path).get("maintenance", {})
         listen = str(section.get("listen", listen))
         token_file = str(section.get("token_file", token_file))
-    url = args.url
-    if url is None:
-        host, _, port = listen.rpartition(":")
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    elif args.url is None:
+        sim = simdiscovery.find()
+        if sim is not None:
+            listen, token_file = sim.maintenance_listen, sim.token_file
+    url = args.url or simdiscovery.listen_url(listen)
     return url.rstrip("/"), args.token_file or Path(token_file)
 
 
@@ -136,7 +140,7 @@ def render(health: dict[str, Any], status: dict[str, Any]) -> str:
 def main(args: argparse.Namespace) -> int:
     try:
         url, token_file = _endpoint(args)
-    except ConfigError as error:
+    except (ConfigError, Ambiguous) as error:
         print(f"appliance status: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     try:
