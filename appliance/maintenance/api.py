@@ -16,6 +16,7 @@ from appliance.alarms import UnknownAlarm
 from appliance.component import Status
 from appliance.maintenance.auth import bearer_matches
 from appliance.maintenance.documents import health_document, status_document
+from appliance.maintenance.outbox_view import DEFAULT_LIMIT, MAX_LIMIT, outbox_document
 
 if TYPE_CHECKING:
     from appliance.daemon import Context
@@ -77,6 +78,7 @@ def make_app(ctx: Context, token: str) -> web.Application:
     app.router.add_get("/health", routes.health)
     app.router.add_get("/metrics", routes.metrics)
     app.router.add_get("/api/v1/status", routes.status)
+    app.router.add_get("/api/v1/outbox", routes.outbox)
     app.router.add_post("/api/v1/alarms/{name}/ack", routes.ack_alarm)
     app.router.add_put("/api/v1/outputs/{name}", routes.set_output)
     app.router.add_post("/api/v1/groundlink/sync", routes.sync_now)
@@ -122,6 +124,15 @@ class Routes:
 
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response(status_document(self.ctx))
+
+    async def outbox(self, request: web.Request) -> web.Response:
+        """Pending and dead-lettered items by kind (`?limit=N` items per kind, 1..1000): never personal data."""
+        raw = request.query.get("limit", str(DEFAULT_LIMIT))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            return error(400, f"limit must be a whole number in 1..{MAX_LIMIT}")
+        if self.ctx.outbox is None:
+            return error(503, "no outbox (storage is not built)")
+        return web.json_response(outbox_document(self.ctx.outbox, self.ctx.clock.wall(), int(raw)))
 
     async def ack_alarm(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
