@@ -4,6 +4,7 @@ items by kind with ages and last errors, and nothing of what the passengers type
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -80,3 +81,26 @@ async def test_outbox_route_lists_by_kind_with_ages_and_errors_but_no_personal_d
     assert dead["dead"].endswith("Z")
     assert limited["pending"]["booking"]["count"] == 2 and limited["pending"]["booking"]["truncated"]
     assert len(limited["pending"]["booking"]["items"]) == 1
+
+
+async def test_appliance_status_summarises_the_outbox(
+    served: tuple[str, str, StorageComponent], tmp_path: Path
+) -> None:
+    import asyncio
+    import subprocess
+
+    from tests.conftest import python_module, subprocess_env
+
+    url, _, storage = served
+    outbox = storage.outbox
+    assert outbox is not None
+    await outbox.append("booking", {"item": "tour-1", "email": EMAIL, "seat": SEAT})
+    refused = await outbox.append("email", {"item": "paper-1", "email": EMAIL})
+    await outbox.dead_letter(refused.id, f"HTTP 422: {EMAIL} refused")
+    argv = python_module("appliance", "status", "--url", url, "--token-file", str(tmp_path / "maintenance.token"))
+    result = await asyncio.to_thread(subprocess.run, argv, env=subprocess_env(), capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr  # not ready: this listener's daemon never said so
+    summary = r"outbox: 1 pending \(booking 1, oldest \d+ s\); 1 dead letter \(email 1, oldest \d+ s\)"
+    assert re.search(summary, result.stdout), result.stdout  # ages in whole seconds: a busy machine adds some
+    assert "latest email: HTTP 422: [redacted] refused" in result.stdout
+    assert EMAIL not in result.stdout and SEAT not in result.stdout

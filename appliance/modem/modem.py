@@ -122,7 +122,9 @@ class Modem:
             return Check.failing(f"modem failed: {self.reason}", **details)
         if self._state in (ModemState.UNKNOWN, ModemState.INITIALIZING, ModemState.LOCKED):
             return Check.warning(f"modem {self._state.name.lower()}: {self.reason}", **details)
-        return Check.passing(f"modem {self._state.name.lower()} ({self.reason})", **details)
+        state = self._state.name.lower()
+        said = f" ({self.reason})" if self.reason and self.reason != state else ""  # not "searching (searching)"
+        return Check.passing(f"modem {state}{said}", **details)
 
     def poll_now(self) -> None:
         """Skip the rest of the poll interval (e.g. after landing)."""
