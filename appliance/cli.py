@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--priority", action="append", metavar="CATEGORY=N", help="fetch order of a top-level dir")
     pack.add_argument("--publish", action="store_true", help="make it the current bundle in DEST's index.json")
     pack.set_defaults(func=_lazy("appliance.content.cli:pack"))
+    install = content_sub.add_parser("install", help="verify a bundle made by `content pack` and make it active")
+    install.add_argument("bundle", type=Path, help="the bundle's directory (manifest.json and its files)")
+    install.add_argument("--config", type=Path, default=None, help="for [content].dir (default: as fsck finds it)")
+    install.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
+    install.set_defaults(func=_lazy("appliance.content.cli:install"))
 
     status = sub.add_parser("status", help="ask the running daemon for a summary")
     status.add_argument("--json", action="store_true")

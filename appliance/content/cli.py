@@ -180,6 +180,26 @@ def _check_state(directory: Path) -> dict[str, Any] | None:
     return report | {"dir": str(directory)}
 
 
+def install(args: argparse.Namespace) -> int:
+    """`appliance content install BUNDLE_DIR`: 0 installed (or already active), 1 refused (one line on stderr:
+    a bad bundle, no space, the store busy, a config error); the store is left with the old bundle or the new."""
+    from appliance.content.install import Refused, install_bundle
+    from appliance.content.store import ContentStore
+
+    try:
+        root = content_dir(args)
+        result = install_bundle(ContentStore(root), Path(args.bundle))
+    except (ConfigError, Ambiguous, Refused) as error:
+        print(f"appliance content install: refused: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"appliance content install: refused: {error}", file=sys.stderr)
+        return 1
+    verb = "already active" if result.already else "installed and active"
+    print(f"{result.bundle_id}: {verb} in {root} ({result.files} files, {result.bytes / 1e6:,.1f} MB)")
+    return 0
+
+
 def pack(args: argparse.Namespace) -> int:
     from appliance.content.pack import pack as build_bundle
     from appliance.content.pack import publish
