@@ -18,6 +18,7 @@ from appliance.content.store import ContentStore
 from appliance.metrics import Metrics
 from tests.conftest import python_module, subprocess_env
 from tests.content_support import KIB, write_tree
+from tests.test_groundlink_window import until
 
 MIB = 1024 * KIB
 
@@ -104,7 +105,7 @@ def test_an_install_waits_while_another_process_changes_the_store(tmp_path: Path
         assert process.poll() is None and store.active_id() == "A"
     finally:
         holder.lock.release()
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert store.active_id() == "B"
 
@@ -121,9 +122,7 @@ async def test_a_running_content_component_takes_the_new_bundle(tmp_path: Path) 
         assert result.returncode == 0, result.stderr
         assert component.store.active_id() == "B"  # the daemon's own view: one readlink away
         checks = component.checks
-        deadline = time.monotonic() + 10
-        while component.checks == checks and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until(lambda: component.checks > checks, 10.0)  # its watch or scan checked the new bundle
         report = component.last_report
         assert report is not None and report.problems == [] and report.files == 3
         assert component.health().status == "pass"
