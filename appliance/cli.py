@@ -14,6 +14,7 @@ from typing import Any
 
 from appliance import __version__
 from appliance.config import EX_CONFIG, ConfigError, read_toml
+from appliance.core.spec import lazy
 
 log = logging.getLogger("appliance")
 EX_SOFTWARE = 70  # sysexits.h: an internal error
@@ -32,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", default=None, help="with --sim: scenario (default [sim].scenario, day)")
     run.add_argument("--speed", type=float, default=None, help="with --sim: time compression (default [sim].speed, 1)")
     run.set_defaults(func=cmd_run)
+
+    fsck = sub.add_parser("fsck", help="check the content store (and the state directory)")
+    fsck.add_argument("--repair", action="store_true", help="quarantine what is wrong")
+    fsck.add_argument("--json", action="store_true", help="machine-readable report")
+    fsck.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
+    fsck.add_argument("--config", type=Path, default=None)
+    fsck.add_argument("--state-dir", type=Path, default=None, help="state directory (default: from the config)")
+    fsck.set_defaults(func=lazy("appliance.fsck:fsck"))  # both stores: the composition root's command
 
     from appliance.core.registry import load_specs
 
@@ -100,14 +109,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"appliance: config error: {error}", file=sys.stderr)
         return EX_CONFIG
     maintenance, portal = config.section(MaintenanceConfig), config.section(PortalConfig)
+    announced = False
     if args.sim:
+        from appliance import simlaunch
+
+        announced = simlaunch.announce(config, config_path, args.state_dir.resolve())
         print(
             f"appliance: simulated run, state in {args.state_dir}\n"
             f"  passengers' portal:   http://{portal.listen}/\n"
             f"  maintenance health:   http://{maintenance.listen}/health\n"
             f"  maintenance metrics:  http://{maintenance.listen}/metrics"
             f"  (bearer token in {maintenance.token_file})\n"
-            f"  simulator control:    http://{config.sim.control}/state",
+            f"  simulator control:    http://{config.sim.control}/state\n"
+            + simlaunch.engineer_commands(config, args.state_dir.resolve()),
             file=sys.stderr,
             flush=True,
         )
@@ -115,6 +129,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(Daemon(config, ctx, config_path=config_path, config_defaults=defaults).run())
     finally:
+        if announced:
+            from appliance import simdiscovery
+
+            simdiscovery.withdraw(os.getpid())
         if sim_process is not None:
             sim_process.terminate()
             try:

@@ -133,6 +133,10 @@ class Outbox(OrderSink, Protocol):
         """Pending items per kind."""
         ...
 
+    def listing(self, limit: int = 100) -> dict[str, dict[str, dict[str, Any]]]:
+        """Pending and dead items by state and kind for engineers: counts, ages, errors, never payloads."""
+        ...
+
 
 class Flushable(Protocol):
     """What the power-fail path drives: stop writes, make everything pending durable, later resume."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -16,10 +17,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.config import dotted_to_tables, merge
 from appliance.fs.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from appliance.appconfig import AppConfig
 
 SIM_LISTEN_DEFAULTS = {
     "portal": {"listen": "127.0.0.1:8080"},
@@ -97,6 +101,41 @@ def ensure_token(path: Path) -> str:
     token = secrets.token_urlsafe(24)
     atomic_write_text(path, token + "\n", mode=0o600)
     return token
+
+
+def announce(config: AppConfig, config_path: Path | None, state_dir: Path) -> bool:
+    """Record where this simulated run is (appliance.simdiscovery), so `appliance status` and `appliance fsck`
+    find it without flags; False when no record could be written."""
+    from appliance import simdiscovery
+    from appliance.content.config import ContentConfig
+    from appliance.maintenance.config import MaintenanceConfig
+
+    maintenance = config.section(MaintenanceConfig)
+    run = simdiscovery.SimRun(
+        pid=os.getpid(),
+        state_dir=str(state_dir),
+        content_dir=str(Path(config.section(ContentConfig).dir).resolve()),
+        maintenance_listen=maintenance.listen,
+        token_file=str(Path(maintenance.token_file).resolve()),
+        config=str(config_path.resolve()) if config_path is not None else None,
+    )
+    return bool(simdiscovery.announce(run))
+
+
+def engineer_commands(config: AppConfig, state_dir: Path) -> str:
+    """The banner's lines with the exact commands for this run (plain `appliance status` also finds it)."""
+    from appliance.content.config import ContentConfig
+    from appliance.maintenance.config import MaintenanceConfig
+    from appliance.simdiscovery import listen_url
+
+    maintenance = config.section(MaintenanceConfig)
+    url = listen_url(maintenance.listen)
+    token = Path(maintenance.token_file).resolve()
+    content = Path(config.section(ContentConfig).dir).resolve()
+    return (
+        f"  status:               appliance status --url {url} --token-file {token}\n"
+        f"  content check:        appliance fsck --content {content} --state-dir {state_dir}"
+    )
 
 
 def configure_passengers(control: str, portal_listen: str, orders_per_minute: float = 6.0) -> None:

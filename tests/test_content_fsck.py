@@ -185,3 +185,46 @@ def test_fsck_also_checks_the_state_directory(tmp_path: Path) -> None:
     report = json.loads(damaged.stdout)
     assert damaged.returncode == 4, damaged.stdout
     assert report["state"]["errors"]
+
+
+def test_fsck_that_checked_nothing_says_so_and_exits_8(tmp_path: Path) -> None:
+    """An empty directory, or one holding a bundle (as `content pack` made it) instead of a store: nothing was
+    checked, so neither "clean" nor 0 (fsck(8)'s 8: an operational error)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = fsck(empty, "--state-dir", str(tmp_path / "no-state"))
+    assert result.returncode == 8, result.stdout + result.stderr
+    assert "nothing checked" in result.stderr and "clean" not in result.stdout
+    assert "Traceback" not in result.stderr
+    as_json = fsck(empty, "--json", "--state-dir", str(tmp_path / "no-state"))
+    assert as_json.returncode == 8 and json.loads(as_json.stdout)["exit_status"] == 8
+
+    src = tmp_path / "src"
+    write_tree(src, {"catalog.json": b"{}", "videos/a.mp4": 10 * KIB})
+    bundle = tmp_path / "bundle"
+    pack(src, bundle, bundle_id="usb")
+    result = fsck(bundle, "--state-dir", str(tmp_path / "no-state"))
+    assert result.returncode == 8, result.stdout + result.stderr
+    assert "nothing checked" in result.stderr
+    assert "appliance content install" in result.stderr  # a bundle: say what to do with it
+
+
+def test_fsck_reports_and_repairs_a_store_without_its_state_folder(tmp_path: Path) -> None:
+    """bundles/ and current but no state/ (a damaged store): reported with 4, repaired with 1, never a
+    traceback (it was exit 70)."""
+    import shutil
+
+    store, _ = installed_store(tmp_path)
+    shutil.rmtree(store.state)
+    found = fsck(store.root, "--json")
+    assert found.returncode == 4, found.stdout + found.stderr
+    assert "Traceback" not in found.stderr
+    problems = json.loads(found.stdout)["problems"]
+    assert [(p["kind"], p["path"]) for p in problems] == [("layout", "state")]
+    assert not store.state.exists()  # without --repair nothing is made
+    text = fsck(store.root)
+    assert text.returncode == 4 and "layout: state: missing directory" in text.stdout
+    repaired = fsck(store.root, "--repair")
+    assert repaired.returncode == 1, repaired.stdout + repaired.stderr
+    assert store.state.is_dir()
+    assert fsck(store.root).returncode == 0

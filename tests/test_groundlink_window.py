@@ -94,7 +94,7 @@ async def test_closed_in_the_air_and_nothing_is_sent(tmp_path: Path) -> None:
         async with link_on(station, tmp_path, flight=Flight(False), modem=Modem(True), outbox=outbox) as link:
             await asyncio.sleep(0.2)
             assert not link.open and link.reason == "in the air"
-            assert link.health().status == "pass"
+            assert link.health().status == "pass" and link.health().reason == "window closed: in the air"
         async with link_on(station, tmp_path, flight=Flight(None), modem=Modem(True), outbox=outbox) as link:
             await asyncio.sleep(0.1)
             assert link.reason == "on ground unknown"
@@ -145,6 +145,7 @@ async def test_opens_on_the_ground_and_works_in_priority_order(tmp_path: Path) -
             assert anchor.calls and anchor.calls[0][1] == "network"
             telemetry = station.ledger.report()["kinds"]["telemetry"][0]["payload"]
             assert telemetry["groundlink"]["window"] == "open" and telemetry["outbox"]["pending"] == {}
+            assert link.health().reason == "window open"  # was "window open: open"
             snapshot = link.health().details
             assert snapshot["backlog"] == {} and snapshot["last_success"] is not None
             flight.on_ground = False

@@ -94,8 +94,10 @@ async def test_no_coverage_in_the_air_then_home_then_roaming(rig: Rig) -> None:
     rig.sim.apply({"coverage": "none"})
     await until(lambda: rig.modem.state == ModemState.SEARCHING)
     assert not rig.modem.registered and rig.modem.operator is None
+    assert rig.modem.health().reason == "modem searching"  # was "modem searching (searching)"
     rig.sim.apply({"coverage": "home"})
     await until(lambda: rig.modem.registered and not rig.modem.roaming)
+    assert rig.modem.health().reason == "modem registered (home)"
     rig.sim.apply({"coverage": "roaming", "rssi": 5})
     await until(lambda: rig.modem.roaming and rig.modem.operator == "26202")
     await until(lambda: rig.modem.network.signal_dbm == -103.0)

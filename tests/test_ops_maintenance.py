@@ -301,12 +301,14 @@ async def test_appliance_status_cli_exit_codes(listener: Listener, tmp_path: Pat
 
     healthy = await status()
     assert healthy.returncode == 0, healthy.stderr
-    assert "PASS" in healthy.stdout and "[ok  ] avionics (critical): fresh" in healthy.stdout
+    assert "appliance 0.1.0: healthy (pass), ready" in healthy.stdout
+    assert "[ok  ] avionics (critical): fresh" in healthy.stdout
     listener.ctx.install(Part("modem", False, Check.failing("no SIM")), index=0)
     degraded = await status("--json")
     assert degraded.returncode == 1
     document = json.loads(degraded.stdout)
     assert document["health"]["status"] == "warn" and document["status"]["components"][0]["name"] == "modem"
+    assert document["outbox"] is None  # this listener has no storage: the route answers 503
     text = await status()
     assert "[FAIL] modem: no SIM" in text.stdout
     unreachable = await asyncio.to_thread(

@@ -184,7 +184,7 @@ class AvionicsReader:
             self.silences += 1
         self.silent = True
         self.connected = False
-        self.last_error = f"bus silent (no frame for {seconds:.1f} s)"
+        self.last_error = f"no frame for {seconds:.1f} s"  # health() says "bus silent: " once
         if self._trouble_since is None:
             self._trouble_since = self.clock.monotonic() - seconds
 

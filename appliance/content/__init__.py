@@ -1,5 +1,6 @@
 """The content component: the content store, its boot-time check and background re-hash, the chunked sync.
-Its CLI: `appliance fsck`, `appliance content pack`."""
+Its CLI: `appliance content pack`, `appliance content install` (`appliance fsck`, which checks the
+state directory too, is the root's: appliance/fsck.py)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,6 @@ def _content_section(component: Any) -> dict[str, Any]:
 
 
 def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    fsck = sub.add_parser("fsck", help="check the content store (and the state directory)")
-    fsck.add_argument("--repair", action="store_true", help="quarantine what is wrong")
-    fsck.add_argument("--json", action="store_true", help="machine-readable report")
-    fsck.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
-    fsck.add_argument("--config", type=Path, default=None)
-    fsck.add_argument("--state-dir", type=Path, default=None, help="state directory (default: from the config)")
-    fsck.set_defaults(func=lazy("appliance.content.cli:fsck"))
-
     content = sub.add_parser("content", help="content bundles")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     pack = content_sub.add_parser("pack", help="build a bundle (manifest + files) from a directory")
@@ -40,6 +33,11 @@ def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pack.add_argument("--priority", action="append", metavar="CATEGORY=N", help="fetch order of a top-level dir")
     pack.add_argument("--publish", action="store_true", help="make it the current bundle in DEST's index.json")
     pack.set_defaults(func=lazy("appliance.content.cli:pack"))
+    install = content_sub.add_parser("install", help="verify a bundle made by `content pack` and make it active")
+    install.add_argument("bundle", type=Path, help="the bundle's directory (manifest.json and its files)")
+    install.add_argument("--config", type=Path, default=None, help="for [content].dir (default: as fsck finds it)")
+    install.add_argument("--content", type=Path, default=None, help="content store root (default: from the config)")
+    install.set_defaults(func=lazy("appliance.content.cli:install"))
 
 
 COMPONENT = ComponentSpec(

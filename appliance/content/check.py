@@ -26,7 +26,8 @@ from appliance.fs.durable import atomic_write_bytes
 
 STATCACHE = "statcache.json"
 PROCESS_THRESHOLD = 512  # files: below this, worker processes cost more than they save
-KINDS = ("corrupt", "truncated", "missing", "extra", "manifest", "unreadable")
+KINDS = ("corrupt", "truncated", "missing", "extra", "manifest", "unreadable", "layout")
+LAYOUT_DIRS = ("bundles", "staging", "quarantine", "state")
 
 Progress = Callable[[int, int], None]  # (bytes hashed so far, bytes to hash)
 Throttle = Callable[[int], None]  # called after each read of n bytes; may sleep or raise to stop
@@ -185,6 +186,8 @@ class Checker:
         jobs: list[_HashJob] = []
         seen_keys: set[str] = set()
         summaries: dict[str, dict[str, Any]] = {}
+        with self.store.lock:  # not while an install swaps `current` and removes the old bundle
+            report.problems.extend(self._layout())
         installed = self.store.installed()
         for bundle in installed:
             report.bundles += 1
@@ -250,9 +253,23 @@ class Checker:
             self.cache.set_summary(name, None)
         if repair:
             self._repair(report)
-        self.cache.save()
+        if self.store.state.is_dir():  # a store without state/ is reported (or repaired above), not crashed on
+            self.cache.save()
         report.seconds = time.monotonic() - started
         return report
+
+    def _layout(self) -> list[Problem]:
+        """The store's own directories (a missing one is made by --repair) and a `current` that points at no
+        installed bundle (left for an engineer: which bundle should be active is not fsck's to guess)."""
+        problems = [
+            Problem("layout", "", name, "missing directory")
+            for name in LAYOUT_DIRS
+            if not (self.store.root / name).is_dir()
+        ]
+        if os.path.islink(self.store.current) and self.store.active_dir() is None:
+            target = os.readlink(self.store.current)
+            problems.append(Problem("layout", "", "current", f"points at {target}, which is not an installed bundle"))
+        return problems
 
     def _examine(
         self, *, bundle: Path, entry: FileEntry, chunk_size: int, key: str, known_missing: set[str], report: CheckReport
@@ -322,13 +339,22 @@ class Checker:
         return results
 
     def _repair(self, report: CheckReport) -> None:
-        """Quarantine corrupt, truncated and extra files; record what is now missing for the next sync."""
+        """Make the store's missing directories; quarantine corrupt, truncated and extra files; record what is
+        now missing for the next sync. An OSError (the disk refuses) propagates: the caller reports it."""
         with self.store.lock:
+            for problem in report.problems:
+                if problem.kind == "layout" and problem.path in LAYOUT_DIRS:
+                    self.store.ensure_layout()
+                    problem.repaired = True
             # a bundle removed by an install while it was being checked is gone, not damaged
-            report.problems = [p for p in report.problems if (self.store.bundles / p.bundle).is_dir()]
+            report.problems = [
+                p for p in report.problems if p.kind == "layout" or (self.store.bundles / p.bundle).is_dir()
+            ]
             missing: dict[str, list[str]] = {}
             for problem in report.problems:
                 bundle = self.store.bundles / problem.bundle
+                if problem.kind == "layout":
+                    continue
                 if problem.kind in ("corrupt", "truncated", "extra"):
                     try:
                         dest = self.store.quarantine_file(bundle, problem.path)

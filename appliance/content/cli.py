@@ -1,18 +1,18 @@
-"""`appliance fsck` and `appliance content pack`."""
+"""`appliance content pack` and `appliance content install` (and where the content store is, for `appliance
+fsck`: appliance/fsck.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from appliance.config import ConfigError, build_section, read_toml
 from appliance.content.config import ContentConfig
 from appliance.content.manifest import ManifestError
-from appliance.storage.config import StorageConfig
+from appliance.simdiscovery import Ambiguous
 
 EXIT_CLEAN = 0
 EXIT_CORRECTED = 1
@@ -21,12 +21,20 @@ EXIT_USAGE = 8  # fsck(8): operational error
 DEFAULT_CONFIG = Path("/etc/appliance/appliance.toml")
 
 
-def _section_dir(args: argparse.Namespace, section: str, cls: Any) -> Path:
-    """[section].dir of --config (or the default config if present), else the section's default."""
+def section_dir(args: argparse.Namespace, section: str, cls: Any) -> Path:
+    """[section].dir of --config (or the default config if present), else of a running `appliance run --sim`
+    (or ./.sim-state: appliance.simdiscovery), else the section's default. Raises ConfigError, and
+    simdiscovery.Ambiguous when several simulated daemons run and none is this directory's."""
+    from appliance import simdiscovery
+
     config_path: Path | None = args.config
     if config_path is None and DEFAULT_CONFIG.is_file():
         config_path = DEFAULT_CONFIG
     if config_path is None:
+        flagged = args.content is not None or getattr(args, "state_dir", None) is not None
+        sim = None if flagged else simdiscovery.find()  # a directory named on the command line: only that one
+        if sim is not None:
+            return Path(sim.content_dir if section == "content" else sim.state_dir)
         return Path(cls().dir)
     raw = read_toml(config_path)
     table = raw.get(section, {})
@@ -35,107 +43,31 @@ def _section_dir(args: argparse.Namespace, section: str, cls: Any) -> Path:
     return Path(build_section(cls, table, str(config_path), section).dir)
 
 
-def state_dir(args: argparse.Namespace) -> Path:
-    """--state-dir, else [storage].dir of the config."""
-    if getattr(args, "state_dir", None) is not None:
-        return Path(args.state_dir)
-    return _section_dir(args, "storage", StorageConfig)
-
-
 def content_dir(args: argparse.Namespace) -> Path:
     """--content, else [content].dir of --config (or the default config if present), else the default."""
     if args.content is not None:
         return Path(args.content)
-    return _section_dir(args, "content", ContentConfig)
+    return section_dir(args, "content", ContentConfig)
 
 
-class ProgressBar:
-    """A one-line bar on a terminal's stderr; silent when stderr is not a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self._last = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
-            return
-        percent = done * 100 // total
-        if percent == self._last:
-            return
-        self._last = percent
-        filled = percent * 30 // 100
-        bar = "#" * filled + "." * (30 - filled)
-        self.stream.write(f"\rchecking [{bar}] {percent:3d}% {done / 1e6:,.1f}/{total / 1e6:,.1f} MB")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled and self._last >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def fsck(args: argparse.Namespace) -> int:
-    from appliance.content.check import Checker
+def install(args: argparse.Namespace) -> int:
+    """`appliance content install BUNDLE_DIR`: 0 installed (or already active), 1 refused (one line on stderr:
+    a bad bundle, no space, the store busy, a config error); the store is left with the old bundle or the new."""
+    from appliance.content.install import Refused, install_bundle
     from appliance.content.store import ContentStore
 
     try:
         root = content_dir(args)
-        state = state_dir(args)
-    except ConfigError as error:
-        print(f"appliance fsck: config error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    if not root.is_dir():
-        print(f"appliance fsck: no content store at {root}", file=sys.stderr)
-        return EXIT_USAGE
-    store = ContentStore(root)
-    bar = ProgressBar(sys.stderr)
-    workers = min(os.cpu_count() or 1, 4)
-    report = Checker(store).check(full=True, repair=bool(args.repair), workers=workers, processes=True, progress=bar)
-    bar.finish()
-    if not report.problems:
-        status = EXIT_CLEAN
-    elif report.unrepaired:
-        status = EXIT_UNCORRECTED
-    else:
-        status = EXIT_CORRECTED
-    state_report = _check_state(state)
-    if state_report is not None and state_report["errors"]:
-        status = EXIT_UNCORRECTED  # journal corruption is reported and kept for an engineer, never "repaired"
-    if args.json:
-        document = report.as_dict() | {"root": str(root), "state": state_report, "exit_status": status}
-        print(json.dumps(document, indent=1))
-    else:
-        if state_report is not None:
-            for problem_text in state_report["errors"]:
-                print(f"state: {problem_text}")
-            print(f"{state}: {state_report['records']} journal records, {len(state_report['errors'])} error(s)")
-        for problem in report.problems:
-            action = (
-                f" -> {problem.quarantined_to}"
-                if problem.quarantined_to
-                else (" (recorded)" if problem.repaired else "")
-            )
-            detail = f": {problem.detail}" if problem.detail else ""
-            print(f"{problem.kind}: {problem.bundle}/{problem.path}{detail}{action}")
-        for bundle, paths in report.awaiting_download.items():
-            print(f"awaiting download: {bundle}: {len(paths)} file(s)")
-        verdict = {EXIT_CLEAN: "clean", EXIT_CORRECTED: "errors corrected", EXIT_UNCORRECTED: "errors left uncorrected"}
-        print(
-            f"{root}: {report.bundles} bundle(s), {report.files} files, {report.hashed_bytes / 1e6:,.1f} MB hashed "
-            f"in {report.seconds:.2f} s: {verdict[status]}"
-        )
-    return status
-
-
-def _check_state(directory: Path) -> dict[str, Any] | None:
-    """The state directory's read-only check (journal framing, state files), when there is one."""
-    from appliance.storage.check import check_state_dir
-
-    if not (directory / "journal").is_dir():
-        return None
-    report: dict[str, Any] = check_state_dir(directory)
-    return report | {"dir": str(directory)}
+        result = install_bundle(ContentStore(root), Path(args.bundle))
+    except (ConfigError, Ambiguous, Refused) as error:
+        print(f"appliance content install: refused: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"appliance content install: refused: {error}", file=sys.stderr)
+        return 1
+    verb = "already active" if result.already else "installed and active"
+    print(f"{result.bundle_id}: {verb} in {root} ({result.files} files, {result.bytes / 1e6:,.1f} MB)")
+    return 0
 
 
 def pack(args: argparse.Namespace) -> int:

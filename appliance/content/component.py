@@ -24,6 +24,7 @@ from appliance.content.answers import REASONS
 from appliance.content.check import KINDS, Checker, CheckReport
 from appliance.content.config import ContentConfig
 from appliance.content.hashing import bad_chunks
+from appliance.content.install import remove_stale_incoming
 from appliance.content.manifest import ManifestError, load_manifest
 from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync, SyncResult
@@ -96,6 +97,7 @@ class ContentComponent:
         self._stopping.clear()
         try:
             await asyncio.to_thread(self.store.recover)
+            await asyncio.to_thread(remove_stale_incoming, self.store)  # a crashed `appliance content install`
             clean = self.boot.previous_shutdown_clean if self.boot is not None else False
             rehash = self.store.writing() if not clean else set()
             self.boot_report = await self.check(rehash_dirs=rehash)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
 from appliance.content.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
+from appliance.content.storelock import StoreLock
 from appliance.fs.atomic import remove_stray_temps
 from appliance.fs.durable import REAL_OPS, FileOps, atomic_write_bytes, fsync_tree, move, remove_tree, swap_symlink
 from appliance.fs.fileops import ensure_dir
@@ -45,7 +45,7 @@ class ContentStore:
         self._manifest_cache: tuple[Path, Manifest] | None = None
         self._active_cache: tuple[str, Path] | None = None  # (link target, resolved bundle directory)
         self._next_serial: int | None = None  # of the next quarantine entry
-        self.lock = threading.RLock()  # installs and repairs, one at a time (they run in worker threads)
+        self.lock = StoreLock(root)  # installs and repairs, one at a time: worker threads and other processes
 
     # --- layout and recovery ----------------------------------------------------------------------------
 
@@ -61,6 +61,10 @@ class ContentStore:
 
     def recover(self) -> None:
         """Finish an install a crash interrupted; remove bundles that are neither active nor being installed."""
+        with self.lock:  # not while another process (`appliance content install`) is installing
+            self._recover()
+
+    def _recover(self) -> None:
         self.ensure_layout()
         intent = self._read_state(STATE_INSTALL, None)
         if isinstance(intent, dict) and isinstance(intent.get("dir"), str):

@@ -394,4 +394,6 @@ class GroundLink:
             return Check(Status.WARN, f"{details['dead_letters']} order(s) refused by the ground", details)
         if self.open and self.last_report.get("gave_up"):
             return Check(Status.WARN, f"outbox delivery failing: {details['last_error']}", details)
-        return Check(Status.PASS, f"window {details['window']}: {self.reason}", details)
+        # an open window's reason starts with "open" ("open, roaming on 21407"): say it once
+        text = f"window {self.reason}" if self.open else f"window closed: {self.reason}"
+        return Check(Status.PASS, text, details)

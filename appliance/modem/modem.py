@@ -123,7 +123,9 @@ class Modem:
             return Check.failing(f"modem failed: {self.reason}", **details)
         if self._state in (ModemState.UNKNOWN, ModemState.INITIALIZING, ModemState.LOCKED):
             return Check.warning(f"modem {self._state.name.lower()}: {self.reason}", **details)
-        return Check.passing(f"modem {self._state.name.lower()} ({self.reason})", **details)
+        state = self._state.name.lower()
+        said = f" ({self.reason})" if self.reason and self.reason != state else ""  # not "searching (searching)"
+        return Check.passing(f"modem {state}{said}", **details)
 
     async def initialise(self) -> None:
         """Open the port if needed and initialise the modem once, as the loop does first (a replayed

@@ -14,11 +14,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from appliance import ports
 from appliance.core.spec import ComponentSpec, Setup
 from appliance.storage.config import StorageConfig
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 def _build(setup: Setup[StorageConfig]) -> Any:
@@ -38,6 +42,12 @@ def _outbox_section(component: Any) -> Any:
     return {"pending": outbox.counts(), "dead_letters": len(outbox.dead_letters())}
 
 
+def _routes(component: Any) -> Sequence[web.RouteDef]:
+    from appliance.storage.outbox_route import routes
+
+    return routes(component.outbox, component.clock.wall)
+
+
 COMPONENT = ComponentSpec(
     name="storage",
     config=StorageConfig,
@@ -46,4 +56,5 @@ COMPONENT = ComponentSpec(
     uses=(ports.FLIGHT,),  # avionics UTC anchors the clock when there is a flight view
     critical=True,
     status={"storage": _storage_section, "outbox": _outbox_section},
+    routes=_routes,
 )

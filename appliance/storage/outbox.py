@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -166,6 +167,34 @@ class JournalOutbox:
     def counts(self) -> dict[str, int]:
         return dict(sorted(self._pending_counts.items()))
 
+    def listing(self, limit: int = 100) -> dict[str, dict[str, dict[str, Any]]]:
+        """Pending and dead-lettered items for engineers, by state ("pending", "dead") and kind, oldest first:
+        per kind the count and the first `limit` items with id, seq, created_wall, attempts, last_error,
+        last_attempt_wall (and for dead ones reason, dead_wall). Never a payload: the error texts have the
+        item's own payload strings and anything shaped like an e-mail address replaced by "[redacted]" (a
+        ground service may echo what it refused). Empty when storage is not attached."""
+        result: dict[str, dict[str, dict[str, Any]]] = {PENDING: {}, DEAD: {}}
+        if self._db is None:
+            return result
+        docs = self._db.table(TABLE).search(_Q.state.one_of([PENDING, DEAD]))
+        for doc in sorted(docs, key=lambda d: int(d["seq"])):
+            if doc["id"] in self._inflight:
+                continue
+            group = result[doc["state"]].setdefault(str(doc["kind"]), {"count": 0, "items": []})
+            group["count"] += 1
+            if len(group["items"]) >= limit:
+                continue
+            secrets = _payload_strings(doc.get("payload"))
+            entry: dict[str, Any] = {
+                "id": doc["id"], "seq": int(doc["seq"]), "created_wall": float(doc["created_wall"]),
+                "attempts": int(doc["attempts"]), "last_error": _redact(doc.get("last_error"), secrets),
+                "last_attempt_wall": _wall(doc.get("last_attempt")),
+            }
+            if doc["state"] == DEAD:
+                entry |= {"reason": _redact(doc.get("reason"), secrets), "dead_wall": _wall(doc.get("dead"))}
+            group["items"].append(entry)
+        return result
+
     def delivered_count(self) -> int:
         if self._db is None:
             return 0
@@ -208,6 +237,38 @@ class JournalOutbox:
             return
         for kind in dict.fromkeys((*OUTBOX_KINDS, *self._pending_counts)):
             self._metrics.outbox_pending.labels(kind=kind).set(self._pending_counts.get(kind, 0))
+
+
+_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+")
+
+
+def _payload_strings(payload: Any) -> list[str]:
+    """Every string of at least two characters in a payload (nested), longest first."""
+    found: set[str] = set()
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and len(value) >= 2:
+            found.add(value)
+        elif isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return sorted(found, key=len, reverse=True)
+
+
+def _redact(text: Any, secrets: list[str]) -> str | None:
+    if text is None:
+        return None
+    result = str(text)
+    for secret in secrets:
+        result = result.replace(secret, "[redacted]")
+    return _EMAIL.sub("[redacted]", result)
+
+
+def _wall(stamp: Any) -> float | None:
+    wall = stamp.get("wall") if isinstance(stamp, Mapping) else None
+    return float(wall) if isinstance(wall, int | float) else None
 
 
 def _item(doc: Mapping[str, Any]) -> OutboxItem:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 TOP = ("hal", "appliance", "firmware_sim")
 SIM_LAUNCHER = "appliance.simlaunch"
-ROOT_MODULES = frozenset({"appliance.daemon", "appliance.cli", "appliance.simlaunch"})
+ROOT_MODULES = frozenset({"appliance.daemon", "appliance.cli", "appliance.simlaunch", "appliance.fsck"})
 
 
 @dataclass

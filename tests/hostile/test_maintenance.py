@@ -99,7 +99,7 @@ async def test_wrong_tokens_are_rate_limited_per_address_and_logged_without_the_
     (0o600, "test-token-0123456789", "at least 128 bits"),
     (0o600, "a" * 40, "at least 128 bits"),
     (0o600, secrets.token_hex(15), "at least 128 bits"),
-])
+], ids=["group-readable", "world-readable", "one-char", "21-chars", "repeated", "120-bits"])  # stable for xdist
 def test_weak_or_shared_token_files_are_refused(tmp_path: Path, mode: int, token: str, message: str) -> None:
     path = tmp_path / "maintenance.token"
     path.write_text(token + "\n")
@@ -110,7 +110,8 @@ def test_weak_or_shared_token_files_are_refused(tmp_path: Path, mode: int, token
     assert token not in str(refused.value) or len(token) < 3
 
 
-@pytest.mark.parametrize("token", [secrets.token_urlsafe(16), secrets.token_hex(16), secrets.token_urlsafe(32)])
+@pytest.mark.parametrize("token", [secrets.token_urlsafe(16), secrets.token_hex(16), secrets.token_urlsafe(32)],
+                         ids=["urlsafe-16", "hex-16", "urlsafe-32"])  # random values, stable ids (xdist)
 def test_tokens_of_128_bits_are_accepted(tmp_path: Path, token: str) -> None:
     path = tmp_path / "maintenance.token"
     path.write_text(token + "\n")
