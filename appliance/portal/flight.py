@@ -164,7 +164,7 @@ class FlightReport:
         leg = self._ground_schedule.leg_at(now_utc) if self._ground_schedule is not None else None
         avionics = Schedule(str(info.get("flight_number") or ""), str(info.get("origin") or ""),
                             str(info.get("destination") or ""))
-        candidates = [("avionics", avionics)]
+        candidates: list[tuple[str | None, Schedule]] = [("avionics", avionics)]
         if leg is not None:
             candidates.append(("ground", Schedule(leg.flight_number, leg.origin, leg.destination)))
         candidates.append(("schedule", self._schedule))
