@@ -20,7 +20,7 @@ from appliance.portal.orders import RateLimiter
 from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, FlightView, OrderSink, ScheduleView
+from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, ScheduleView
 from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
@@ -99,6 +99,7 @@ def make_services(
     content: ContentView | None = None,
     alarms: Alarms | None = None,
     ground_schedule: ScheduleView | None = None,
+    groundlink: GroundLinkControl | None = None,
 ) -> Services:
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
     report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
@@ -115,6 +116,7 @@ def make_services(
         content=content,
         outbox=outbox,
         alarms=alarms,
+        groundlink=groundlink,
     )
 
 
@@ -122,5 +124,6 @@ def build(ctx: Context) -> Portal:
     """Builder for appliance.daemon.BUILDERS (uses ctx.flight, ctx.outbox, ctx.content, ctx.alarms, ctx.schedule)."""
     config = ctx.config.portal
     services = make_services(config, ctx.clock, ctx.metrics, flight=ctx.flight, outbox=ctx.outbox,
-                             content=ctx.content, alarms=ctx.alarms, ground_schedule=ctx.schedule)
+                             content=ctx.content, alarms=ctx.alarms, ground_schedule=ctx.schedule,
+                             groundlink=ctx.groundlink)
     return Portal(services, config.listen)

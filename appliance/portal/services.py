@@ -12,9 +12,9 @@ from appliance.portal.captive import CaptiveClients
 from appliance.portal.catalog import CatalogCache, PathCache
 from appliance.portal.config import PortalConfig
 from appliance.portal.flight import FlightReport
-from appliance.portal.orders import RateLimiter
+from appliance.portal.orders import KeyLocks, RateLimiter
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, OrderSink
+from appliance.ports import ContentView, GroundLinkControl, OrderSink
 from appliance.timebase import Clock
 
 OVER_TEMPERATURE = "over_temperature"
@@ -32,6 +32,8 @@ class Services:
     content: ContentView | None = None
     outbox: OrderSink | None = None
     alarms: Alarms | None = None
+    groundlink: GroundLinkControl | None = None
+    order_keys: KeyLocks = field(default_factory=KeyLocks)
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     content_paths: PathCache = field(default_factory=PathCache)
     orders_accepted: int = 0
@@ -40,6 +42,18 @@ class Services:
     @property
     def ground(self) -> bool:
         return self.config.profile == "ground"
+
+    def delivers_now(self) -> bool:
+        """Whether what a passenger orders now goes out now: on the ground profile (online), or while the ground
+        window is open (at the gate with coverage); else it waits for the next window, after landing."""
+        if self.ground:
+            return True
+        if self.groundlink is None:
+            return False
+        try:
+            return self.groundlink.snapshot().get("window") == "open"
+        except Exception:  # a status that cannot be read says nothing is sure: promise the later delivery
+            return False
 
     def video_refusal(self) -> str | None:
         """Why a new video session may not start now, or None."""
