@@ -27,7 +27,8 @@ debs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# A whole simulated day (two round trips) at SPEED times real time: make run SPEED=1 for real time.
+# A whole simulated day (two round trips) at SPEED times real time: make run SPEED=1 for real time. SPEED goes
+# from 1 to 20 (the default): the daemon's phase holds fit the shortest simulated phase up to 20x.
 SPEED ?= 20
 run: $(STAMP)
 	$(BIN)/appliance run --sim --speed $(SPEED)

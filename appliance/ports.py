@@ -111,8 +111,14 @@ class OutboxItem:
 
 
 class OrderSink(Protocol):
-    async def append(self, kind: str, payload: Mapping[str, Any]) -> OutboxItem:
-        """Durable (journaled and fsynced) when it returns. Raises StorageRefused."""
+    async def append(self, kind: str, payload: Mapping[str, Any],
+                     request: Mapping[str, Any] | None = None) -> OutboxItem:
+        """Durable (journaled and fsynced) when it returns. Raises StorageRefused. `request` (JSON with a
+        string "key") is kept with the item, in the same write, for `find_request`."""
+        ...
+
+    def find_request(self, key: str) -> tuple[OutboxItem, dict[str, Any]] | None:
+        """The item a request key made and its request, kept at least a day (also across restarts)."""
         ...
 
 

@@ -4,8 +4,9 @@ photo magazine of page images only (no PDF), a short HLS video (master + media p
 city guides for the destination, and offers.
 Pack one with `python -m appliance content pack SRC DEST`.
 
-Everything is synthesised with the standard library (a hand-written PDF, PNGs via zlib, MPEG-TS packets with
-PAT/PMT/PES framing and continuity counters): valid containers, placeholder pictures.
+Pictures and documents are synthesised with the standard library (a hand-written PDF, PNGs via zlib); the film
+is a real, small, playable HLS stream (H.264/AAC in MPEG-TS, a test card and a tone) made by ffmpeg, from the
+imageio-ffmpeg package, when the samples are built.
 
     python -m firmware_sim.content_samples DEST [--day 2026-11-23] [--destination LEMD] [--segments 3]
 """
@@ -13,9 +14,12 @@ PAT/PMT/PES framing and continuity counters): valid containers, placeholder pict
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import struct
+import subprocess
 import sys
+import tempfile
 import zlib
 from datetime import date
 from pathlib import Path
@@ -23,7 +27,6 @@ from typing import Any
 
 LANGS = ("en", "es", "ca", "fr", "de")
 CITY_NAMES = {"LEMD": "Madrid", "LEBL": "Barcelona", "LFPG": "Paris", "EDDF": "Frankfurt", "EGLL": "London"}
-TS_PACKET = 188
 #: the page colours (top, bottom) of the image-only photo magazine
 PHOTO_PAGES = (((250, 200, 120), (60, 90, 160)), ((120, 180, 230), (240, 240, 250)),
                ((40, 120, 90), (200, 220, 160)), ((30, 30, 60), (230, 120, 80)))
@@ -84,67 +87,66 @@ def pdf(title: str, lines: list[str]) -> bytes:
     return bytes(out)
 
 
-# --- MPEG-TS --------------------------------------------------------------------------------------------
+# --- HLS video -------------------------------------------------------------------------------------------
 
-def _crc32_mpeg(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
-    return crc
+SAMPLE_SIZE, SAMPLE_FPS = "320x180", 25
+SAMPLE_CODECS = "avc1.42e01e,mp4a.40.2"  # H.264 Constrained Baseline 3.0 and AAC-LC: what every phone plays
+AUDIO_BITRATE = 64_000
 
 
-def _section_packet(pid: int, table: bytes) -> bytes:
-    section = table + struct.pack(">I", _crc32_mpeg(table))
-    payload = b"\x00" + section  # pointer field
-    header = struct.pack(">BHB", 0x47, 0x4000 | pid, 0x10)
-    return header + payload + b"\xff" * (TS_PACKET - 4 - len(payload))
+def ffmpeg_exe() -> str:
+    """The ffmpeg that makes the sample films: imageio-ffmpeg's (a PyPI package that ships a static ffmpeg with
+    libx264; $IMAGEIO_FFMPEG_EXE points it at another). Raises RuntimeError when there is none."""
+    try:
+        import imageio_ffmpeg  # type: ignore[import-untyped]
+
+        exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as error:
+        raise RuntimeError(f"no ffmpeg to make the sample video (pip install imageio-ffmpeg): {error}") from error
+    return exe
 
 
-def ts_segment(index: int, seconds: float, bitrate: int = 200_000) -> bytes:
-    """An MPEG-TS segment: PAT, PMT (one H.264 stream on PID 0x100) and PES packets (timestamps per segment)."""
-    pat = bytes([0x00, 0xB0, 0x0D, 0x00, 0x01, 0xC1, 0x00, 0x00, 0x00, 0x01, 0xF0, 0x00])
-    pmt = bytes([0x02, 0xB0, 0x12, 0x00, 0x01, 0xC1, 0x00, 0x00, 0xE1, 0x00, 0xF0, 0x00,
-                 0x1B, 0xE1, 0x00, 0xF0, 0x00])
-    out = bytearray(_section_packet(0, pat) + _section_packet(0x1000, pmt))
-    pts = int((index * seconds + 1) * 90000)
-    pes_header = b"\x00\x00\x01\xe0\x00\x00\x80\x80\x05" + bytes([
-        0x21 | ((pts >> 29) & 0x0E), (pts >> 22) & 0xFF, 0x01 | ((pts >> 14) & 0xFE), (pts >> 7) & 0xFF,
-        0x01 | ((pts << 1) & 0xFE)])
-    # an access unit delimiter then filler NAL units: a decoder accepts it, shows nothing
-    body = pes_header + b"\x00\x00\x00\x01\x09\xf0" + (b"\x00\x00\x00\x01\x0c" + b"\xff" * 160) * 4
-    packets = max(3, int(bitrate * seconds / 8 / TS_PACKET))
-    counter = 0
-    start = True
-    while len(out) < packets * TS_PACKET:
-        chunk, body = body[:184], body[184:]
-        if not body:
-            body = b"\x00\x00\x00\x01\x0c" + b"\xff" * 179
-        header = struct.pack(">BHB", 0x47, (0x4000 if start else 0) | 0x100, 0x10 | counter)
-        out += header + chunk + b"\xff" * (184 - len(chunk))
-        counter = (counter + 1) & 0x0F
-        start = False
-    return bytes(out)
+@functools.lru_cache(maxsize=8)
+def _encoded_hls(segments: int, seconds: float, bitrate: int) -> tuple[tuple[str, bytes], ...]:
+    """A test card with a tone, `segments` x `seconds` long, encoded to H.264/AAC in MPEG-TS segments with a VOD
+    media playlist by ffmpeg's HLS muxer: ((file name, bytes), ...). Deterministic (one thread, bitexact);
+    encoded once per process and parameters (~0.3 s). Raises RuntimeError if ffmpeg fails."""
+    total = segments * seconds
+    gop = round(SAMPLE_FPS * seconds)  # a key frame at every segment start: each segment plays on its own
+    video_bitrate = max(50_000, bitrate - AUDIO_BITRATE)
+    with tempfile.TemporaryDirectory(prefix="samples-hls-") as work:
+        argv = [
+            ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={SAMPLE_SIZE}:rate={SAMPLE_FPS}:duration={total}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={total}",
+            "-map", "0:v", "-map", "1:a", "-threads", "1",
+            "-c:v", "libx264", "-profile:v", "baseline", "-level", "3.0", "-pix_fmt", "yuv420p",
+            "-preset", "veryfast", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-b:v", str(video_bitrate), "-maxrate", str(video_bitrate), "-bufsize", str(2 * video_bitrate),
+            "-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2",
+            "-flags", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
+            "-f", "hls", "-hls_time", f"{seconds:g}", "-hls_playlist_type", "vod", "-hls_list_size", "0",
+            "-hls_segment_filename", str(Path(work) / "seg%03d.ts"), str(Path(work) / "index.m3u8"),
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not make the sample video: {done.stderr.strip()[-500:]}")
+        return tuple((f.name, f.read_bytes()) for f in sorted(Path(work).iterdir()))
 
 
 def hls(directory: Path, segments: int, seconds: float = 4.0, bitrate: int = 200_000) -> str:
-    """Write master.m3u8, a media playlist and its segments; returns the master's path relative to the root."""
+    """Write master.m3u8 and, under low/, a playable H.264/AAC media playlist and its segments (made by ffmpeg);
+    returns the master's path relative to `directory`'s parent."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "master.m3u8").write_text(
         "#EXTM3U\n#EXT-X-VERSION:3\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=320x180,CODECS="avc1.42e00a"\n'
+        f'#EXT-X-STREAM-INF:BANDWIDTH={bitrate + bitrate // 10},RESOLUTION={SAMPLE_SIZE},CODECS="{SAMPLE_CODECS}"\n'
         "low/index.m3u8\n"
     )
     media = directory / "low"
     media.mkdir(exist_ok=True)
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(seconds + 0.999)}",
-             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]
-    for i in range(segments):
-        (media / f"seg{i:03d}.ts").write_bytes(ts_segment(i, seconds, bitrate))
-        lines += [f"#EXTINF:{seconds:.3f},", f"seg{i:03d}.ts"]
-    lines.append("#EXT-X-ENDLIST")
-    (media / "index.m3u8").write_text("\n".join(lines) + "\n")
+    for name, data in _encoded_hls(segments, seconds, bitrate):
+        (media / name).write_bytes(data)
     return f"{directory.name}/master.m3u8"
 
 

@@ -4,6 +4,11 @@ A candidate phase must hold continuously for its hold time before it becomes the
 entering and leaving (taxi at 5 kt, back to gate below 1 kt). The bus carries no air/ground discrete among the
 labels we read, so air/ground comes from speed and altitude: airborne above 100 kt once the altitude has risen
 150 ft over the altitude seen on the ground; on the ground again once below 100 kt (no airliner flies that slow).
+
+The holds are seconds of the daemon's clock, and the simulator compresses time (`make run` flies at up to 20x,
+so the day's shortest cruise, 406 s on the second leg, lasts 20 s here): no hold is longer than the shortest
+simulated phase needs, and the vertical speed is the least-squares slope over its window, so that one noisy
+altitude sample cannot restart a hold (tests/avionics/test_phase.py flies the day at every `make run` speed).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ class PhaseRules:
         ("taxi", 5.0),
         ("takeoff", 2.0),
         ("climb", 2.0),  # from takeoff; level changes below use longer holds
-        ("cruise", 30.0),
+        ("cruise", 10.0),  # level for the VS window and then 10 s: held as long as the other air phases
         ("descent", 10.0),
         ("approach", 5.0),
         ("landed", 3.0),
@@ -96,8 +101,18 @@ class PhaseTracker:
             history.append((now, altitude))
         while len(history) > 2 and now - history[1][0] >= self.rules.vs_window_s:
             history.popleft()
-        t0, a0 = history[0]
-        self.vertical_speed = (altitude - a0) / (now - t0) * 60.0 if now - t0 >= 1.0 else None
+        t0 = history[0][0]
+        if now - t0 < 1.0:
+            self.vertical_speed = None
+            return
+        # the least-squares slope over the window: one noisy sample at either end moves it far less than it
+        # moves the difference of the two ends (which broke every hold it crossed)
+        n = len(history)
+        mean_t = sum(t for t, _ in history) / n
+        mean_a = sum(a for _, a in history) / n
+        spread = sum((t - mean_t) ** 2 for t, _ in history)
+        slope = sum((t - mean_t) * (a - mean_a) for t, a in history) / spread
+        self.vertical_speed = slope * 60.0
 
     def _wanted(self, altitude: float, gs: float) -> str:
         r, phase, vs = self.rules, self.phase, self.vertical_speed

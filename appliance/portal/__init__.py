@@ -43,5 +43,5 @@ COMPONENT = ComponentSpec(
     name="portal",
     config=PortalConfig,
     build=_build,
-    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE),
+    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK),
 )

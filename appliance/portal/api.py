@@ -1,8 +1,7 @@
-"""The passenger JSON API: flight, flight stream, track, catalog, orders, and the bundle's files."""
+"""The passenger JSON API: flight, flight stream, track, catalog, and the bundle's files (orders: ordering.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import PurePosixPath
@@ -11,15 +10,12 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from appliance.httpserve import BadJSON, parse_json
 from appliance.portal.catalog import CONTENT_TYPES, KINDS, select
 from appliance.portal.files import send_file
 from appliance.portal.i18n import LANGUAGES, choose
-from appliance.portal.orders import ITEM_KINDS, OrderError, validate
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
 from appliance.portal.stream import SnapshotUnavailable
-from appliance.ports import StorageRefused
 
 log = logging.getLogger("appliance.portal.api")
 
@@ -112,55 +108,3 @@ async def content_file(request: web.Request) -> web.StreamResponse:
         return json_error(404, "not found")
     return await send_file(request, opened, {"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache})
 
-
-async def orders(request: web.Request) -> web.Response:
-    services = _services(request)
-    content_type = request.content_type
-    if content_type != "application/json":
-        return json_error(415, "send the order as application/json")
-    raw = await request.read()
-    try:
-        document = parse_json(raw)
-    except BadJSON as error:
-        return json_error(400, str(error))
-    try:
-        order = validate(document, LANGUAGES)
-    except OrderError as error:
-        response = json_error(422, str(error))
-        if error.field:
-            response.text = json.dumps({"error": str(error), "field": error.field})
-        return response
-    if order.kind == "password_reset" and not services.ground:
-        return json_error(403, "password reset needs a connection: it is available on the ground only")
-    title: str | None = None
-    if order.kind in ITEM_KINDS:
-        root = services.content.active_root() if services.content is not None else None
-        item = services.catalogs.load(root).get(order.item or "")
-        if item is None:
-            return json_error(422, "item is not in the catalog on board")
-        titles: dict[str, str] = item["title"]
-        title = titles.get(order.lang) or titles.get("en") or next(iter(titles.values()))
-    wait = services.limiter.allow(request.remote or "")
-    if wait > 0:
-        return json_error(429, "too many orders from this device; try again later",
-                          {"Retry-After": str(max(1, round(wait)))})
-    if services.outbox is None:
-        return json_error(503, "orders cannot be stored right now")
-    flight_number = services.report.flight_number()
-    try:
-        stored = await services.outbox.append(order.kind, order.payload(title, flight_number))
-    except StorageRefused:
-        services.orders_refused += 1
-        services.metrics.portal_orders.labels(kind=order.kind, result="refused").inc()
-        log.warning("order refused by storage (kind %s)", order.kind)
-        return json_error(503, "your request could not be stored just now; please try again",
-                          {"Retry-After": "10"})
-    services.orders_accepted += 1
-    services.metrics.portal_orders.labels(kind=order.kind, result="stored").inc()
-    log.info("order %s stored (kind %s)", stored.id, order.kind)
-    return web.json_response(
-        {"id": stored.id, "kind": order.kind, "status": "queued",
-         "delivery": "now" if services.ground else "after_landing"},
-        status=201,
-        headers=NO_STORE,
-    )

@@ -13,7 +13,10 @@
                          | {"html": "guides/madrid.html"},
                 "thumbnail": "thumbs/x.jpg",         # optional
                 "destination": "LEMD",               # optional: guides and offers for an airport (ICAO)
-                "duration_s": 95, "price": "EUR 25"  # optional, informative
+                "duration_s": 95, "price": "EUR 25", # optional, informative ("CUR amount" is also given as
+                                                     # price_value {"currency", "amount"} for local formatting)
+                "orders": ["email"]                  # optional: the order kinds it takes (booking, offer,
+                                                     # email); default per kind, DEFAULT_ORDERS
                }],
      "categories": {"newspaper": {"en": "Newspaper", "es": "Periódico"}}}  # optional: names per language
 
@@ -33,12 +36,18 @@ from pathlib import Path
 from typing import Any
 
 from appliance.portal.i18n import DEFAULT, strings
+from appliance.portal.orders import ITEM_KINDS
 
 log = logging.getLogger("appliance.portal.catalog")
 
 KINDS = ("video", "reading", "guide", "offer")
 ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 LANG_RE = re.compile(r"[a-z]{2}")
+#: What an item takes when its catalog entry says nothing: a film is watched on board (nothing to send), a reading
+#: or a guide can be e-mailed, an offer requested (and booked when it has a price).
+DEFAULT_ORDERS: dict[str, tuple[str, ...]] = {"video": (), "reading": ("email",), "guide": ("email",),
+                                              "offer": ("offer",)}
+PRICE_RE = re.compile(r"([A-Z]{3}) ?([0-9]{1,9}(?:\.[0-9]{1,2})?)")
 FILE_KEYS = {"video": ("hls",), "reading": ("pdf", "pages"), "guide": ("html", "pdf", "pages"), "offer": ()}
 
 #: What the content listener serves, by extension; anything else is 404.
@@ -171,6 +180,16 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     for key in ("duration_s", "price", "date"):
         if isinstance(raw.get(key), int | float | str) and not isinstance(raw.get(key), bool):
             item[key] = raw[key]
+    price = PRICE_RE.fullmatch(item["price"]) if isinstance(item.get("price"), str) else None
+    if price is not None:
+        item["price_value"] = {"currency": price.group(1), "amount": float(price.group(2))}
+    orders = raw.get("orders")
+    if orders is None:
+        item["orders"] = list(DEFAULT_ORDERS[kind]) + (["booking"] if kind == "offer" and "price" in item else [])
+    elif isinstance(orders, list) and all(o in ITEM_KINDS for o in orders) and len(set(orders)) == len(orders):
+        item["orders"] = list(orders)
+    else:
+        return None
     return item
 
 

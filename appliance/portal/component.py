@@ -23,7 +23,7 @@ from appliance.portal.orders import RateLimiter
 from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, FlightView, OrderSink, ScheduleView
+from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, ScheduleView
 from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
@@ -112,6 +112,7 @@ def make_services(
     content: ContentView | None = None,
     alarms: Alarms | None = None,
     ground_schedule: ScheduleView | None = None,
+    groundlink: GroundLinkControl | None = None,
 ) -> Services:
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
     report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
@@ -131,14 +132,17 @@ def make_services(
         content=content,
         outbox=outbox,
         alarms=alarms,
+        groundlink=groundlink,
     )
 
 
 def build(setup: Setup[PortalConfig]) -> Portal:
-    """The portal from its section, with the flight view, outbox, content and schedule where they exist; its
-    descriptor budget leaves room for what the other components reserved (the maintenance listener's caps)."""
+    """The portal from its section, with the flight view, outbox, content, schedule and ground link where they
+    exist; its descriptor budget leaves room for what the other components reserved (the maintenance
+    listener's caps)."""
     config = setup.config
     services = make_services(config, setup.clock, setup.metrics, flight=setup.use(ports.FLIGHT),
                              outbox=setup.use(ports.OUTBOX), content=setup.use(ports.CONTENT),
-                             alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE))
+                             alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE),
+                             groundlink=setup.use(ports.GROUNDLINK))
     return Portal(services, config.listen, reserved_descriptors=setup.descriptors_reserved_by_others)

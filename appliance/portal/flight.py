@@ -1,7 +1,8 @@
 """The passenger's view of the flight: values with units, status and age; where from, where to, how long to go.
 
-Built from the FlightView snapshot (avionics) with, as fallback for the flight number, origin and destination,
-the ground station's schedule (`source: "ground"`), else the schedule from config (`source: "schedule"`).
+Built from the FlightView snapshot (avionics). The flight number, origin and destination come together from the
+best complete source (`source`): the avionics' label 360 block (`avionics`), the ground station's schedule
+(`ground`), the config's schedule (`schedule`); see FlightReport._route.
 A value that is not normal and fresh is null with its status, never shown as current.
 """
 
@@ -156,17 +157,24 @@ class FlightReport:
         return out
 
     def _route(self, info: dict[str, Any], now_utc: datetime) -> dict[str, Any]:
-        """From the avionics flight information block; what it lacks from the ground station's schedule (the
-        leg due now), else from the schedule in the config."""
-        number, origin, destination = info.get("flight_number"), info.get("origin"), info.get("destination")
+        """Flight number, origin and destination from ONE source, never mixed: the best complete one of the
+        avionics' flight information block (label 360), the ground station's schedule (the leg due now), the
+        config's schedule; when none is complete, the avionics' flight number label alone (its digits: it
+        carries no airline nor airports), else whatever the config's schedule has, else nothing."""
         leg = self._ground_schedule.leg_at(now_utc) if self._ground_schedule is not None else None
-        s = Schedule(leg.flight_number, leg.origin, leg.destination) if leg is not None else self._schedule
-        fallback = "ground" if leg is not None else ("schedule" if s.destination else None)
-        source = "avionics" if (number or origin or destination) else fallback
+        avionics = Schedule(str(info.get("flight_number") or ""), str(info.get("origin") or ""),
+                            str(info.get("destination") or ""))
+        candidates: list[tuple[str | None, Schedule]] = [("avionics", avionics)]
+        if leg is not None:
+            candidates.append(("ground", Schedule(leg.flight_number, leg.origin, leg.destination)))
+        candidates.append(("schedule", self._schedule))
+        complete = [(source, s) for source, s in candidates if s.flight_number and s.origin and s.destination]
+        partial = [(source, s) for source, s in candidates if s.flight_number or s.origin or s.destination]
+        source, chosen = (complete or partial or [(None, Schedule())])[0]
         return {
-            "flight_number": number or s.flight_number or None,
-            "origin": origin or s.origin or None,
-            "destination": destination or s.destination or None,
+            "flight_number": chosen.flight_number or None,
+            "origin": chosen.origin or None,
+            "destination": chosen.destination or None,
             "source": source,
         }
 

@@ -8,6 +8,7 @@ from appliance import __version__
 from appliance.portal.captive import PROBE_PATHS
 from appliance.portal.catalog import KINDS
 from appliance.portal.i18n import LANGUAGES
+from appliance.portal.orders import ITEM_KINDS
 from appliance.portal.orders import KINDS as ORDER_KINDS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -130,17 +131,32 @@ def document() -> dict[str, Any]:
         }},
         "/api/v1/orders": {"post": {
             "summary": "a booking, an offer request, 'e-mail me this', or (ground profile) a password reset; "
-                       "201 only once durable. Delivered by the ground link after landing.",
+                       "201 only once durable. Delivered by the ground link when it can (`delivery`).",
+            "description": "Send a fresh `Idempotency-Key` with each order the passenger places and the same "
+                           "key with every retry of it (a lost answer, a second tap): the same key with the "
+                           "same body answers the original 201 (with `Idempotent-Replayed: true`), even after "
+                           "a restart of the server; the same key with another body is a 422. Keys are kept "
+                           "for at least a day. Without the header every request is a new order. The item must "
+                           "take the order's kind (the catalog item's `orders`).",
             "tags": ["orders"],
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "description": "one per order the passenger places (e.g. a UUID), reused on retry",
+                            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/OrderRequest"}}}},
             "responses": {
                 "201": _json({"type": "object", "required": ["id", "kind", "status", "delivery"], "properties": {
-                    "id": {"type": "string"}, "kind": {"type": "string"}, "status": {"type": "string"},
-                    "delivery": {"type": "string", "enum": ["after_landing", "now"]}}}, "stored durably"),
-                "400": _error("not JSON"), "403": _error("cross-origin, or not available in this profile"),
+                    "id": {"type": "string", "description": "the order's reference"},
+                    "kind": {"type": "string"}, "status": {"type": "string"},
+                    "delivery": {"type": "string", "enum": ["after_landing", "now"],
+                                 "description": "now on the ground profile or while the ground window is "
+                                                "open, else after landing"}}},
+                             "stored durably (or, for a key already used with this body, the original answer)"),
+                "400": _error("not JSON, or a malformed Idempotency-Key"),
+                "403": _error("cross-origin, or not available in this profile"),
                 "413": _error("body too large"), "415": _error("not application/json"),
-                "422": _error("invalid field"), "429": _error("too many orders from this device"),
+                "422": _error("invalid field, an item that does not take this kind, or an Idempotency-Key "
+                              "already used with another body"), "429": _error("too many orders from this device"),
                 "503": _error("storage refused the write: nothing was stored"),
             },
         }},
@@ -182,7 +198,14 @@ def document() -> dict[str, Any]:
                            "position": {"type": ["object", "null"]},
                            "progress": PROGRESS, "time": {"type": "object"}}},
             "Catalog": {"type": "object", "required": ["items", "lang", "profile", "video_available"],
-                        "properties": {"items": {"type": "array", "items": {"type": "object"}},
+                        "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+                                           "orders": {"type": "array", "items": {"type": "string",
+                                                                                 "enum": list(ITEM_KINDS)},
+                                                      "description": "the order kinds this item takes"},
+                                           "duration_s": {"type": "number"},
+                                           "price": {"type": "string"},
+                                           "price_value": {"type": "object", "properties": {
+                                               "currency": {"type": "string"}, "amount": {"type": "number"}}}}}},
                                        "lang": {"type": "string"}, "profile": {"type": "string"},
                                        "video_available": {"type": "boolean"},
                                        "video_unavailable_reason": {"type": ["string", "null"]},

@@ -7,7 +7,10 @@ payload (it is needed to deliver) and nowhere else: not in logs, not in metric l
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,3 +135,28 @@ class RateLimiter:
             del self._buckets[address]
         while len(self._buckets) >= self._max:
             del self._buckets[min(self._buckets, key=lambda a: self._buckets[a][1])]
+
+
+class KeyLocks:
+    """One asyncio.Lock per key in use; a key's lock is forgotten when nobody holds or waits for it, so memory
+    is bounded by the requests in flight."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

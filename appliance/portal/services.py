@@ -13,9 +13,9 @@ from appliance.portal.catalog import CatalogCache
 from appliance.portal.config import PortalConfig
 from appliance.portal.files import BundleDir
 from appliance.portal.flight import FlightReport
-from appliance.portal.orders import RateLimiter
+from appliance.portal.orders import KeyLocks, RateLimiter
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, OrderSink
+from appliance.ports import ContentView, GroundLinkControl, OrderSink
 from appliance.timebase import Clock
 
 
@@ -31,6 +31,8 @@ class Services:
     content: ContentView | None = None
     outbox: OrderSink | None = None
     alarms: Alarms | None = None
+    groundlink: GroundLinkControl | None = None
+    order_keys: KeyLocks = field(default_factory=KeyLocks)
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     bundle_files: BundleDir = field(default_factory=BundleDir)
     orders_accepted: int = 0
@@ -39,6 +41,18 @@ class Services:
     @property
     def ground(self) -> bool:
         return self.config.profile == "ground"
+
+    def delivers_now(self) -> bool:
+        """Whether what a passenger orders now goes out now: on the ground profile (online), or while the ground
+        window is open (at the gate with coverage); else it waits for the next window, after landing."""
+        if self.ground:
+            return True
+        if self.groundlink is None:
+            return False
+        try:
+            return self.groundlink.snapshot().get("window") == "open"
+        except Exception:  # a status that cannot be read says nothing is sure: promise the later delivery
+            return False
 
     def video_refusal(self) -> str | None:
         """Why a new video session may not start now, or None."""

@@ -49,12 +49,17 @@ def render_welcome(services: Services, lang: str) -> str:
         return escape(text(lang, key))
 
     try:
-        line = _flight_line(services.broadcaster.latest().document, lang)
+        document = services.broadcaster.latest().document
     except SnapshotUnavailable:  # logged by the ticker; the page says what there is on board without the line
-        line = ""
-    offers = [] if services.ground else ["instead_watch"]
-    items = "".join(f"<li>{t(k)}</li>" for k in ["instead_map", *offers, "instead_read", "instead_guides",
-                                                  "instead_offers"])
+        document = {}
+    line = _flight_line(document, lang) if document else ""
+    # what is true now: "no internet on this flight" only in the air; offers go now when they can
+    airborne = not services.ground and document.get("on_ground") is False
+    no_internet = t("no_internet") if airborne else t("no_internet_wifi")
+    offers_line = "instead_offers_now" if services.delivers_now() else "instead_offers"
+    watch = [] if services.ground else ["instead_watch"]
+    items = "".join(f"<li>{t(k)}</li>" for k in ["instead_map", *watch, "instead_read", "instead_guides",
+                                                  offers_line])
     current = ' aria-current="true"'
     switch = " ".join(
         f'<a href="{WELCOME_PATH}?lang={code}" hreflang="{code}" lang="{code}"'
@@ -66,12 +71,13 @@ def render_welcome(services: Services, lang: str) -> str:
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{t("welcome_title")}</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/welcome.css">
 </head><body>
 <main class="welcome">
 <h1>{t("welcome_title")}</h1>
 {f'<p class="flight">{line}</p>' if line else ""}
-<p class="nointernet" role="alert"><strong>{t("no_internet")}</strong></p>
+<p class="nointernet" role="alert"><strong>{no_internet}</strong></p>
 {ground}
 <p>{t("instead_intro")}</p>
 <ul>{items}</ul>

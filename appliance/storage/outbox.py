@@ -4,6 +4,12 @@ Items live in the TinyDB table `outbox` on the journal (appliance.storage.tinyst
 (journaled and fsynced, group-committed with its neighbours) when `append` returns. Each item's id is a UUID
 that is its Idempotency-Key forever. States: pending -> delivered (only once the ground station confirmed)
 or pending -> dead (kept with the reason). Logs name ids and kinds only, never a payload (e-mail addresses).
+
+An item may carry the request that made it (`append(..., request={"key": ..., ...})`: the passenger portal's
+Idempotency-Key, as a digest, and what it answered), written in the same journal record as the item, so
+`find_request(key)` finds it again after a restart. Requests are found for REQUEST_KEEP_S (two days, by the
+item's wall stamp), at most MAX_REQUESTS of them (the oldest are forgotten first, with a warning); pruning
+delivered items spares those whose request is still kept.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from appliance.storage.tinystore import JournaledDB
 log = logging.getLogger("appliance.storage.outbox")
 
 TABLE = "outbox"
+REQUEST_KEEP_S = 2 * 86400.0
+MAX_REQUESTS = 100_000
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 _Q = Query()
 # UUIDs (version 4) from a generator seeded once from os.urandom: uuid.uuid4() reads os.urandom on every call,
@@ -67,12 +75,15 @@ class JournalOutbox:
             for kind in OUTBOX_KINDS:
                 metrics.outbox_pending.labels(kind=kind).set(0)
                 metrics.outbox_delivered.labels(kind=kind)
+        self._requests: dict[str, tuple[int, float]] = {}  # request key -> (doc id, created wall), oldest first
 
     def attach(self, db: JournaledDB) -> None:
         self._db = db
         self._index = {}
         self._pending_counts = {}
+        self._requests = {}
         last_seq = 0
+        requests: list[tuple[int, str, int, float]] = []
         # One pass over the raw documents (no TinyDB Document per order): at boot this is every order still
         # kept, and it is on the way to READY=1.
         for doc_id, doc in db.store.tables.get(TABLE, {}).items():
@@ -80,6 +91,11 @@ class JournalOutbox:
             last_seq = max(last_seq, int(doc["seq"]))
             kind = str(doc["kind"])
             self._pending_counts[kind] = self._pending_counts.get(kind, 0) + (doc["state"] == PENDING)
+            request = doc.get("request")
+            if isinstance(request, dict) and isinstance(request.get("key"), str):
+                requests.append((int(doc["seq"]), request["key"], int(doc_id), float(doc["created_wall"])))
+        for _, key, doc_id_, created in sorted(requests):
+            self._remember_request(key, doc_id_, created)
         self._next_seq = last_seq + 1
         self._update_gauges()
 
@@ -93,10 +109,18 @@ class JournalOutbox:
 
     # --- OrderSink / Outbox --------------------------------------------------------------------------------
 
-    async def append(self, kind: str, payload: Mapping[str, Any]) -> OutboxItem:
+    async def append(self, kind: str, payload: Mapping[str, Any],
+                     request: Mapping[str, Any] | None = None) -> OutboxItem:
+        """`request` (optional, JSON, with a string "key") is kept with the item for `find_request`; a key
+        already kept raises ValueError (the caller must look it up first, under its own lock)."""
         db = self._table_db()
         if not isinstance(kind, str) or not kind:
             raise ValueError("kind must be a non-empty string")
+        if request is not None:
+            if not isinstance(request.get("key"), str) or not request["key"]:
+                raise ValueError("a request needs a string key")
+            if self.find_request(request["key"]) is not None:
+                raise ValueError("this request key is already kept")
         body = dict(payload)  # what JSON cannot hold is refused by the commit, before anything is written
         item_id = new_id()
         seq = self._next_seq
@@ -104,6 +128,8 @@ class JournalOutbox:
         stamp = self._stamp()
         doc = {"id": item_id, "seq": seq, "kind": kind, "payload": body, "created_wall": stamp["wall"],
                "stamp": stamp, "attempts": 0, "state": PENDING, "last_error": None}
+        if request is not None:
+            doc["request"] = dict(request)
         table = db.table(TABLE)
         self._inflight.add(item_id)
         try:
@@ -120,9 +146,37 @@ class JournalOutbox:
         finally:
             self._inflight.discard(doc["id"])
         self._index[doc["id"]] = doc_id
+        if "request" in doc:
+            self._remember_request(doc["request"]["key"], doc_id, float(doc["created_wall"]))
         self._count(doc["kind"], +1)
         log.info("outbox: %s %s queued (seq %d)", doc["kind"], doc["id"], doc["seq"])
         return _item(doc)
+
+    def find_request(self, key: str) -> tuple[OutboxItem, dict[str, Any]] | None:
+        """The item made by the request `key` and that request, while it is kept (see the module's note);
+        None when unknown, forgotten, or storage is not started."""
+        found = self._requests.get(key)
+        if found is None or self._db is None:
+            return None
+        doc_id, created = found
+        if self._stamp()["wall"] - created > REQUEST_KEEP_S:
+            return None
+        doc = self._db.table(TABLE).get(doc_id=doc_id)
+        if doc is None or doc.get("request", {}).get("key") != key:
+            return None
+        return _item(doc), dict(doc["request"])
+
+    def _remember_request(self, key: str, doc_id: int, created: float) -> None:
+        """Index a kept request; past MAX_REQUESTS or REQUEST_KEEP_S the oldest go (the dict is in seq order)."""
+        self._requests[key] = (doc_id, created)
+        while self._requests:
+            oldest = next(iter(self._requests))
+            if len(self._requests) <= MAX_REQUESTS and created - self._requests[oldest][1] <= REQUEST_KEEP_S:
+                break
+            if len(self._requests) > MAX_REQUESTS:
+                log.warning("outbox: more than %d requests in %d h: the oldest key is forgotten early",
+                            MAX_REQUESTS, REQUEST_KEEP_S // 3600)
+            del self._requests[oldest]
 
     def pending(self, kind: str | None = None) -> list[OutboxItem]:
         if self._db is None:
@@ -201,15 +255,22 @@ class JournalOutbox:
         return self._db.table(TABLE).count(_Q.state == DELIVERED)
 
     async def prune_delivered(self, keep: int = 1000) -> int:
-        """Forget all but the `keep` most recent delivered items (the ground has them). Returns how many."""
+        """Forget all but the `keep` most recent delivered items (the ground has them), except those whose
+        request is still kept (a retry must still find its answer). Returns how many."""
         db = self._table_db()
         table = db.table(TABLE)
         delivered = sorted(table.search(_Q.state == DELIVERED), key=lambda d: int(d["seq"]))
-        drop = delivered[: max(0, len(delivered) - keep)]
+        kept = {doc_id for doc_id, _ in self._requests.values()}
+        now = self._stamp()["wall"]
+        drop = [d for d in delivered[: max(0, len(delivered) - keep)]
+                if d.doc_id not in kept or now - float(d["created_wall"]) > REQUEST_KEEP_S]
         if drop:
             await db.write(lambda: table.remove(doc_ids=[d.doc_id for d in drop]))
             for d in drop:
                 self._index.pop(d["id"], None)
+                request = d.get("request")
+                if isinstance(request, dict) and self._requests.get(request.get("key", ""), (None,))[0] == d.doc_id:
+                    del self._requests[request["key"]]
         return len(drop)
 
     # --- helpers -------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import pytest
+
 from appliance.avionics.phase import PhaseTracker
 from firmware_sim.flight.scenario import SCENARIOS
 from firmware_sim.flight.truth import parameters
@@ -13,14 +15,15 @@ START = datetime(2026, 6, 1, tzinfo=UTC)
 FLIGHT_PHASES = ["gate", "taxi", "takeoff", "climb", "cruise", "descent", "approach", "landed", "gate"]
 
 
-def _run(scenario: str, step: float, noise: bool) -> tuple[list[str], list[tuple[float, str, str]]]:
-    """Phases the tracker went through, and (t, world phase, tracker phase) samples."""
+def _run(scenario: str, step: float, noise: bool, speed: float = 1.0) -> tuple[list[str], list[tuple[float, str, str]]]:
+    """Phases the tracker went through, and (t, world phase, tracker phase) samples. `speed` compresses time as
+    the simulator does: the tracker (the daemon) sees scenario second t at t / speed, every `step` of its own."""
     timeline = SCENARIOS[scenario]()
     rng = random.Random(7)
     tracker = PhaseTracker()
     seen: list[str] = []
     samples = []
-    end = timeline.segments[-1].start + 600
+    end = timeline.segments[-1].start + 600 * max(1.0, speed / 5)  # past the last gate's hold (60 s)
     t = 0.0
     while t < end:
         segment = timeline.at(t)
@@ -29,11 +32,11 @@ def _run(scenario: str, step: float, noise: bool) -> tuple[list[str], list[tuple
         if noise:
             altitude += rng.gauss(0, 15)
             gs = max(0.0, gs + rng.gauss(0, 0.3 if gs < 20 else 2.0))  # GNSS: a few tenths standing still
-        phase = tracker.update(t, round(altitude), gs)
+        phase = tracker.update(t / speed, round(altitude), gs)
         if not seen or seen[-1] != phase:
             seen.append(phase)
         samples.append((t, segment.phase, phase))
-        t += step
+        t += step * speed
     return seen, samples
 
 
@@ -46,6 +49,18 @@ def test_one_flight_in_order() -> None:
 
 def test_noisy_day_does_not_flap() -> None:
     seen, _ = _run("day", 1.0, noise=True)
+    assert seen == FLIGHT_PHASES + FLIGHT_PHASES[1:] * 3
+
+
+#: the speeds `make run` offers (Makefile: SPEED from 1, real time, to 20, its default)
+MAKE_RUN_SPEEDS = (2.0, 5.0, 10.0, 20.0)  # 1 is test_noisy_day_does_not_flap
+
+
+@pytest.mark.parametrize("speed", MAKE_RUN_SPEEDS)
+def test_day_in_order_at_every_make_run_speed(speed: float) -> None:
+    """The daemon knows nothing of the simulator's speed: its holds must fit the shortest simulated phase (the
+    second leg's 406 s cruise is 20 s of the daemon's time at 20x). The reader ticks the tracker every 0.5 s."""
+    seen, _ = _run("day", 0.5, noise=True, speed=speed)
     assert seen == FLIGHT_PHASES + FLIGHT_PHASES[1:] * 3
 
 

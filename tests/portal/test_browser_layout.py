@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.portal.conftest import CHROMIUM, PortalRig
 
@@ -58,3 +58,34 @@ async def test_the_scripts_add_one_global(browser: Browser, rig: PortalRig) -> N
     assert added == {"Cabin", "topojson"}
     parts = await page.evaluate("() => Object.keys(window.Cabin).sort()")
     assert {"state", "renderFlight", "drawMap", "setupUnits", "openReader", "loadCatalog"} <= set(parts)
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ca", "fr", "de"])
+async def test_the_tab_bar_fits_320_px(browser: Browser, rig: PortalRig, artifacts_dir: Path, lang: str) -> None:
+    """Every tab whole and readable at 320 px (the narrowest phones), in every language: the bar never scrolls
+    sideways (no tab cut off without a cue) and no label is clipped or broken."""
+    ctx = await browser.new_context(viewport={"width": 320, "height": 640}, device_scale_factor=2, locale=lang)
+    page = await ctx.new_page()
+    await page.goto(rig.base + "/")
+    await expect(page.locator("#tab-offers")).to_have_text(TABS_OFFERS[lang], timeout=5000)  # strings applied
+    await page.locator("nav.tabs").screenshot(path=str(artifacts_dir / f"portal-tabs-320-{lang}.png"))
+    await check_tabs(page, lang)
+    await page.locator("#tab-guides").click()  # the selected tab is bold, so wider: the longest one
+    await check_tabs(page, lang)
+
+
+async def check_tabs(page: Page, lang: str) -> None:
+    bar = await page.evaluate("""() => { const n = document.querySelector('nav.tabs');
+        return {scroll: n.scrollWidth, width: n.clientWidth, tabs: Array.from(n.querySelectorAll('button')).map(b => {
+          const r = b.getBoundingClientRect(), line = parseFloat(getComputedStyle(b).lineHeight) || 24;
+          return {id: b.id, left: r.left, right: r.right, scroll: b.scrollWidth, width: b.clientWidth,
+                  text: b.textContent, lines: Math.round((b.clientHeight - parseFloat(getComputedStyle(b).paddingTop)
+                        - parseFloat(getComputedStyle(b).paddingBottom)) / line)}; })}; }""")
+    assert bar["scroll"] <= bar["width"], f"the tab bar scrolls in {lang}: {bar}"
+    for tab in bar["tabs"]:
+        assert tab["left"] >= 0 and tab["right"] <= 320, tab
+        assert tab["scroll"] <= tab["width"], f"{tab['text']} clipped in {lang}"
+        assert tab["lines"] == 1, f"{tab['text']} wraps in {lang}"
+
+
+TABS_OFFERS = {"en": "Offers", "es": "Ofertas", "ca": "Ofertes", "fr": "Offres", "de": "Angebote"}

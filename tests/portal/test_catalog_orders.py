@@ -230,14 +230,20 @@ async def test_orders_are_rate_limited_per_client(rig: PortalRig) -> None:
 
 
 class RefusingSink:
-    async def append(self, kind: str, payload: object) -> object:
+    async def append(self, kind: str, payload: object, request: object = None) -> object:
         raise StorageRefused("frozen for a power fail")
+
+    def find_request(self, key: str) -> None:
+        return None
 
 
 async def test_storage_refusal_is_503_and_nothing_is_acknowledged(rig: PortalRig) -> None:
     rig.services.outbox = RefusingSink()
     async with aiohttp.ClientSession() as s:
         status, answer = await post_order(s, rig, {"kind": "email", "item": "skyways", "email": "a@b.es"})
+        assert status == 503 and "id" not in answer
+        status, answer = await post_order(s, rig, {"kind": "email", "item": "skyways", "email": "a@b.es"},
+                                          **{"Idempotency-Key": "k-1"})
     assert status == 503 and "id" not in answer
 
 

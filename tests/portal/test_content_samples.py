@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import struct
+import subprocess
 import zlib
 from datetime import date
 from pathlib import Path
 
 from appliance.portal.catalog import parse_catalog, resolve_inside
-from firmware_sim.content_samples import generate, pdf, png, ts_segment
+from firmware_sim.content_samples import ffmpeg_exe, generate, hls, pdf, png
 
 
 def test_catalog_is_valid_and_every_file_exists(tmp_path: Path) -> None:
@@ -58,14 +59,17 @@ def test_png_chunks_have_good_crcs() -> None:
     assert kinds == [b"IHDR", b"IDAT", b"IEND"]
 
 
-def test_ts_packets_sync_and_continuity() -> None:
-    data = ts_segment(0, 4.0, 200_000)
-    assert len(data) % 188 == 0 and len(data) >= 188 * 3
-    counters = []
-    for i in range(0, len(data), 188):
-        packet = data[i:i + 188]
-        assert packet[0] == 0x47
-        pid = ((packet[1] & 0x1F) << 8) | packet[2]
-        if pid == 0x100:
-            counters.append(packet[3] & 0x0F)
-    assert counters == [n % 16 for n in range(len(counters))]
+def test_the_film_is_real_h264_aac_hls(tmp_path: Path) -> None:
+    """Made by ffmpeg, read back by ffmpeg: H.264 and AAC in 188-byte MPEG-TS packets, a VOD playlist of them."""
+    master = hls(tmp_path / "coast", segments=2)
+    assert master == "coast/master.m3u8"
+    assert 'CODECS="avc1.42e01e,mp4a.40.2"' in (tmp_path / master).read_text()
+    playlist = (tmp_path / "coast/low/index.m3u8").read_text()
+    assert "#EXT-X-ENDLIST" in playlist and playlist.count("#EXTINF:4.0") == 2
+    segment = (tmp_path / "coast/low/seg001.ts").read_bytes()
+    assert len(segment) % 188 == 0 and all(segment[i] == 0x47 for i in range(0, len(segment), 188))
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "coast/low/index.m3u8")],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert re.search(r"Video: h264 \(Constrained Baseline\).*320x180", probe.stderr), probe.stderr
+    assert re.search(r"Audio: aac \(LC\)", probe.stderr), probe.stderr
+    assert "Duration: 00:00:08" in probe.stderr

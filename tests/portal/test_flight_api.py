@@ -182,6 +182,33 @@ async def test_the_ground_stations_schedule_comes_before_the_configs(tmp_path) -
         await rig.stop()
 
 
+async def test_flight_number_from_the_best_complete_source_never_mixed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The label 360 block stale or incomplete leaves only the number label's digits ("3101"): the schedule's
+    complete IB3101 LEBL-LEMD wins, and no answer mixes the label's number with the schedule's airports."""
+    from tests.portal.conftest import start_rig
+    rig = await start_rig(tmp_path, schedule_flight_number="IB3101", schedule_origin="LEBL",
+                          schedule_destination="LEMD")
+    try:
+        rig.flight.info = FlightInfo(flight_number="3101")  # the number label only (no block)
+        flight = (await get_flight(rig))["flight"]
+        assert (flight["flight_number"], flight["origin"]["icao"], flight["destination"]["icao"],
+                flight["source"]) == ("IB3101", "LEBL", "LEMD", "schedule")
+
+        rig.flight.info = FlightInfo(flight_number="IB3102", origin="LEMD", destination="LEBL")  # the block
+        flight = (await get_flight(rig))["flight"]
+        assert (flight["flight_number"], flight["origin"]["icao"], flight["destination"]["icao"],
+                flight["source"]) == ("IB3102", "LEMD", "LEBL", "avionics")
+    finally:
+        await rig.stop()
+    rig = await start_rig(tmp_path / "2", schedule_destination="LEMD")  # an incomplete schedule
+    try:
+        rig.flight.info = FlightInfo(flight_number="3101")
+        flight = (await get_flight(rig))["flight"]
+        assert (flight["flight_number"], flight["destination"], flight["source"]) == ("3101", None, "avionics")
+    finally:
+        await rig.stop()
+
+
 async def read_events(resp: aiohttp.ClientResponse, count: int) -> list[dict[str, str]]:
     events: list[dict[str, str]] = []
     current: dict[str, str] = {}

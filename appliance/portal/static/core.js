@@ -12,10 +12,11 @@
                 ground: root.getAttribute("data-profile") === "ground" };
 
   function $(id) { return doc.getElementById(id); }
-  function xhr(method, url, body, done) {
+  function xhr(method, url, body, done, headers) {
     var r = new XMLHttpRequest();
     r.open(method, url, true);
     if (body !== null) { r.setRequestHeader("Content-Type", "application/json"); }
+    for (var name in (headers || {})) { if (headers.hasOwnProperty(name)) { r.setRequestHeader(name, headers[name]); } }
     r.onreadystatechange = function () {
       if (r.readyState !== 4) { return; }
       var data = null;
@@ -41,6 +42,19 @@
     return KEY_CODES[e.keyCode] || "";
   }
 
+  /* A random UUID (version 4). crypto.randomUUID exists only in secure contexts, and the portal is plain HTTP:
+     then crypto.getRandomValues (everywhere), else Math.random with the time (old mini-browsers). */
+  function uuid() {
+    var c = window.crypto || window.msCrypto, bytes = [], i;
+    if (c && typeof c.randomUUID === "function") { try { return c.randomUUID(); } catch (e) { /* insecure */ } }
+    if (c && c.getRandomValues && window.Uint8Array) { bytes = Array.prototype.slice.call(c.getRandomValues(new Uint8Array(16))); }
+    else { for (i = 0; i < 16; i++) { bytes.push(Math.floor(Math.random() * 256) ^ ((new Date().getTime() >> (i % 4) * 8) & 255)); } }
+    bytes[6] = (bytes[6] & 15) | 64;
+    bytes[8] = (bytes[8] & 63) | 128;
+    var hex = bytes.map(function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
   /* ---- elements ---------------------------------------------------------------------------------------- */
   function el(tag, cls, text) {
     var e = doc.createElement(tag);
@@ -56,5 +70,5 @@
   }
 
   window.Cabin = { state: state, $: $, xhr: xhr, t: t, store: store, forget: forget, load: load, el: el,
-                   button: button, keyOf: keyOf };
+                   button: button, keyOf: keyOf, uuid: uuid };
 })();
