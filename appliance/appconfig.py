@@ -124,7 +124,15 @@ def parse_config(
             raise ConfigError(source, name, f"unknown section (known: {', '.join(sorted(classes))})")
         if not isinstance(value, Mapping):
             raise ConfigError(source, name, f"expected a [{name}] table, got {type(value).__name__}")
-    sections = {name: build_section(cls, document.get(name, {}), source, name) for name, cls in classes.items()}
+    sections: dict[str, Any] = {}
+    for name, cls in classes.items():
+        try:
+            sections[name] = build_section(cls, document.get(name, {}), source, name)
+        except ConfigError as error:
+            moved = error.key.removeprefix("daemon.")
+            if name == "daemon" and any(note.startswith(f"{source}: maintenance.{moved} ") for note in deprecations):
+                raise ConfigError(source, f"maintenance.{moved}", error.message) from None  # as it was written
+            raise
     return AppConfig(sections, source, deprecations)
 
 

@@ -11,15 +11,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from appliance.appconfig import parse_config
-from appliance.daemon import Context
-from appliance.maintenance.component import MaintenanceComponent
-from appliance.metrics import Metrics
+from appliance import storage as storage_package
 from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
-from appliance.timebase import SystemClock
 from tests.conftest import free_port
-from tests.ops_support import base_config, write_token
+from tests.maintenance_support import scene_for
+from tests.ops_support import write_token
 
 EMAIL, SEAT, NAME = "ana.garcia@example.com", "17C", "Ana Garcia"
 
@@ -29,11 +26,11 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, str, StorageCompone
     token = write_token(tmp_path / "maintenance.token")
     port = free_port()
     (tmp_path / "state").mkdir()
-    ctx = Context(config=parse_config(base_config(tmp_path, port), "test"), config_path=None)
-    storage = StorageComponent(StorageConfig(dir=str(tmp_path / "state")), SystemClock(), Metrics())
+    scene = scene_for(tmp_path, port)
+    storage = StorageComponent(StorageConfig(dir=str(tmp_path / "state")), scene.core.clock, scene.metrics)
     await storage.start()
-    ctx.outbox = storage.outbox
-    maintenance = MaintenanceComponent(ctx)
+    scene.install(storage, storage_package.COMPONENT)  # its spec's route: GET /api/v1/outbox
+    maintenance = scene.listener()
     await maintenance.start()
     try:
         yield f"http://127.0.0.1:{port}", token, storage

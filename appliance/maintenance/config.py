@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 class MaintenanceConfig:
     """[maintenance]: the engineers' listener (health, metrics, admin), bearer token on all but /livez."""
 
-    listen: str = "0.0.0.0:9180"
+    listen: str = "127.0.0.1:9180"  # the box itself; the image names its address and the maintenance network
     token_file: str = "/etc/appliance/maintenance.token"
     # Networks (CIDR) allowed to reach the listener at all, /livez included: on the aircraft, the maintenance
     # network and the VPN, so that the cabin Wi-Fi cannot even try tokens. Empty: any address (token still needed)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -44,7 +45,11 @@ def nginx(ground: Ground, tmp_path: Path) -> Iterator[str]:
         f"  server {{ listen 127.0.0.1:{port}; location /tuf/ {{ alias {ground.repo}/; }} }} }}\n")
     subprocess.run(["chmod", "-R", "a+rX", str(tmp_path)], check=True)  # nginx workers run unprivileged
     # pytest's base temp directories are 0700: let the workers traverse them (search permission only)
-    subprocess.run(["chmod", "a+x", str(tmp_path.parent), str(tmp_path.parent.parent)], check=True)
+    # (every level up to /tmp: under xdist there is one more, popen-gwN)
+    for parent in tmp_path.parents:
+        if parent == Path(tempfile.gettempdir()):
+            break
+        parent.chmod(parent.stat().st_mode | 0o111)
     process = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
     url = f"http://127.0.0.1:{port}/tuf"
     deadline = time.monotonic() + 20
