@@ -240,3 +240,7 @@ class GroundLinkControl(Protocol):
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready: window, reason, backlog, dead_letters, last_success, errors, clock_skew, ..."""
         ...
+
+    def window_open(self) -> bool:
+        """Whether the ground window is open now: what is sent now goes out now."""
+        ...
