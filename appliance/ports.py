@@ -269,6 +269,9 @@ class GroundLinkControl(Protocol):
         """JSON-ready: window, reason, backlog, dead_letters, last_success, errors, clock_skew, ..."""
         ...
 
+    def window_open(self) -> bool:
+        """Whether the ground window is open now: what is sent now goes out now."""
+        ...
 
 # --- the state directory (storage) -> every component with files of its own ---------------------------
 

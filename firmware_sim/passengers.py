@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,27 @@ def catalog_ids(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for value in node:
             yield from catalog_ids(value)
+
+
+def orderable(node: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """(item id, the order kinds it takes) for every catalog item: its `orders` where the portal says (an item
+    that takes none is left out), else any kind (an older portal)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for item_id in catalog_ids(node):
+        found.setdefault(item_id, KINDS)
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if isinstance(value.get("id"), str) and isinstance(value.get("orders"), list):
+                found[value["id"]] = tuple(k for k in value["orders"] if k in KINDS)
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    walk(node)
+    return sorted((item_id, kinds) for item_id, kinds in found.items() if kinds)
 
 
 class Passengers:
@@ -124,17 +146,19 @@ class Passengers:
             pass
         async with self._session.get(f"{self.portal}/api/v1/catalog") as response:
             catalog = await response.json() if response.status == 200 else {}
-        items = sorted(set(catalog_ids(catalog)))
+        items = orderable(catalog)
         if not items:
             return None
         seat = f"{self._random.randint(1, 32)}{self._random.choice('ABCDEF')}"
+        item, kinds = self._random.choice(items)
         order = {
-            "kind": self._random.choice(KINDS),
-            "item": self._random.choice(items),
+            "kind": self._random.choice(kinds),
+            "item": item,
             "email": f"passenger{self._random.randint(1, 10**6)}@example.com",
             "seat": seat,
         }
-        async with self._session.post(f"{self.portal}/api/v1/orders", json=order, headers=headers) as response:
+        key = {"Idempotency-Key": str(uuid.UUID(int=self._random.getrandbits(128), version=4))}  # as the app does
+        async with self._session.post(f"{self.portal}/api/v1/orders", json=order, headers=headers | key) as response:
             answer = await response.json(content_type=None)
             record = {"status": response.status, "order": order, "answer": answer}
         if response.status == 201:

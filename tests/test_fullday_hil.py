@@ -107,7 +107,7 @@ def run_world_until(sim: SimProcess, wanted: Any, speed: float, timeout: float, 
 
 def daemon_sees(aircraft: Aircraft, phases: tuple[str, ...], timeout: float) -> dict[str, Any]:
     """The daemon's FlightState (from the ARINC 429 words on its serial port) reaches one of `phases`.
-    Its phase logic holds each candidate for real seconds (cruise 30 s, gate 60 s), hence the timeouts."""
+    Its phase logic holds each candidate for real seconds (cruise 10 s, gate 60 s), hence the timeouts."""
     status = aircraft.wait_status(lambda s: flight_phase(s) in phases, timeout, f"the daemon to see {phases}")
     log(f"daemon sees {flight_phase(status)}: {status['daemon']['status']}")
     return status

@@ -29,8 +29,9 @@ from appliance.config import dotted_to_tables, merge
 from appliance.simlaunch import ensure_token, known_config_keys
 from tests.conftest import free_port, python_module, subprocess_env
 
+ORDER_KINDS = ("booking", "offer", "email")  # what the ground station is asked for
+
 KILLS = int(os.environ.get("GROUNDLINK_KILLS", "100"))
-ORDER_KINDS = ("booking", "offer", "email")
 
 
 def call(url: str, method: str = "GET", body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
@@ -132,9 +133,10 @@ class Rig:
         self.log.close()
 
 
-def offers(rig: Rig) -> list[str]:
+def offers(rig: Rig) -> list[tuple[str, list[str]]]:
+    """The offers on board, each with the order kinds it takes (the catalog's `orders`)."""
     status, catalog = call(rig.portal + "/api/v1/catalog", timeout=1.0)
-    return [i["id"] for i in catalog["items"] if i["kind"] == "offer"] if status == 200 else []
+    return [(i["id"], i["orders"]) for i in catalog["items"] if i["kind"] == "offer"] if status == 200 else []
 
 
 def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path) -> None:
@@ -146,11 +148,12 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
     kills = mid_delivery = refused = 0
     counter = itertools.count(1)
 
-    def place_order(items: list[str]) -> bool:
+    def place_order(items: list[tuple[str, list[str]]]) -> bool:
         """One order; False once the portal is gone (the connection refused: nothing was sent)."""
         nonlocal refused
         email = f"passenger{next(counter)}@example.com"
-        order = {"kind": rng.choice(ORDER_KINDS), "item": rng.choice(items), "email": email}
+        item, kinds = rng.choice(items)
+        order = {"kind": rng.choice(kinds), "item": item, "email": email}
         try:
             status, answer = call(rig.portal + "/api/v1/orders", "POST", order)
         except urllib.error.URLError as error:
@@ -167,7 +170,7 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
             refused += 1
         return True
 
-    def keep_ordering(items: list[str], stop: threading.Event) -> None:
+    def keep_ordering(items: list[tuple[str, list[str]]], stop: threading.Event) -> None:
         while not stop.is_set() and place_order(items):
             time.sleep(0.02)
 
@@ -266,7 +269,7 @@ def test_roaming_on_the_simulated_modem_sends_only_orders_within_the_budget(tmp_
         wait_for(lambda: offers(rig), 20, "the portal")
         ids = []
         for n in range(20):
-            order = {"kind": "offer", "item": items[n % len(items)], "email": f"roamer{n}@example.com"}
+            order = {"kind": "offer", "item": items[n % len(items)][0], "email": f"roamer{n}@example.com"}
             status, answer = call(rig.portal + "/api/v1/orders", "POST", order)
             assert status == 201
             ids.append(answer["id"])

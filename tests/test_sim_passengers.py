@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from firmware_sim.passengers import Passengers, catalog_ids
+from firmware_sim.passengers import Passengers, catalog_ids, orderable
 
 
 def test_catalog_ids_finds_items_at_any_depth() -> None:
@@ -45,3 +45,12 @@ async def test_orders_go_through_the_portal_api() -> None:
     assert record is not None and record["status"] == 201
     assert received[0]["item"] == "offer-bcn" and received[0]["kind"] in ("booking", "offer", "email")
     assert passengers.acknowledged == [{"id": "order-1", "kind": received[0]["kind"], "item": "offer-bcn"}]
+
+
+def test_passengers_order_only_what_each_item_takes() -> None:
+    catalog = {"items": [{"id": "coast", "kind": "video", "orders": []},
+                         {"id": "guide", "kind": "guide", "orders": ["email"]},
+                         {"id": "hotel", "kind": "offer", "orders": ["offer", "booking", "password_reset"]},
+                         {"id": "old", "kind": "reading"}]}  # an older portal: no orders
+    assert orderable(catalog) == [("guide", ("email",)), ("hotel", ("offer", "booking")),
+                                  ("old", ("booking", "offer", "email"))]

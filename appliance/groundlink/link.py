@@ -359,6 +359,10 @@ class GroundLink:
 
     # --- health ------------------------------------------------------------------------------------------
 
+    def window_open(self) -> bool:
+        """Whether the ground window is open now (cheap: the portal asks on every order and welcome page)."""
+        return self.open
+
     def snapshot(self) -> dict[str, Any]:
         delivery_errors = self.delivery.errors if self.delivery is not None else 0
         return {

@@ -49,10 +49,7 @@ class Services:
             return True
         if self.groundlink is None:
             return False
-        try:
-            return self.groundlink.snapshot().get("window") == "open"
-        except Exception:  # a status that cannot be read says nothing is sure: promise the later delivery
-            return False
+        return self.groundlink.window_open()
 
     def video_refusal(self) -> str | None:
         """Why a new video session may not start now, or None."""

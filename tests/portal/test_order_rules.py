@@ -24,6 +24,9 @@ class GroundWindow:
 
     open: bool = False
 
+    def window_open(self) -> bool:
+        return self.open
+
     def snapshot(self) -> dict[str, Any]:
         return {"window": "open" if self.open else "closed", "reason": "test"}
 
