@@ -273,6 +273,7 @@ class GroundLinkControl(Protocol):
         """Whether the ground window is open now: what is sent now goes out now."""
         ...
 
+
 # --- the state directory (storage) -> every component with files of its own ---------------------------
 
 class StateDirectory(Protocol):
