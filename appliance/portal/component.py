@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import logging
 import socket
 from collections.abc import Callable
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from appliance.core.spec import Setup
 
 log = logging.getLogger("appliance.portal")
+TLS_READ_BUFFER = 32 * 1024  # two TLS records
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -107,6 +109,9 @@ class Portal:
 
     async def _start_https(self) -> None:
         assert self._runner is not None and self.guard is not None
+        # asyncio keeps a read buffer of SSLProtocol.max_size (256 KiB) per TLS connection: 256 MB for 1,000
+        # SSE clients. Passengers' requests are small; reads of TLS_READ_BUFFER cost nothing (docs/tls.md).
+        asyncio.sslproto.SSLProtocol.max_size = min(asyncio.sslproto.SSLProtocol.max_size, TLS_READ_BUFFER)
         sock = listener_socket("portal-tls", self.https.listen)
         site = GuardedSite(self._runner, sock, self.guard, ssl_context=self.https.endpoint.context)
         await site.start()

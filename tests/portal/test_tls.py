@@ -205,3 +205,19 @@ async def test_renewed_certificate_swaps_in_while_200_sse_clients_stay_and_bad_o
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_bundle_files_over_https_arrive_intact_and_encrypted(tls_rig: PortalRig, ca: LocalCA) -> None:
+    """The plain-HTTP fast path hands the file to the kernel (sendfile): over TLS that would put plaintext into
+    the TLS stream. Over HTTPS every byte must come through OpenSSL."""
+    root = tls_rig.content.active_root()
+    assert root is not None
+    big = root / "video" / "coast" / "low" / "big.ts"
+    big.write_bytes(bytes(range(256)) * 40_000)  # 10 MB: more than one socket buffer
+    assert tls_rig.portal.https_address is not None
+    port = tls_rig.portal.https_address[1]
+    async with aiohttp.ClientSession(connector=resolver(port)) as s:
+        for name in ("seg001.ts", "big.ts"):
+            async with s.get(f"https://{HOST}:{port}/content/video/coast/low/{name}", ssl=client_context(ca)) as r:
+                assert r.status == 200
+                assert await r.read() == (root / "video" / "coast" / "low" / name).read_bytes(), name
