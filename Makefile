@@ -27,10 +27,11 @@ debs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# A whole simulated day (two round trips) at SPEED times real time: make run SPEED=1 for real time.
+# A whole simulated day (two round trips) at SPEED times real time: make run SPEED=1 for real time. HTTPS on
+# 127.0.0.1:8443 with a throwaway local CA's certificate (it prints how to trust the CA).
 SPEED ?= 20
 run: $(STAMP)
-	$(BIN)/appliance run --sim --speed $(SPEED)
+	$(BIN)/appliance run --sim --tls --speed $(SPEED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,8 +37,8 @@ from appliance.httpserve import json_body
 from appliance.portal.catalog import safe_relative
 from appliance.portal.security import json_error
 
-CORK = getattr(socket, "TCP_CORK", None)
-TLS_CHUNK = 256 * 1024  # bytes read and encrypted per write over TLS (docs/tls.md)  # Linux's; elsewhere the headers go on their own
+CORK = getattr(socket, "TCP_CORK", None)  # Linux's; elsewhere the headers go on their own
+TLS_CHUNK = 256 * 1024  # bytes read and encrypted per write over TLS (docs/tls.md)
 GONE = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN})
 # a request carrying any of these needs FileResponse's handling of preconditions (a bytes Range too)
 CONDITIONAL = (hdrs.IF_MATCH, hdrs.IF_NONE_MATCH, hdrs.IF_MODIFIED_SINCE, hdrs.IF_UNMODIFIED_SINCE, hdrs.IF_RANGE)
