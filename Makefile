@@ -17,8 +17,10 @@ $(STAMP): setup.cfg pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the tests use: Chromium (browser tests), nginx (HLS benchmark reference),
-# promtool (metrics lint), systemd-analyze (units). Installed only when missing; needs root.
-DEBS := chromium nginx-light prometheus systemd wrk
+# promtool (metrics lint), systemd-analyze (units), and the cabin network tests' dnsmasq, nftables, dhclient, dig,
+# ip, ping, curl (tests/network). Installed only when missing; needs root.
+DEBS := chromium nginx-light prometheus systemd wrk dnsmasq nftables isc-dhcp-client dnsutils iproute2 \
+	iputils-ping curl
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

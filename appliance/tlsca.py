@@ -37,6 +37,14 @@ def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
+def spki_hash(cert_pem: bytes) -> str:
+    """base64 SHA-256 of a certificate's SubjectPublicKeyInfo (Chromium's --ignore-certificate-errors-spki-list,
+    which matches the certificates the server presents)."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    der = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 class LocalCA:
     """A CA made here; `issue()` signs server certificates for names (DNS names or IP addresses)."""
 
@@ -92,10 +100,8 @@ class LocalCA:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
     def spki_hash(self) -> str:
-        """base64 SHA-256 of the CA's SubjectPublicKeyInfo (Chromium's --ignore-certificate-errors-spki-list)."""
-        der = self.cert.public_key().public_bytes(serialization.Encoding.DER,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
-        return base64.b64encode(hashlib.sha256(der).digest()).decode()
+        """The CA's `spki_hash`."""
+        return spki_hash(self.cert_pem)
 
     def issue(self, names: list[str], *, days: float = 20.0, not_before: datetime | None = None,
               key: ec.EllipticCurvePrivateKey | None = None) -> Issued:
