@@ -26,7 +26,7 @@ class NetworkConfig:
     maintenance_interface: str = "eth0"
     maintenance_networks: list[str] = field(default_factory=lambda: ["10.78.0.0/24"])
     ssh_port: int = 22
-    lease_file: str = "/run/appliance/dnsmasq.leases"
+    lease_file: str = "/run/appliance-network/dnsmasq.leases"  # appliance-network.service makes the directory
     rendered_dir: str = ""  # where the image's units keep the rendered files (health compares them)
 
     @property
