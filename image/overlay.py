@@ -149,7 +149,7 @@ dhcp_start = "10.77.0.20"
 dhcp_end = "10.77.3.250"
 maintenance_interface = "eth0"
 maintenance_networks = ["10.20.0.0/16"]
-ssh_port = {ssh_port}
+ssh_port = 2222  # write_overlay puts ImageOptions.ssh_port here
 rendered_dir = "/run/appliance-network"
 """
 
@@ -203,7 +203,7 @@ def write_overlay(root: Path, options: ImageOptions | None = None) -> list[Path]
     written.append(_write(root, "/etc/appliance/config-pull.env.example", example))
     if o.config_repo:
         written.append(_write(root, "/etc/appliance/config-pull.env", example))
-    config = DEFAULT_CONFIG.format(ssh_port=o.ssh_port)
+    config = DEFAULT_CONFIG.replace("ssh_port = 2222 ", f"ssh_port = {o.ssh_port} ")
     written.append(_write(root, "/etc/appliance/appliance.toml", config, 0o640))
     written.append(_write(root, "/etc/systemd/network/20-wired.network", NETWORK))
     written.append(_write(root, "/etc/hostname", o.hostname + "\n"))

@@ -21,7 +21,7 @@ def render(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_image_config_renders_dnsmasq_and_nftables(tmp_path: Path) -> None:
     config = tmp_path / "appliance.toml"
-    config.write_text(DEFAULT_CONFIG.format(ssh_port=2222))
+    config.write_text(DEFAULT_CONFIG)
     result = render(config, tmp_path / "out")
     assert result.returncode == 0, result.stderr
     dnsmasq = (tmp_path / "out" / "dnsmasq.conf").read_text()
@@ -45,7 +45,7 @@ def test_the_image_config_renders_dnsmasq_and_nftables(tmp_path: Path) -> None:
                                            ("lease_seconds = 30", "network.lease_seconds")])
 def test_a_bad_network_key_is_exit_78_naming_it(tmp_path: Path, line: str, key: str) -> None:
     config = tmp_path / "appliance.toml"
-    text = DEFAULT_CONFIG.format(ssh_port=2222)
+    text = DEFAULT_CONFIG
     name = line.split(" = ", maxsplit=1)[0]
     network = text.index("[network]")
     text = text[:network] + "\n".join(x for x in text[network:].splitlines() if not x.startswith(name + " "))
