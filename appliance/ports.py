@@ -290,7 +290,9 @@ class Certificates(Protocol):
         `reference_time`, a trusted tz-aware UTC time, and not expiring within `portal.tls_renew_margin_days`),
         write it atomically into the state directory and swap it into the running HTTPS listener (open
         connections keep theirs; new handshakes get the new one). Never raises for a bad pair: it is refused
-        with a reason and the old pair kept. An OSError writing the files is a refusal too."""
+        with a reason and the old pair kept. An OSError writing the files is a refusal too. Call it on the
+        event loop (it takes a few milliseconds: two small files written and fsynced, OpenSSL loading the pair);
+        the first pair installed while the portal runs on HTTP only starts its HTTPS listener."""
         ...
 
 

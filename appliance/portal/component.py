@@ -105,7 +105,12 @@ class Portal:
     def _first_pair(self) -> None:
         """The first pair arrived while the portal ran on HTTP only: start the HTTPS listener."""
         if self._runner is not None and self._https_site is None and self._https_starting is None:
-            self._https_starting = asyncio.get_running_loop().create_task(self._start_https())
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # installed from another thread: the pair is in place for the next start
+                log.warning("HTTPS certificate installed outside the event loop: HTTPS starts at the next restart")
+                return
+            self._https_starting = loop.create_task(self._start_https())
 
     async def _start_https(self) -> None:
         assert self._runner is not None and self.guard is not None
