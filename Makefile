@@ -17,8 +17,10 @@ $(STAMP): setup.cfg pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the tests use: Chromium (browser tests), nginx (HLS benchmark reference),
-# promtool (metrics lint), systemd-analyze (units). Installed only when missing; needs root.
-DEBS := chromium nginx-light prometheus systemd wrk
+# promtool (metrics lint), systemd-analyze (units), and the cabin network tests' dnsmasq, nftables, dhclient, dig,
+# ip, ping, curl (tests/network). Installed only when missing; needs root.
+DEBS := chromium nginx-light prometheus systemd wrk dnsmasq nftables isc-dhcp-client dnsutils iproute2 \
+	iputils-ping curl
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -28,10 +30,11 @@ debs:
 	fi
 
 # A whole simulated day (two round trips) at SPEED times real time: make run SPEED=1 for real time. SPEED goes
-# from 1 to 20 (the default): the daemon's phase holds fit the shortest simulated phase up to 20x.
+# from 1 to 20 (the default): the daemon's phase holds fit the shortest simulated phase up to 20x. HTTPS on
+# 127.0.0.1:8443 with a throwaway local CA's certificate (it prints how to trust the CA).
 SPEED ?= 20
 run: $(STAMP)
-	$(BIN)/appliance run --sim --speed $(SPEED)
+	$(BIN)/appliance run --sim --tls --speed $(SPEED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

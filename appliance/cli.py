@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
-from appliance.config import EX_CONFIG, ConfigError, read_toml
+from appliance.config import EX_CONFIG, ConfigError, merge, read_toml
 from appliance.core.spec import lazy
 
 log = logging.getLogger("appliance")
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path, default=Path(".sim-state"), help="state directory with --sim")
     run.add_argument("--scenario", default=None, help="with --sim: scenario (default [sim].scenario, day)")
     run.add_argument("--speed", type=float, default=None, help="with --sim: time compression (default [sim].speed, 1)")
+    run.add_argument("--tls", action="store_true",
+                     help="with --sim: serve HTTPS on 127.0.0.1:8443 with a certificate from a throwaway local CA")
     run.set_defaults(func=cmd_run)
 
     fsck = sub.add_parser("fsck", help="check the content store (and the state directory)")
@@ -96,13 +98,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                 args.speed if args.speed is not None else float(sim_table.get("speed", 1.0)),
             )
             defaults = simlaunch.sim_defaults(endpoints, state_dir)
+            if args.tls:
+                defaults = merge(defaults, simlaunch.sim_tls_defaults(state_dir))
             defaults["sim"] = {"control": control}
         config = load_config(config_path, defaults)
         if args.sim:
             from appliance import simlaunch
 
             simlaunch.ensure_token(Path(config.section(MaintenanceConfig).token_file))
-            simlaunch.configure_passengers(config.sim.control, config.section(PortalConfig).listen)
+            portal_config = config.section(PortalConfig)
+            https = ca_pem = None
+            if args.tls and portal_config.tls_listen == simlaunch.SIM_TLS_LISTEN:
+                https = f"https://{simlaunch.SIM_TLS_HOST}:{simlaunch.SIM_TLS_LISTEN.rpartition(':')[2]}"
+                ca_pem = (args.state_dir.resolve() / "local-ca" / "ca.pem").read_text()
+            simlaunch.configure_passengers(config.sim.control, portal_config.listen, https=https, ca_pem=ca_pem)
     except ConfigError as error:
         if sim_process is not None:
             sim_process.terminate()
@@ -121,7 +130,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"  maintenance metrics:  http://{maintenance.listen}/metrics"
             f"  (bearer token in {maintenance.token_file})\n"
             f"  simulator control:    http://{config.sim.control}/state\n"
-            + simlaunch.engineer_commands(config, args.state_dir.resolve()),
+            + simlaunch.engineer_commands(config, args.state_dir.resolve())
+            + (f"\n  passengers' HTTPS:    https://{portal.public_host}:{portal.tls_listen.rpartition(':')[2]}/\n"
+               + simlaunch.trust_hint(args.state_dir.resolve()) if args.tls and portal.tls_listen else ""),
             file=sys.stderr,
             flush=True,
         )

@@ -316,7 +316,10 @@ class GuardedSite(web.SockSite):
             return GuardedHandler(server, guard=guard, loop=loop, **options)
 
         _AcceptErrors.install(loop).watch(self._sock_fd, guard)
-        self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
+        # TLS: a handshake must finish within the header timeout too (a slow handshake is slowloris as well)
+        tls: dict[str, Any] = {} if self._ssl_context is None else {
+            "ssl": self._ssl_context, "ssl_handshake_timeout": guard.limits.header_timeout}
+        self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog, **tls)
 
     async def stop(self) -> None:
         _AcceptErrors.install(asyncio.get_running_loop()).unwatch(self._sock_fd)

@@ -284,6 +284,32 @@ class StateDirectory(Protocol):
         ...
 
 
+# --- the ground's signed certificate targets -> the portal's HTTPS listener -----------------------------
+
+@dataclass(frozen=True)
+class CertificateInstall:
+    """What `Certificates.install` did: `installed` True with the new pair's facts, or False with `reason` (the
+    old pair, if any, is still the one served)."""
+
+    installed: bool
+    reason: str = ""
+    names: tuple[str, ...] = ()  # the certificate's DNS names
+    not_after: datetime | None = None
+    fingerprint: str = ""  # SHA-256 of the leaf certificate (DER), hex
+
+
+class Certificates(Protocol):
+    def install(self, cert_pem: bytes, key_pem: bytes, reference_time: datetime) -> CertificateInstall:
+        """Check the pair (the key matches the certificate; a DNS name matches `portal.public_host`; valid at
+        `reference_time`, a trusted tz-aware UTC time, and not expiring within `portal.tls_renew_margin_days`),
+        write it atomically into the state directory and swap it into the running HTTPS listener (open
+        connections keep theirs; new handshakes get the new one). Never raises for a bad pair: it is refused
+        with a reason and the old pair kept. An OSError writing the files is a refusal too. Call it on the
+        event loop (it takes a few milliseconds: two small files written and fsynced, OpenSSL loading the pair);
+        the first pair installed while the portal runs on HTTP only starts its HTTPS listener."""
+        ...
+
+
 # --- the service keys: one per protocol above (appliance/core/spec.py) ----------------------------------
 
 STATE_DIR: ServiceKey[StateDirectory] = ServiceKey("state_dir", "the state directory (storage)")
@@ -299,3 +325,4 @@ MODEM_POWER: ServiceKey[ModemPower] = ServiceKey("modem_power", "power-cycle the
 MODEM: ServiceKey[ModemView] = ServiceKey("modem", "registration, roaming, operator (modem)")
 GROUNDLINK: ServiceKey[GroundLinkControl] = ServiceKey("groundlink", "the ground window (groundlink)")
 SCHEDULE: ServiceKey[ScheduleView] = ServiceKey("schedule", "the aircraft's published schedule (groundlink)")
+CERTIFICATES: ServiceKey[Certificates] = ServiceKey("certificates", "install the HTTPS certificate (portal)")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.config import dotted_to_tables, merge
-from appliance.fs.atomic import atomic_write_text
+from appliance.fs.atomic import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from appliance.appconfig import AppConfig
@@ -138,12 +138,45 @@ def engineer_commands(config: AppConfig, state_dir: Path) -> str:
     )
 
 
-def configure_passengers(control: str, portal_listen: str, orders_per_minute: float = 6.0) -> None:
-    """Point the simulator's passengers at the portal (they order through its real API during the flight)."""
+SIM_TLS_LISTEN = "127.0.0.1:8443"
+SIM_TLS_HOST = "localhost"
+
+
+def sim_tls_defaults(state_dir: Path) -> dict[str, Any]:
+    """`appliance run --sim --tls`: a throwaway local CA in `<state dir>/local-ca` (made once, kept), a
+    certificate it signs for localhost and 127.0.0.1 (renewed at every start), and the portal keys that serve
+    it on 127.0.0.1:8443. Raises OSError when the state directory cannot be written."""
+    from appliance.tlsca import LocalCA
+
+    ca = LocalCA.load_or_create(state_dir / "local-ca")
+    issued = ca.issue([SIM_TLS_HOST, "127.0.0.1"], days=20)
+    tls = state_dir / "local-ca" / "portal"
+    tls.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(tls / "cert.pem", issued.cert_pem)
+    atomic_write_bytes(tls / "key.pem", issued.key_pem, mode=0o600)
+    return {"portal": {"tls_listen": SIM_TLS_LISTEN, "public_host": SIM_TLS_HOST, "tls_cert": str(tls / "cert.pem"),
+                       "tls_key": str(tls / "key.pem")}}
+
+
+def trust_hint(state_dir: Path) -> str:
+    """How to trust the throwaway CA (printed by `appliance run --sim --tls`)."""
+    ca = state_dir / "local-ca" / "ca.pem"
+    return (f"  HTTPS: trust the throwaway CA {ca} (curl --cacert {ca}; Chromium: certutil -d sql:$HOME/.pki/nssdb "
+            f"-A -t C,, -n appliance-sim -i {ca}; Firefox: Settings > Certificates > Import). It signs nothing "
+            f"but this simulator's certificate; delete {state_dir / 'local-ca'} to make a new one.")
+
+
+def configure_passengers(control: str, portal_listen: str, orders_per_minute: float = 6.0,
+                         https: str | None = None, ca_pem: str | None = None) -> None:
+    """Point the simulator's passengers at the portal (they order through its real API during the flight):
+    over HTTPS (`https` = "https://HOST:PORT", its CA in `ca_pem`) when it serves, else over HTTP."""
     host, _, port = portal_listen.rpartition(":")
     if host in ("0.0.0.0", "", "::"):
         host = "127.0.0.1"
-    body = json.dumps({"portal": f"http://{host}:{port}", "orders_per_minute": orders_per_minute}).encode()
+    settings: dict[str, Any] = {"portal": https or f"http://{host}:{port}", "orders_per_minute": orders_per_minute}
+    if ca_pem is not None:
+        settings["ca_pem"] = ca_pem
+    body = json.dumps(settings).encode()
     request = urllib.request.Request(
         f"http://{control}/passengers", data=body, method="PUT", headers={"Content-Type": "application/json"}
     )

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -74,6 +75,7 @@ class Passengers:
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | bool = True  # the system's trust, or the CA PUT /passengers gave
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -108,8 +110,15 @@ class Passengers:
             body = await request.json()
         except ValueError:
             return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(body, dict) or set(body) - {"portal", "orders_per_minute"}:
-            return web.json_response({"error": 'expected {"portal": URL, "orders_per_minute": N}'}, status=400)
+        if not isinstance(body, dict) or set(body) - {"portal", "orders_per_minute", "ca_pem"}:
+            return web.json_response({"error": 'expected {"portal": URL, "orders_per_minute": N, "ca_pem"?: PEM}'},
+                                     status=400)
+        ca_pem = body.get("ca_pem")
+        if ca_pem is not None:  # an https portal whose certificate this CA signed (appliance run --sim --tls)
+            try:
+                self._ssl = ssl.create_default_context(cadata=str(ca_pem))
+            except (ssl.SSLError, ValueError, TypeError):
+                return web.json_response({"error": "ca_pem is not a PEM certificate"}, status=400)
         portal = body.get("portal", self.portal)
         rate = body.get("orders_per_minute", self.orders_per_minute)
         if portal is not None and not (isinstance(portal, str) and portal.startswith("http")):
@@ -142,9 +151,10 @@ class Passengers:
         """One passenger: accept the captive portal, read the catalog, order something."""
         assert self._session is not None and self.portal is not None
         headers = {"Origin": self.portal}
-        async with self._session.post(f"{self.portal}/captive-portal/accept", headers=headers, allow_redirects=False):
+        async with self._session.post(f"{self.portal}/captive-portal/accept", headers=headers, allow_redirects=False,
+                                      ssl=self._ssl):
             pass
-        async with self._session.get(f"{self.portal}/api/v1/catalog") as response:
+        async with self._session.get(f"{self.portal}/api/v1/catalog", ssl=self._ssl) as response:
             catalog = await response.json() if response.status == 200 else {}
         items = orderable(catalog)
         if not items:
@@ -158,7 +168,8 @@ class Passengers:
             "seat": seat,
         }
         key = {"Idempotency-Key": str(uuid.UUID(int=self._random.getrandbits(128), version=4))}  # as the app does
-        async with self._session.post(f"{self.portal}/api/v1/orders", json=order, headers=headers | key) as response:
+        async with self._session.post(f"{self.portal}/api/v1/orders", json=order, headers=headers | key,
+                                      ssl=self._ssl) as response:
             answer = await response.json(content_type=None)
             record = {"status": response.status, "order": order, "answer": answer}
         if response.status == 201:

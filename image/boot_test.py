@@ -53,11 +53,20 @@ ExecStart=/bin/sh -c 'for i in $(seq 900); do systemctl is-active -q appliance.s
   [ $((i %% 30)) = 0 ] && echo "BOOT-PROGRESS $(systemctl show -p ActiveState -p SubState -p NRestarts \
   appliance.service | tr "\\n" " ")"; sleep 1; done; \
   echo "{REPORT_MARK} $(systemctl show -p ActiveState -p SubState -p NRestarts -p StatusText appliance.service \
-  | tr "\\n" " ")"; journalctl -b -u appliance.service -n 40 --no-pager -o cat'
+  | tr "\\n" " ") NETWORK=$(systemctl is-active appliance-nftables.service appliance-dnsmasq.service | tr "\\n" ,) \
+  TABLES=$(nft list tables | tr " \\n" _,) RENDERED=$(ls /run/appliance-network | tr "\\n" ,)"; \
+  journalctl -b -u appliance.service -n 40 --no-pager -o cat'
 
 [Install]
 WantedBy=multi-user.target
 """
+
+
+def cabin_network_up(report: str) -> bool:
+    """The boot report says appliance-nftables and appliance-dnsmasq are active, nftables holds the rendered
+    tables and the rendered files are in /run/appliance-network (units/appliance-network.service)."""
+    return ("NETWORK=active,active," in report and "inet_appliance" in report and "bridge_appliance_cabin" in report
+            and "dnsmasq.conf" in report and "appliance.nft" in report)
 
 
 def _free_port() -> int:
@@ -176,6 +185,10 @@ def boot(out: Path, mode: str, timeout: float) -> int:
                 ready, _ = _get(f"{base}/readyz", token)
             except OSError:
                 live = ready = 0
+            if report is not None and not cabin_network_up(report):
+                log(f"the cabin network is not up with the rendered config: {report}")
+                log("\n".join(console.lines[-45:]))
+                return 1
             if report is not None and live == 200 and ready == 200:
                 elapsed = time.monotonic() - started
                 status, body = _get(f"{base}/health", token)

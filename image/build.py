@@ -26,6 +26,7 @@ SUITE = "bookworm"
 PACKAGES = [
     "systemd-sysv", "linux-image-amd64", "udev", "dbus", "kmod", "iproute2", "procps", "ca-certificates",
     "python3", "python3-venv", "openssh-server", "ansible-core", "git", "e2fsprogs", "curl",
+    "nftables", "dnsmasq-base",  # the cabin network (dnsmasq-base: the binary without Debian's dnsmasq.service)
 ]  # fmt: skip
 TOOLS = {"mmdebstrap": "mmdebstrap", "qemu-system-x86_64": "qemu-system-x86", "mke2fs": "e2fsprogs"}
 

@@ -127,6 +127,10 @@ url = "https://ground.example.invalid/"
 
 [portal]
 listen = "0.0.0.0:80"
+# HTTPS (docs/tls.md): port 443 is appliance-portal-tls.socket's; the certificate for public_host arrives from
+# the ground as a signed target. Until one is installed the portal serves plain HTTP and health warns.
+tls_listen = "0.0.0.0:443"
+public_host = "portal.cabin.invalid"
 
 [maintenance]
 listen = "0.0.0.0:9180"
@@ -135,6 +139,18 @@ token_file = "/etc/appliance/maintenance.token"
 # Wi-Fi cannot even try tokens. A non-loopback listener with an empty list refuses to start unless
 # allow_any = true says so on purpose.
 allow_from = ["10.20.0.0/16"]
+
+[network]
+# The cabin network (appliance-network.service renders it for appliance-dnsmasq and appliance-nftables)
+cabin_interface = "br-cabin"
+cabin_ports = ["wlan*", "cabin*"]
+cabin_address = "10.77.0.1/22"
+dhcp_start = "10.77.0.20"
+dhcp_end = "10.77.3.250"
+maintenance_interface = "eth0"
+maintenance_networks = ["10.20.0.0/16"]
+ssh_port = 2222  # write_overlay puts ImageOptions.ssh_port here
+rendered_dir = "/run/appliance-network"
 """
 
 NETWORK = """\
@@ -150,6 +166,10 @@ SERVICES_TO_ENABLE = [
     "appliance-portal.socket",
     "appliance-maintenance.socket",
     "appliance-token.service",
+    "appliance-portal-tls.socket",
+    "appliance-network.service",
+    "appliance-nftables.service",
+    "appliance-dnsmasq.service",
     "appliance-config-pull.timer",
     "systemd-networkd.service",
     "ssh.service",
@@ -183,7 +203,8 @@ def write_overlay(root: Path, options: ImageOptions | None = None) -> list[Path]
     written.append(_write(root, "/etc/appliance/config-pull.env.example", example))
     if o.config_repo:
         written.append(_write(root, "/etc/appliance/config-pull.env", example))
-    written.append(_write(root, "/etc/appliance/appliance.toml", DEFAULT_CONFIG, 0o640))
+    config = DEFAULT_CONFIG.replace("ssh_port = 2222 ", f"ssh_port = {o.ssh_port} ")
+    written.append(_write(root, "/etc/appliance/appliance.toml", config, 0o640))
     written.append(_write(root, "/etc/systemd/network/20-wired.network", NETWORK))
     written.append(_write(root, "/etc/hostname", o.hostname + "\n"))
     written.append(_write(root, "/etc/fstab", "/dev/vda / ext4 rw,relatime 0 1\n"))

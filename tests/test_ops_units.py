@@ -73,8 +73,9 @@ def test_the_daemon_unit_is_notify_watchdog_and_socket_activated() -> None:
     assert service["StateDirectory"] == service["ConfigurationDirectory"] == service["RuntimeDirectory"] == "appliance"
     assert int(service["TimeoutStopSec"]) > 20  # above maintenance.stop_timeout's default
     assert "PrivateDevices" not in service  # the real devices must stay visible; DeviceAllow narrows them
-    assert set(service["Sockets"].split()) == {"appliance-portal.socket", "appliance-maintenance.socket"}
-    for name in ("portal", "maintenance"):
+    assert set(service["Sockets"].split()) == {"appliance-portal.socket", "appliance-maintenance.socket",
+                                               "appliance-portal-tls.socket"}
+    for name in ("portal", "maintenance", "portal-tls"):
         socket_unit = read_unit(UNITS / f"appliance-{name}.socket")["Socket"]
         assert socket_unit["FileDescriptorName"] == name and socket_unit["Service"] == "appliance.service"
     fsck = read_unit(UNITS / "appliance-fsck.service")
@@ -106,3 +107,22 @@ def test_sysusers_and_tmpfiles_apply_to_a_root(tmp_path: Path) -> None:
     for path in (tmp_path / "var" / "lib" / "appliance", tmp_path / "var" / "lib" / "appliance" / "content"):
         assert path.stat().st_uid == uid and path.stat().st_mode & 0o777 == 0o750
     assert token.stat().st_mode & 0o777 == 0o600 and token.stat().st_uid == uid
+
+
+def test_the_cabin_network_units_render_then_fence_then_serve_in_order() -> None:
+    """appliance-network renders [network]; nftables loads the fence before any socket or interface; dnsmasq
+    and the daemon come after it, all from /run/appliance-network."""
+    render = read_unit(UNITS / "appliance-network.service")
+    assert "appliance network render --config /etc/appliance/appliance.toml --out /run/appliance-network" in \
+        render["Service"]["ExecStart"]
+    nft = read_unit(UNITS / "appliance-nftables.service")
+    assert nft["Unit"]["Requires"] == "appliance-network.service"
+    assert "appliance-network.service" in nft["Unit"]["After"]
+    assert {"sockets.target", "network-pre.target", "appliance-dnsmasq.service", "appliance.service"} <= \
+        set(nft["Unit"]["Before"].split())
+    assert nft["Service"]["ExecStart"] == "/usr/sbin/nft -f /run/appliance-network/appliance.nft"
+    dnsmasq = read_unit(UNITS / "appliance-dnsmasq.service")
+    assert {"appliance-network.service", "appliance-nftables.service"} <= set(dnsmasq["Unit"]["After"].split())
+    assert "-C /run/appliance-network/dnsmasq.conf" in dnsmasq["Service"]["ExecStart"]
+    daemon = read_unit(UNITS / "appliance.service")["Unit"]
+    assert "appliance-nftables.service" in daemon["After"]

@@ -23,6 +23,7 @@ PACKAGES: tuple[str, ...] = (
     "appliance.modem",
     "appliance.groundlink",
     "appliance.portal",
+    "appliance.network",
     "appliance.maintenance",
 )
 

@@ -11,6 +11,8 @@ the bundle's catalog.json, safe file serving), `orders`, `i18n`, `openapi`. The 
 Passenger endpoints (all in /api/v1/openapi.json):
   GET  /  /welcome  /static/{path}  /content/{path}
   POST /captive-portal/accept   GET /captive-portal/api   the probe paths of reference/captive-portal.md
+  HTTPS (`portal.tls_listen`, docs/tls.md): the same app; while it serves, plain HTTP keeps only the probes
+  and redirects the rest (module `https`; `tls` checks and installs pairs, provided as ports.CERTIFICATES)
   GET  /api/v1/flight  /api/v1/flight/stream  /api/v1/flight/track  /api/v1/catalog  /api/v1/openapi.json
   POST /api/v1/orders  {"kind", "item", "email", "seat"?, "lang"?}
 
@@ -43,5 +45,6 @@ COMPONENT = ComponentSpec(
     name="portal",
     config=PortalConfig,
     build=_build,
-    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK),
+    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.STATE_DIR),
+    provides=(ports.CERTIFICATES,),  # the ground's signed certificate targets are installed through it
 )

@@ -12,6 +12,7 @@ from multidict import CIMultiDict
 
 from appliance.portal.catalog import CONTENT_TYPES, KINDS, select
 from appliance.portal.files import send_file
+from appliance.portal.https import redirect_to_https
 from appliance.portal.i18n import LANGUAGES, choose
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
@@ -38,6 +39,8 @@ async def flight(request: web.Request) -> web.Response:
     never raises."""
     try:
         services = _services(request)
+        if services.https.active and not request.secure:
+            return redirect_to_https(request, services.https)
         services.clients.touch(request.remote or "")
         frame = services.broadcaster.latest()
     except Exception as error:

@@ -57,12 +57,13 @@ def make_app(services: Services) -> web.Application:
     app.on_response_prepare.append(set_server_header)
     config = services.config
     own_hosts = [config.public_host, *config.allowed_hosts, *PROBE_HOSTS]
-    guard = Guard(config.max_body_bytes, config.allowed_origins, welcome.client_activity(services), own_hosts)
+    guard = Guard(config.max_body_bytes, config.allowed_origins, welcome.client_activity(services), own_hosts,
+                  services.https)
     r = app.router
     r.add_get("/", guard(index))
     r.add_get(welcome.WELCOME_PATH, guard(welcome.welcome))
     r.add_post(welcome.ACCEPT_PATH, guard(welcome.accept))
-    r.add_get("/captive-portal/api", guard(welcome.captive_api))
+    r.add_get("/captive-portal/api", guard(welcome.captive_api, plain=True))  # answers 404 itself on HTTP
     r.add_get("/api/v1/flight", api.flight)  # bare: the hottest path guards itself (see Guard)
     r.add_get("/api/v1/flight/stream", guard(api.flight_stream))
     r.add_get("/api/v1/flight/track", guard(api.track))
@@ -72,6 +73,6 @@ def make_app(services: Services) -> web.Application:
     r.add_get("/content/{path:.+}", guard(api.content_file))
     r.add_get("/static/{path:.+}", guard(static_file))
     for path in sorted(PROBE_PATHS):
-        r.add_get(path, guard(welcome.probe))
+        r.add_get(path, guard(welcome.probe, plain=True))  # the probes stay on plain HTTP
     r.add_route("*", r"/{anything:[\s\S]*}", guard(guard.not_found))  # last: JSON 404 and 405 for the rest
     return app

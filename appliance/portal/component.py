@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.sslproto
 import logging
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -19,10 +22,12 @@ from appliance.portal.app import make_app
 from appliance.portal.captive import CaptiveClients
 from appliance.portal.config import PortalConfig
 from appliance.portal.flight import FlightReport, Schedule
+from appliance.portal.https import Https, configured_pair, utc_now
 from appliance.portal.orders import RateLimiter
 from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
+from appliance.portal.tls import PairStore
 from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, ScheduleView
 from appliance.systemd import listener_socket
 from appliance.timebase import Clock
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from appliance.core.spec import Setup
 
 log = logging.getLogger("appliance.portal")
+TLS_READ_BUFFER = 32 * 1024  # two TLS records
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -54,6 +60,10 @@ class Portal:
         self.address: tuple[str, int] | None = None
         self.reserved_descriptors = reserved_descriptors  # other listeners' caps, kept in the descriptor budget
         self.guard: ConnectionGuard | None = None
+        self.https = services.https
+        self.https_address: tuple[str, int] | None = None
+        self._https_site: GuardedSite | None = None
+        self._https_starting: asyncio.Task[None] | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on `portal.listen`, or on `sock` (e.g. one systemd passed with socket activation)."""
@@ -83,8 +93,44 @@ class Portal:
             name = sockets[0].getsockname()
             self.address = (name[0], name[1])
         log.info("passenger portal listening on %s (%s profile)", self.address, self.services.config.profile)
+        https = self.https
+        if https.listen:
+            https.load_initial(utc_now(self.services.clock.wall()))
+            if https.has_pair:
+                await self._start_https()
+            else:
+                log.warning("passenger portal: no HTTPS certificate yet; serving plain HTTP only")
+            https.on_first_pair = self._first_pair
+
+    def _first_pair(self) -> None:
+        """The first pair arrived while the portal ran on HTTP only: start the HTTPS listener."""
+        if self._runner is not None and self._https_site is None and self._https_starting is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # installed from another thread: the pair is in place for the next start
+                log.warning("HTTPS certificate installed outside the event loop: HTTPS starts at the next restart")
+                return
+            self._https_starting = loop.create_task(self._start_https())
+
+    async def _start_https(self) -> None:
+        assert self._runner is not None and self.guard is not None
+        # asyncio keeps a read buffer of SSLProtocol.max_size (256 KiB) per TLS connection: 256 MB for 1,000
+        # SSE clients. Passengers' requests are small; reads of TLS_READ_BUFFER cost nothing (docs/tls.md).
+        asyncio.sslproto.SSLProtocol.max_size = min(asyncio.sslproto.SSLProtocol.max_size, TLS_READ_BUFFER)
+        sock = listener_socket("portal-tls", self.https.listen)
+        site = GuardedSite(self._runner, sock, self.guard, ssl_context=self.https.endpoint.context)
+        await site.start()
+        self._https_site = site
+        name = sock.getsockname()
+        self.https_address = (name[0], name[1])
+        self.https.port = name[1]
+        log.info("passenger portal serving HTTPS on %s", self.https_address)
 
     async def stop(self) -> None:
+        self.https.on_first_pair = None
+        if self._https_starting is not None:
+            await asyncio.gather(self._https_starting, return_exceptions=True)
+        self.https.port = None
         await self.services.broadcaster.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -93,8 +139,15 @@ class Portal:
     def health(self) -> Check:
         if self._runner is None:
             return Check.failing("passenger listener not running")
+        details = {"sse_clients": self.services.broadcaster.clients, "https": self.https.status()}
+        if not self.https.active:
+            why = ("portal.tls_listen is not set" if not self.https.listen else
+                   f"no usable certificate ({self.https.last_refusal or 'none installed'})")
+            return Check.warning(f"plain HTTP only: {why}; passengers' data crosses the cabin Wi-Fi unencrypted",
+                                 **details)
         return Check.passing(
-            "listening",
+            "listening (HTTP probes and redirects, HTTPS)",
+            https=self.https.status(),
             sse_clients=self.services.broadcaster.clients,
             accepted_clients=len(self.services.clients),
             orders_accepted=self.services.orders_accepted,
@@ -107,6 +160,7 @@ def make_services(
     clock: Clock,
     metrics: Metrics,
     *,
+    state_dir: Path | None = None,
     flight: FlightView | None = None,
     outbox: OrderSink | None = None,
     content: ContentView | None = None,
@@ -120,7 +174,11 @@ def make_services(
                               max_behind=config.sse_max_behind_ticks, max_clients=config.sse_max_clients,
                               max_per_address=config.sse_max_per_address,
                               send_buffer=config.sse_send_buffer_bytes)
+    https = Https(config.tls_listen, config.public_host, config.tls_renew_margin_days,
+                  PairStore(state_dir / "tls") if state_dir is not None else None,
+                  configured_pair(config.tls_cert, config.tls_key))
     return Services(
+        https=https,
         config=config,
         clock=clock,
         clients=CaptiveClients(clock, config.captive_inactivity_seconds),
@@ -144,5 +202,7 @@ def build(setup: Setup[PortalConfig]) -> Portal:
     services = make_services(config, setup.clock, setup.metrics, flight=setup.use(ports.FLIGHT),
                              outbox=setup.use(ports.OUTBOX), content=setup.use(ports.CONTENT),
                              alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE),
-                             groundlink=setup.use(ports.GROUNDLINK))
+                             groundlink=setup.use(ports.GROUNDLINK),
+                             state_dir=state.path if (state := setup.use(ports.STATE_DIR)) is not None else None)
+    setup.provide(ports.CERTIFICATES, services.https)
     return Portal(services, config.listen, reserved_descriptors=setup.descriptors_reserved_by_others)

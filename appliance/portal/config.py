@@ -38,6 +38,12 @@ class PortalConfig:
     # allowed_hosts, the captive probe hosts)
     allowed_origins: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)  # more names the cabin DNS gives the portal
+    # HTTPS (docs/tls.md): the listener, and the pair served until the ground installs one (the installed pair,
+    # <storage.dir>/tls/current, wins). No listen address, or no pair: HTTP only, and health warns.
+    tls_listen: str = ""  # HOST:PORT, e.g. "0.0.0.0:443"
+    tls_cert: str = ""  # PEM certificate (chain), e.g. /etc/appliance/tls/cert.pem
+    tls_key: str = ""  # its PEM private key
+    tls_renew_margin_days: int = 14  # a delivered certificate expiring sooner than this is refused
 
     def validate(self) -> None:
         """Raises ValueError(key, message) (the loader makes it a ConfigError naming the key)."""
@@ -48,6 +54,12 @@ class PortalConfig:
         if self.sse_max_clients > self.max_connections:
             raise ValueError("sse_max_clients", f"must not exceed max_connections ({self.max_connections}): "
                              "each stream is a connection")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_key" if self.tls_cert else "tls_cert", "tls_cert and tls_key go together")
+        if self.tls_listen and not self.public_host:
+            raise ValueError("public_host", "HTTPS (tls_listen) needs the name its certificate is for")
+        if self.tls_renew_margin_days < 0:
+            raise ValueError("tls_renew_margin_days", "must not be negative")
         for key in ("header_timeout_seconds", "keepalive_timeout_seconds"):
             if getattr(self, key) <= 0:
                 raise ValueError(key, "must be positive")

@@ -38,6 +38,7 @@ from appliance.portal.catalog import safe_relative
 from appliance.portal.security import json_error
 
 CORK = getattr(socket, "TCP_CORK", None)  # Linux's; elsewhere the headers go on their own
+TLS_CHUNK = 256 * 1024  # bytes read and encrypted per write over TLS (docs/tls.md)
 GONE = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN})
 # a request carrying any of these needs FileResponse's handling of preconditions (a bytes Range too)
 CONDITIONAL = (hdrs.IF_MATCH, hdrs.IF_NONE_MATCH, hdrs.IF_MODIFIED_SINCE, hdrs.IF_UNMODIFIED_SINCE, hdrs.IF_RANGE)
@@ -138,6 +139,8 @@ class OpenFileResponse(web.StreamResponse):
 
     async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
         try:
+            if request.transport is not None and request.transport.get_extra_info("sslcontext") is not None:
+                return await self._through_tls(request)
             with _corked(request.transport):
                 writer = await super().prepare(request)  # the headers, held by the cork until the file follows
                 transport = request.transport
@@ -151,6 +154,21 @@ class OpenFileResponse(web.StreamResponse):
             return writer
         finally:
             self._file.close()
+
+    async def _through_tls(self, request: BaseRequest) -> AbstractStreamWriter | None:
+        """Over TLS the bytes must go through OpenSSL: never sendfile to the raw socket under it (that would
+        put plaintext into the TLS stream). Read on the loop (the bundle is in the page cache) in chunks, each
+        written once the transport has drained the previous one."""
+        writer = await super().prepare(request)
+        size, offset, fd = self.content_length or 0, 0, self._file.fileno()
+        while offset < size:
+            chunk = os.pread(fd, min(TLS_CHUNK, size - offset), offset)
+            if not chunk:
+                raise ConnectionResetError("the file shrank while it was being sent")
+            await super().write(chunk)
+            offset += len(chunk)
+        await super().write_eof()
+        return writer
 
 
 @contextlib.contextmanager

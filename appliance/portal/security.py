@@ -12,6 +12,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from appliance.portal.https import Https, redirect_to_https
+
 log = logging.getLogger("appliance.portal")
 access_log = logging.getLogger("appliance.portal.access")
 
@@ -79,20 +81,25 @@ class Guard:
     bare: it touches the client itself, sets every header and never raises."""
 
     def __init__(self, max_body: int, allowed_origins: Iterable[str], hook: Hook | None = None,
-                 own_hosts: Iterable[str] = ()) -> None:
+                 own_hosts: Iterable[str] = (), https: Https | None = None) -> None:
+        self.https = https  # while it serves, plain-HTTP requests are redirected to it (but `plain=True` routes)
         self.max_body = max_body
         self.allowed = frozenset(allowed_origins)
         self.hook = hook
         self.own = frozenset(host_name(h) for h in own_hosts if h)
 
-    def __call__(self, handler: Handler) -> Handler:
+    def __call__(self, handler: Handler, plain: bool = False) -> Handler:
+        """`handler` guarded; `plain`: it also answers over plain HTTP while HTTPS serves (the OS probes)."""
         hook, allowed, max_body, own = self.hook, self.allowed, self.max_body, self.own
+        https = None if plain else self.https
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             if hook is not None:
                 hook(request)
             response: web.StreamResponse | None = None
-            if request.method in STATE_CHANGING:
+            if https is not None and https.active and not request.secure:
+                response = redirect_to_https(request, https)
+            elif request.method in STATE_CHANGING:
                 response = _refusal(request, allowed, max_body, own)
             if response is None:
                 response = await _answer(request, handler)

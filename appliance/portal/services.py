@@ -13,6 +13,7 @@ from appliance.portal.catalog import CatalogCache
 from appliance.portal.config import PortalConfig
 from appliance.portal.files import BundleDir
 from appliance.portal.flight import FlightReport
+from appliance.portal.https import Https
 from appliance.portal.orders import KeyLocks, RateLimiter
 from appliance.portal.stream import Broadcaster
 from appliance.ports import ContentView, GroundLinkControl, OrderSink
@@ -35,6 +36,7 @@ class Services:
     order_keys: KeyLocks = field(default_factory=KeyLocks)
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     bundle_files: BundleDir = field(default_factory=BundleDir)
+    https: Https = field(default_factory=Https)  # inactive until a pair is loaded and its listener is up
     orders_accepted: int = 0
     orders_refused: int = 0
 

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from appliance.portal.captive import captive_api_body, probe_answer
+from appliance.portal.https import redirect_to_https
 from appliance.portal.i18n import LANGUAGES, choose, text
 from appliance.portal.security import json_error
 from appliance.portal.services import Services, services_of
@@ -23,7 +24,11 @@ ACCEPT_PATH = "/captive-portal/accept"
 WELCOME_PATH = "/welcome"
 
 
-def welcome_url(services: Services) -> str:
+def welcome_url(services: Services, request: web.Request) -> str:
+    """Where a probe is sent: the welcome page over HTTPS while HTTPS serves, else over HTTP at public_host
+    (a relative redirect without one)."""
+    if services.https.active:
+        return services.https.origin(request) + WELCOME_PATH
     host = services.config.public_host
     return f"http://{host}{WELCOME_PATH}" if host else WELCOME_PATH
 
@@ -117,8 +122,17 @@ async def accept(request: web.Request) -> web.Response:
 
 
 async def captive_api(request: web.Request) -> web.Response:
+    """RFC 8908. While HTTPS serves, only over HTTPS (a JSON 404 on the plain listener) and `user-portal-url` is
+    HTTPS; without a certificate, over HTTP as before."""
     services = services_of(request)
-    portal = f"http://{services.config.public_host or _own_address(request)}{WELCOME_PATH}"
+    https = services.https
+    if https.active and not request.secure:
+        return json_error(404, f"the Captive Portal API is served over HTTPS only: "
+                               f"{https.origin(request)}/captive-portal/api")
+    if request.secure:
+        portal = https.origin(request) + WELCOME_PATH
+    else:
+        portal = f"http://{services.config.public_host or _own_address(request)}{WELCOME_PATH}"
     body = captive_api_body(services.clients, request.remote or "", portal)
     return web.Response(
         body=json.dumps(body).encode(),
@@ -140,8 +154,12 @@ async def probe(request: web.Request) -> web.Response:
     """A captive-portal probe path: the welcome page until this client accepted, then its platform's exact
     "online" answer; 404 on a Host that does not probe this path."""
     services = services_of(request)
-    answer = probe_answer(request, services.clients, welcome_url(services))
-    return answer if answer is not None else json_error(404, "not found")
+    answer = probe_answer(request, services.clients, welcome_url(services, request))
+    if answer is not None:
+        return answer
+    if services.https.active and not request.secure:  # a probe path on another host: like any other request
+        return redirect_to_https(request, services.https)
+    return json_error(404, "not found")
 
 
 def client_activity(services: Services) -> Callable[[web.Request], None]:

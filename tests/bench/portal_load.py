@@ -1,6 +1,7 @@
 """Load generators for bench_portal, run as their own processes (so their CPU is not the daemon's).
 
     python -m tests.bench.portal_load sse URL CLIENTS SECONDS   -> one JSON line: per event id [first, last, count]
+    (URL http:// or https://)
     python -m tests.bench.portal_load bare PORT FILE            -> a bare aiohttp server answering FILE's bytes
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -40,9 +42,22 @@ class _SSEClient(asyncio.Protocol):
             self.lost.set_result(None)
 
 
+def _passenger(index: int) -> tuple[str, int]:
+    """A loopback source address per client (127.1.x.y), as each phone in the cabin has its own: the portal's
+    per-address caps (portal.sse_max_per_address) would otherwise refuse all but a few."""
+    return f"127.1.{index // 200}.{index % 200 + 1}", 0
+
+
 async def sse(url: str, clients: int, seconds: float) -> dict[str, object]:
     parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    secure = parts.scheme == "https"
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
+    tls: dict[str, object] = {}
+    if secure:  # the benchmark's throwaway certificate: encrypted, not verified (the cost is the same)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        tls = {"ssl": context, "server_hostname": host}
     request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n\r\n".encode()
     events: dict[str, list[float]] = {}  # id -> [first arrival, last arrival, count]
     per_client: list[list[int]] = [[] for _ in range(clients)]
@@ -65,7 +80,8 @@ async def sse(url: str, clients: int, seconds: float) -> dict[str, object]:
     for index in range(clients):
         future: asyncio.Future[None] = loop.create_future()
         transport, _ = await loop.create_connection(lambda i=index, f=future: _SSEClient(i, request, sink, f),
-                                                    host, port)
+                                                    host, port, local_addr=_passenger(index),
+                                                    **tls)  # type: ignore[arg-type]
         transports.append(transport)
         lost.append(future)
     await asyncio.sleep(seconds)

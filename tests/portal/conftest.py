@@ -148,7 +148,8 @@ async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None,
     flight = cruise(ScriptedFlight())
     portal_config = PortalConfig(listen=f"127.0.0.1:{free_port()}", **config)
     services = make_services(portal_config, portal_clock or clock, metrics, flight=flight, outbox=storage.outbox,
-                             content=content, alarms=alarms, ground_schedule=ground_schedule)
+                             content=content, alarms=alarms, ground_schedule=ground_schedule,
+                             state_dir=tmp_path / "state")
     portal = Portal(services, portal_config.listen)
     await portal.start()
     assert portal.address is not None
