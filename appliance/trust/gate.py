@@ -89,16 +89,40 @@ class TrustGate:
         refusal = self.trusted.verify_bytes(f"{prefix}/manifest.json", manifest_bytes)
         if refusal is not None:
             problems.append(("manifest.json", refusal))
+        problems += self._entry_problems(prefix, entries)
+        self._refuse_all(prefix, problems)
+        return problems
+
+    def check_entries(self, prefix: str, entries: Iterable[Entry]) -> list[tuple[str, Refusal]]:
+        """Each file of a manifest signed as `<prefix>/<path>` with the same size and SHA-256; the problems,
+        counted as one refusal."""
+        prefix = prefix.strip("/")
+        problems = self._entry_problems(prefix, entries)
+        self._refuse_all(prefix, problems)
+        return problems
+
+    def check_bytes(self, target: str, data: bytes, reference_time: float | None = None) -> Refusal | None:
+        """A document (the content index, a manifest, the schedule) against its signed target; counted when
+        refused. With `reference_time`, metadata expired at that time refuses it too."""
+        refusal = self.trusted.verify_bytes(target, data, reference_time)
+        if refusal is not None:
+            self.refuse(refusal, target)
+        return refusal
+
+    def _entry_problems(self, prefix: str, entries: Iterable[Entry]) -> list[tuple[str, Refusal]]:
+        problems: list[tuple[str, Refusal]] = []
         for entry in entries:
             info = self.trusted.targetinfo(f"{prefix}/{entry.path}")
             if info is None:
                 problems.append((entry.path, Refusal.UNKNOWN_TARGET))
             elif info.length != entry.size or info.hashes.get("sha256") != entry.sha256:
                 problems.append((entry.path, Refusal.LENGTH_OR_HASH))
+        return problems
+
+    def _refuse_all(self, prefix: str, problems: list[tuple[str, Refusal]]) -> None:
         if problems:
             path, reason = problems[0]
             self.refuse(reason, f"{prefix}/{path}" + (f" and {len(problems) - 1} more" if len(problems) > 1 else ""))
-        return problems
 
     def check_file(self, target: str, local: Path) -> Refusal | None:
         """A staged file against its signed target (before activation); counted when refused. OSError

@@ -35,8 +35,8 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 
 from appliance.fs.atomic import atomic_write_bytes, fsync_dir, temp_name
-from appliance.trust import ROLES
 from appliance.trust.keys import KeyStore, KeyStoreError
+from appliance.trust.roles import ROLES
 
 HASH = "sha256"
 SERIALIZER = JSONSerializer(compact=True)
