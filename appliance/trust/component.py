@@ -84,7 +84,7 @@ class TrustComponent:
             previous = self.gate
             self.gate = TrustGate(trusted, self.metrics)
             if previous is not None:  # the same reporting across a change of URL
-                self.gate.refusals, self.gate.episode = previous.refusals, previous.episode
+                self.gate.refusals = previous.refusals
             self._base = base
         return self.gate
 
