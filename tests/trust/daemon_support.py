@@ -24,7 +24,7 @@ SPECS = [storage.COMPONENT, trust.COMPONENT, content.COMPONENT, groundlink.COMPO
 @dataclass
 class Plane:
     rig: Rig
-    station: GroundStation
+    station: GroundStation | None  # None: a ground that is not the simulator (nginx)
     parts: dict[str, Any]
 
     @property
@@ -53,6 +53,7 @@ class Plane:
 
     def telemetry(self) -> list[dict[str, Any]]:
         """The summaries the station received, oldest first."""
+        assert self.station is not None
         entries = self.station.ledger.report()["kinds"].get("telemetry", [])
         return [e["payload"] for e in entries]
 
@@ -79,35 +80,37 @@ class Plane:
 
 
 @asynccontextmanager
-async def plane_and_station(tmp_path: Path, *, root: Path | None = None, station: GroundStation | None = None,
-                            **trust_keys: Any) -> AsyncIterator[Plane]:
-    """A started station (no sample edition) and the four components, started in the daemon's order."""
-    own = station is None
-    station = station or GroundStation(publish_sample=False)
-    if own:
-        await station.start()
-    parts: dict[str, Any] = {}
+async def plane(tmp_path: Path, url: str, root: Path, station: GroundStation | None = None,
+                **trust_keys: Any) -> AsyncIterator[Plane]:
+    """The four components syncing from the ground at `url`, pinning `root`, started in the daemon's order."""
+    document = {
+        "storage": {"dir": str(tmp_path / "state")},
+        "content": {"dir": str(tmp_path / "state" / "content")},
+        "trust": {"root": str(root), "read_timeout_s": 1.0, "min_rate_bps": 4096.0, "rate_grace_s": 0.5,
+                  **trust_keys},
+        "groundlink": {"url": url, "poll_seconds": 0.05, "backoff_initial": 0.01, "backoff_max": 0.05,
+                       "request_timeout": 2.0, "modem_required": False, "flight_required": False},
+    }
+    rig = rig_for(SPECS, document)
+    parts = {spec.name: rig.build(spec) for spec in SPECS}
+    started: list[Any] = []
     try:
-        document = {
-            "storage": {"dir": str(tmp_path / "state")},
-            "content": {"dir": str(tmp_path / "state" / "content")},
-            "trust": {"root": str(root or station.tuf.pinned_root()), "read_timeout_s": 1.0, "min_rate_bps": 4096.0,
-                      "rate_grace_s": 0.5, **trust_keys},
-            "groundlink": {"url": station.url, "poll_seconds": 0.05, "backoff_initial": 0.01, "backoff_max": 0.05,
-                           "request_timeout": 2.0, "modem_required": False, "flight_required": False},
-        }
-        rig = rig_for(SPECS, document)
         for spec in SPECS:
-            parts[spec.name] = rig.build(spec)
-        started = []
-        try:
-            for spec in SPECS:
-                await parts[spec.name].start()
-                started.append(parts[spec.name])
-            yield Plane(rig, station, parts)
-        finally:
-            for component in reversed(started):
-                await component.stop()
+            await parts[spec.name].start()
+            started.append(parts[spec.name])
+        yield Plane(rig, station, parts)
     finally:
-        if own:
-            await station.stop()
+        for component in reversed(started):
+            await component.stop()
+
+
+@asynccontextmanager
+async def plane_and_station(tmp_path: Path, *, root: Path | None = None, **trust_keys: Any) -> AsyncIterator[Plane]:
+    """A started simulated station (no sample edition) and the plane syncing from it."""
+    station = GroundStation(publish_sample=False)
+    await station.start()
+    try:
+        async with plane(tmp_path, station.url, root or station.tuf.pinned_root(), station, **trust_keys) as p:
+            yield p
+    finally:
+        await station.stop()
