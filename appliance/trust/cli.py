@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     publish = trust_sub.add_parser("publish", help="add or replace targets; re-sign snapshot and timestamp")
     common(publish)
     publish.add_argument("--prefix", default="", help="target path prefix (e.g. content for bundles)")
+    publish.add_argument("--retire", action="append", default=[], metavar="DIR",
+                         help="drop the targets under DIR (e.g. content/<old bundle>) in the same version")
     publish.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                          help="files or directories (a directory adds every file under it); none: re-sign only")
     publish.set_defaults(func=cmd_publish)
@@ -71,7 +73,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from appliance.trust import repo
 
     try:
-        names = repo.publish(args.keys, args.repo, args.paths, prefix=args.prefix, now=args.now)
+        names = repo.publish(args.keys, args.repo, args.paths, prefix=args.prefix, now=args.now,
+                             retire=args.retire)
     except (repo.RepoError, repo.KeyStoreError, OSError, ValueError) as error:
         return _fail(error)
     print(f"appliance trust: {len(names)} targets published", file=sys.stderr)

@@ -268,8 +268,9 @@ class GroundStation:
                 log.warning("%s", problem)
                 return {"error": problem}
             try:
+                older = [f"content/content-{d}" for d in self.editions if f"content-{d}" != bundle_id]
                 await self.tuf.publish([self.bundles_dir / bundle_id, self.bundles_dir / "index.json"], "content",
-                                       now=self.ground_now())
+                                       now=self.ground_now(), retire=older)
                 if self.world is not None:  # the schedule, signed with the edition (target "schedule.json")
                     schedule = self.bundles_dir / SCHEDULE_FILE
                     await asyncio.to_thread(schedule.write_text, json.dumps({"legs": self.world.schedule()},

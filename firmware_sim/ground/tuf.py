@@ -69,11 +69,14 @@ class TufServer:
         await self._tool("init", now=now)
         self._remember_timestamp()
 
-    async def publish(self, paths: list[Path], prefix: str = "", now: datetime | None = None) -> None:
+    async def publish(self, paths: list[Path], prefix: str = "", now: datetime | None = None,
+                      retire: list[str] | None = None) -> None:
         """Sign `paths` as targets (`appliance trust publish`), initialising the repository on first use;
-        `now` is the station's clock (the expiries are counted from it). Raises RuntimeError."""
+        `now` is the station's clock (the expiries are counted from it); `retire` drops target directories
+        (older editions) in the same version. Raises RuntimeError."""
         await self.ensure_repo(now)
-        await self._tool("publish", "--prefix", prefix, *map(str, paths), now=now)
+        retiring = [arg for name in retire or [] for arg in ("--retire", name)]
+        await self._tool("publish", "--prefix", prefix, *retiring, *map(str, paths), now=now)
         self._remember_timestamp()
 
     def pinned_root(self) -> Path:

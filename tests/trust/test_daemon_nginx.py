@@ -48,7 +48,8 @@ async def test_the_daemon_syncs_a_signed_tree_from_nginx(tmp_path: Path) -> None
         trust_cli("init", "--keys", str(keys), "--repo", str(ground.root / "tuf"))
         publish(ground, keys, tmp_path, "day1", seed=1)
         (ground.root / "schedule.json").write_text(json.dumps({"legs": [LEG]}))
-        trust_cli("publish", "--keys", str(keys), "--repo", str(ground.root / "tuf"), str(ground.root / "schedule.json"))
+        trust_cli("publish", "--keys", str(keys), "--repo", str(ground.root / "tuf"),
+                  str(ground.root / "schedule.json"))
         ground.readable()
         async with plane(tmp_path, ground.url, ground.root / "tuf" / "metadata" / "1.root.json") as p:
             await p.sync(lambda: p.active() == "day1" and len(p.link.schedule.legs) == 1,
