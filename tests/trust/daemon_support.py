@@ -15,6 +15,7 @@ from typing import Any
 
 from appliance import content, groundlink, storage, trust
 from appliance.component import Check
+from appliance.timebase import Clock
 from firmware_sim.ground.station import GroundStation
 from tests.component_rig import Rig, rig_for
 
@@ -80,18 +81,21 @@ class Plane:
 
 
 @asynccontextmanager
-async def plane(tmp_path: Path, url: str, root: Path, station: GroundStation | None = None,
+async def plane(tmp_path: Path, url: str, root: Path, station: GroundStation | None = None, *,
+                clock: Clock | None = None, groundlink_keys: dict[str, Any] | None = None,
                 **trust_keys: Any) -> AsyncIterator[Plane]:
-    """The four components syncing from the ground at `url`, pinning `root`, started in the daemon's order."""
+    """The four components syncing from the ground at `url`, pinning `root`, started in the daemon's order;
+    `clock` is the board's (its wall is the RTC)."""
     document = {
         "storage": {"dir": str(tmp_path / "state")},
         "content": {"dir": str(tmp_path / "state" / "content")},
         "trust": {"root": str(root), "read_timeout_s": 1.0, "min_rate_bps": 4096.0, "rate_grace_s": 0.5,
                   **trust_keys},
         "groundlink": {"url": url, "poll_seconds": 0.05, "backoff_initial": 0.01, "backoff_max": 0.05,
-                       "request_timeout": 2.0, "modem_required": False, "flight_required": False},
+                       "request_timeout": 2.0, "modem_required": False, "flight_required": False,
+                       **(groundlink_keys or {})},
     }
-    rig = rig_for(SPECS, document)
+    rig = rig_for(SPECS, document, **({"clock": clock} if clock is not None else {}))
     parts = {spec.name: rig.build(spec) for spec in SPECS}
     started: list[Any] = []
     try:
@@ -105,12 +109,12 @@ async def plane(tmp_path: Path, url: str, root: Path, station: GroundStation | N
 
 
 @asynccontextmanager
-async def plane_and_station(tmp_path: Path, *, root: Path | None = None, **trust_keys: Any) -> AsyncIterator[Plane]:
+async def plane_and_station(tmp_path: Path, *, root: Path | None = None, **keys: Any) -> AsyncIterator[Plane]:
     """A started simulated station (no sample edition) and the plane syncing from it."""
     station = GroundStation(publish_sample=False)
     await station.start()
     try:
-        async with plane(tmp_path, station.url, root or station.tuf.pinned_root(), station, **trust_keys) as p:
+        async with plane(tmp_path, station.url, root or station.tuf.pinned_root(), station, **keys) as p:
             yield p
     finally:
         await station.stop()
