@@ -50,6 +50,8 @@ class TrustComponent:
         self._base = ""
         self._session: aiohttp.ClientSession | None = None
         self.last: TrustRefresh | None = None
+        for reason in Refusal:  # every reason's sample (0) from the first scrape
+            metrics.trust_refusals.labels(reason=reason.value)
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 

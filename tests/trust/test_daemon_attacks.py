@@ -106,6 +106,9 @@ async def test_without_a_pinned_root_nothing_from_the_ground_is_taken(tmp_path: 
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, "appliance.trust")
     async with plane_and_station(tmp_path, root=tmp_path / "missing-root.json") as plane:
+        registry = plane.rig.metrics.registry
+        for reason in ("signature", "rollback", "expired", "endless_data", "slow_retrieval", "unknown_target"):
+            assert registry.get_sample_value("appliance_trust_refusals_total", {"reason": reason}) == 0.0
         await _publish(plane, date(2026, 3, 1))
         await plane.cycle()
         await plane.cycle()
