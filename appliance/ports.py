@@ -217,12 +217,8 @@ class Trust(ContentVerifier, Protocol):
         metadata stays in use unless all of the new verified."""
         ...
 
-    def signed(self, target: str) -> bool:
-        """Whether the metadata in use lists `target`."""
-        ...
-
     def telemetry(self) -> dict[str, Any]:
-        """For the summary sent to the ground: {"versions", "refusing", "refusals"}."""
+        """For the summary sent to the ground: {"versions", "refusing", "refusals", "problem"}."""
         ...
 
 

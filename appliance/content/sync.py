@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -33,7 +32,7 @@ import aiohttp
 from appliance.content.answers import IDENTITY, LinkDown, SyncFailed, Unusable, check_document
 from appliance.content.check import STATCACHE, StatCache
 from appliance.content.fetch import ByteBudget, Job, Run, SyncResult, SyncStatus, download
-from appliance.content.hashing import file_sha256, verify_file
+from appliance.content.hashing import file_sha256, read_verified, verify_file, verify_range
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
 from appliance.content.store import ContentStore
@@ -285,7 +284,7 @@ class ContentSync:
                         run.result.bytes_resumed += length
                         continue
                     source = sources.get(digest)
-                    data = _read_verified(source, length, digest) if source is not None else None
+                    data = read_verified(source, length, digest) if source is not None else None
                     if data is not None:
                         ops.pwrite(out, data, offset)
                         steps.append((entry.path, index, length))
@@ -357,7 +356,7 @@ class ContentSync:
                         raise
                     await asyncio.sleep(0.2 * retries)
                     continue
-            good = await asyncio.to_thread(_verify_range, target, offset, length, entry.chunks[index])
+            good = await asyncio.to_thread(verify_range, target, offset, length, entry.chunks[index])
             if good:
                 await asyncio.to_thread(staging.record, [(entry.path, index, length)])
                 run.result.chunks_fetched += 1
@@ -387,30 +386,3 @@ class ContentSync:
             if reason is not None:
                 run.staging.record([(entry.path, i, 0) for i in range(len(entry.chunks))])
                 raise Refused(reason, f"content/{bundle_dir}/{entry.path}")
-
-
-def _verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
-    fd = os.open(target, os.O_RDONLY)
-    try:
-        data = os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-    return len(data) == length and hashlib.sha256(data).hexdigest() == digest
-
-
-def _read_verified(source: tuple[Path, int, int], length: int, digest: str) -> bytes | None:
-    """A chunk from a local file, only if it still matches its hash (the store may have rotted since)."""
-    path, src_offset, src_length = source
-    if src_length != length:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            data = os.pread(fd, length, src_offset)
-        finally:
-            os.close(fd)
-    except OSError:
-        return None
-    if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
-        return None
-    return data

@@ -104,9 +104,6 @@ class TrustComponent:
                                  cpu_seconds=outcome.cpu_seconds)
         return self.last
 
-    def signed(self, target: str) -> bool:
-        return self.gate is not None and self.gate.trusted.targetinfo(target) is not None
-
     def check_document(self, target: str, data: bytes) -> str | None:
         if self.gate is None:
             return Refusal.UNKNOWN_TARGET.value
