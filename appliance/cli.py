@@ -49,10 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in load_specs():
         if spec.cli is not None:
             spec.cli(sub)
-
-    from appliance.trust.cli import add_parser as add_trust_parser  # the ground tools (not a daemon component)
-
-    add_trust_parser(sub)
     return parser
 
 

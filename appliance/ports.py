@@ -8,8 +8,8 @@ tests/test_layering.py, says so), so each can be built, tested and replaced on i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
@@ -158,6 +158,13 @@ class TimeAnchor(Protocol):
         ...
 
 
+class TrustedTime(Protocol):
+    def now(self) -> float:
+        """The daemon's best wall time (seconds since the epoch): the persisted time floor plus the time since
+        boot, or the last avionics / network anchor; never the raw RTC when the RTC is not believable."""
+        ...
+
+
 # --- content -> portal, ground link ---------------------------------------------------------------------
 
 class ContentView(Protocol):
@@ -168,13 +175,60 @@ class ContentView(Protocol):
     def active_id(self) -> str | None: ...
 
 
+class ContentVerifier(Protocol):
+    """What the content sync checks against before it uses anything from the ground (the trust component's
+    signed targets). Each method returns None when the thing is signed, else the refusal reason (already
+    counted and reported by the verifier); an unreadable local file raises OSError."""
+
+    def check_document(self, target: str, data: bytes) -> str | None:
+        """`data` (the content index, a manifest) must be the signed target `target` (length and hashes)."""
+        ...
+
+    def check_entries(self, prefix: str, entries: Sequence[tuple[str, int, str]]) -> str | None:
+        """Each (path, size, sha256) of a manifest must be signed as `<prefix>/<path>` with that size and hash."""
+        ...
+
+    def check_file(self, target: str, local: Path) -> str | None:
+        """A staged file against its signed target, before activation."""
+        ...
+
+
 class ContentUpdater(Protocol):
-    async def update(self, base_url: str, budget: Callable[[int], bool] | None = None) -> dict[str, Any]:
+    async def update(self, base_url: str, budget: Callable[[int], bool] | None = None,
+                     verifier: ContentVerifier | None = None) -> dict[str, Any]:
         """One content sync attempt against the ground station (static files under `<base_url>/content/`).
         `budget(n)` is asked before each range request of n bytes (False: stop cleanly). Cancelling it (the
-        window closed) loses nothing. Returns SyncResult.as_dict(): {"status": "activated" | "up_to_date" |
-        "budget" | "interrupted" | "failed", "bundle_id", "bytes_downloaded", "bytes_local", "corrupt_chunks",
-        "error", ...}."""
+        window closed) loses nothing. With a `verifier`, the index, the manifest and every file are accepted
+        only if signed (targets `content/<path>`); a refusal ends the attempt "refused" with nothing installed.
+        Returns SyncResult.as_dict(): {"status": "activated" | "up_to_date" | "budget" | "interrupted" |
+        "failed" | "refused", "bundle_id", "bytes_downloaded", "bytes_local", "corrupt_chunks", "error",
+        "refusal", ...}."""
+        ...
+
+
+# --- trust -> ground link ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrustRefresh:
+    """One metadata refresh: `ok`, or why not (`refusal`: an attack; `problem`: the link, the disk, no root)."""
+
+    ok: bool
+    refusal: str | None = None
+    problem: str | None = None
+    versions: Mapping[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    cpu_seconds: float = 0.0
+
+
+class Trust(ContentVerifier, Protocol):
+    async def refresh(self, base_url: str) -> TrustRefresh:
+        """Refresh the TUF metadata from the repository under `base_url` (timestamp -> snapshot -> targets, root
+        rotations first), judged at the trusted time. Never raises for what the ground served; the last good
+        metadata stays in use unless all of the new verified."""
+        ...
+
+    def telemetry(self) -> dict[str, Any]:
+        """For the summary sent to the ground: {"versions", "refusing", "refusals", "problem"}."""
         ...
 
 
@@ -317,6 +371,8 @@ BOOT: ServiceKey[BootInfo] = ServiceKey("boot", "boot id and the previous shutdo
 OUTBOX: ServiceKey[Outbox] = ServiceKey("outbox", "durable orders until the ground confirms them (storage)")
 FLUSHABLES: ServiceKey[Flushable] = ServiceKey("flushables", "what the power-fail path flushes", many=True)
 TIME_ANCHOR: ServiceKey[TimeAnchor] = ServiceKey("time_anchor", "trusted time sources set the clock (storage)")
+TRUSTED_TIME: ServiceKey[TrustedTime] = ServiceKey("trusted_time", "the daemon's best wall time (storage)")
+TRUST: ServiceKey[Trust] = ServiceKey("trust", "TUF metadata: what the ground signed (trust)")
 FLIGHT: ServiceKey[FlightView] = ServiceKey("flight", "flight parameters, phase, on ground (avionics)")
 CONTENT: ServiceKey[ContentView] = ServiceKey("content", "the active content bundle (content)")
 CONTENT_UPDATER: ServiceKey[ContentUpdater] = ServiceKey("content_updater", "one content sync (content)")

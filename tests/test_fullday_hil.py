@@ -186,6 +186,11 @@ def ground_window(sim: SimProcess, aircraft: Aircraft, status: dict[str, Any], b
             aircraft.wait_status(lambda s: (s.get("content") or {}).get("active_id") == current, 90,
                                  f"the ground's current bundle {current}")  # fmt: skip
             log(f"content is the ground's current bundle {current}")
+    if drained.get("content") is not None:  # taken through TUF: the station's signed tree, nothing refused
+        trust = aircraft.wait_status(lambda s: ((s.get("trust") or {}).get("last_refresh") or {}).get("ok") is True,
+                                     60, "a verified TUF refresh")["trust"]
+        assert trust["refusing"] is None and not trust["refusals"], trust
+        log(f"trust: metadata versions {trust['versions']}, nothing refused")
 
 
 def published_bundle(sim: SimProcess) -> str | None:

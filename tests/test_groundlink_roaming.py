@@ -22,7 +22,7 @@ async def test_roaming_runs_only_the_outbox_and_counts_its_bytes(tmp_path: Path)
     content_runs: list[int] = []
 
     class Content:
-        async def update(self, base_url: str, budget: object = None) -> dict[str, object]:
+        async def update(self, base_url: str, budget: object = None, verifier: object = None) -> dict[str, object]:
             content_runs.append(1)
             return {"status": "up_to_date"}
 

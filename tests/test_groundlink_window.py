@@ -120,7 +120,8 @@ async def test_opens_on_the_ground_and_works_in_priority_order(tmp_path: Path) -
         def __init__(self) -> None:
             self.inner = ContentComponent(ContentConfig(dir=str(tmp_path / "content")), Metrics(), None)
 
-        async def update(self, base_url: str, budget: Callable[[int], bool] | None = None) -> dict[str, Any]:
+        async def update(self, base_url: str, budget: Callable[[int], bool] | None = None,
+                         verifier: object = None) -> dict[str, Any]:
             order.append(f"content after {station.ledger.report(False)['counts']}")
             return await self.inner.update(base_url, budget)
 

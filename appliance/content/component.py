@@ -29,7 +29,7 @@ from appliance.content.manifest import ManifestError, load_manifest
 from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync, SyncResult
 from appliance.metrics import Metrics
-from appliance.ports import BootInfo
+from appliance.ports import BootInfo, ContentVerifier
 from appliance.tasks import cancel_and_wait, wait_event
 
 if TYPE_CHECKING:
@@ -252,10 +252,12 @@ class ContentComponent:
 
     # --- content sync (for the ground link) -------------------------------------------------------------
 
-    async def update(self, base_url: str, budget: Callable[[int], bool] | None = None) -> dict[str, Any]:
-        """One content sync attempt against the ground station at `base_url` (see appliance.content.sync)."""
+    async def update(self, base_url: str, budget: Callable[[int], bool] | None = None,
+                     verifier: ContentVerifier | None = None) -> dict[str, Any]:
+        """One content sync attempt against the ground station at `base_url` (see appliance.content.sync);
+        with a `verifier`, only what it says is signed is installed (ports.ContentUpdater)."""
         async with self._sync_lock:
-            sync = ContentSync(self.store, base_url, concurrency=self.config.sync_concurrency)
+            sync = ContentSync(self.store, base_url, concurrency=self.config.sync_concurrency, verifier=verifier)
             result: SyncResult = await sync.sync(budget)
         self.metrics.content_syncs.labels(status=result.status).inc()
         self.metrics.content_sync_bytes.labels(source="network").inc(result.bytes_downloaded)

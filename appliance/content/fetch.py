@@ -33,7 +33,7 @@ SUBBLOCK = 32 * 1024
 ByteBudget = Callable[[int], bool]
 """Asked before each range request with the bytes it will fetch: True to go ahead, False to stop cleanly."""
 
-SyncStatus = Literal["activated", "up_to_date", "budget", "interrupted", "failed"]
+SyncStatus = Literal["activated", "up_to_date", "budget", "interrupted", "failed", "refused"]
 
 
 @dataclass
@@ -53,6 +53,7 @@ class SyncResult:
     unusable_reasons: dict[str, int] = field(default_factory=dict)  # by appliance.content.answers.REASONS
     seconds: float = 0.0
     error: str = ""
+    refusal: str | None = None  # the verifier's reason when something was not signed (status "refused")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

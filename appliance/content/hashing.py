@@ -166,3 +166,30 @@ VerifyJob = tuple[str, int, tuple[str, ...], int]  # path, size, chunk hashes, c
 def verify_batch(batch: list[VerifyJob]) -> list[Verdict]:
     """verify_file for many files (picklable arguments and results: runs in a worker process)."""
     return [verify_file(path, size, chunks, chunk_size) for path, size, chunks, chunk_size in batch]
+
+
+def verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        data = os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+    return len(data) == length and hashlib.sha256(data).hexdigest() == digest
+
+
+def read_verified(source: tuple[Path, int, int], length: int, digest: str) -> bytes | None:
+    """A chunk from a local file, only if it still matches its hash (the store may have rotted since)."""
+    path, src_offset, src_length = source
+    if src_length != length:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, length, src_offset)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
+        return None
+    return data

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -33,17 +32,26 @@ import aiohttp
 from appliance.content.answers import IDENTITY, LinkDown, SyncFailed, Unusable, check_document
 from appliance.content.check import STATCACHE, StatCache
 from appliance.content.fetch import ByteBudget, Job, Run, SyncResult, SyncStatus, download
-from appliance.content.hashing import file_sha256, verify_file
+from appliance.content.hashing import file_sha256, read_verified, verify_file, verify_range
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
 from appliance.content.store import ContentStore
+from appliance.ports import ContentVerifier
 
 log = logging.getLogger("appliance.content.sync")
 
 MAX_CORRUPT_PER_CHUNK = 3
 LINK_RETRIES = 2
 
-__all__ = ["ByteBudget", "ContentSync", "LinkDown", "SyncFailed", "SyncResult", "SyncStatus", "Unusable"]
+__all__ = ["ByteBudget", "ContentSync", "LinkDown", "Refused", "SyncFailed", "SyncResult", "SyncStatus", "Unusable"]
+
+
+class Refused(Exception):
+    """The verifier refused something the ground served (not signed, or not as signed): nothing installed."""
+
+    def __init__(self, reason: str, what: str) -> None:
+        super().__init__(f"{what}: refused ({reason})")
+        self.reason = reason
 
 
 class ContentSync:
@@ -56,6 +64,7 @@ class ContentSync:
         concurrency: int = 3,
         on_activated: Callable[[Path], None] | None = None,
         on_received: Callable[[int], None] | None = None,
+        verifier: ContentVerifier | None = None,
     ) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
@@ -64,6 +73,8 @@ class ContentSync:
         self.on_activated = on_activated
         self.on_received = on_received  # told the byte count of every piece of a chunk as it arrives
         self.corrupt_chunks_total = 0
+        # with a verifier, the index, the manifest and each file must be the signed targets `content/<path>`
+        self.verifier = verifier
 
     def content_url(self, rel: str) -> str:
         return f"{self.base_url}/content/{rel}"
@@ -82,6 +93,8 @@ class ContentSync:
             result = SyncResult("interrupted", error=str(error))
         except SyncFailed as error:
             result = SyncResult("failed", error=str(error))
+        except Refused as error:
+            result = SyncResult("refused", error=str(error), refusal=error.reason)
         except Unusable as error:  # the index or the manifest
             result = SyncResult("failed", error=str(error))
             result.note_unusable(error.reason)
@@ -106,18 +119,24 @@ class ContentSync:
         ):
             return SyncResult("up_to_date", bundle_id, active.total_size)
         manifest_bytes = await self._get_bytes(session, self.content_url(manifest_rel))
+        self._verify_document(manifest_rel, manifest_bytes)
         try:
             manifest = parse_manifest(manifest_bytes)
         except ManifestError as error:
             raise SyncFailed(f"manifest {manifest_rel}: {error}") from None
         if manifest.bundle_id != bundle_id:
             raise SyncFailed(f"manifest {manifest_rel} is bundle {manifest.bundle_id!r}, index says {bundle_id!r}")
+        bundle_dir = str(PurePosixPath(manifest_rel).parent)
+        if self.verifier is not None:  # every file signed as the manifest says, before a byte of it is fetched
+            reason = self.verifier.check_entries(f"content/{bundle_dir}",
+                                                 [(e.path, e.size, e.sha256) for e in manifest.files])
+            if reason is not None:
+                raise Refused(reason, f"bundle {bundle_id}")
         staging = await asyncio.to_thread(Staging.open, self.store.staging, manifest, manifest_bytes, self.store.ops)
         result = SyncResult("interrupted", bundle_id, manifest.total_size)
         run = Run(staging, result, budget, self.on_received)
         try:
             await self._check_space(manifest, staging)
-            bundle_dir = str(PurePosixPath(manifest_rel).parent)
             await asyncio.to_thread(self._plan, run, bundle_dir)
             await self._fetch_all(session, run)
             if run.skipped and not run.stop:
@@ -130,7 +149,12 @@ class ContentSync:
                 if run.stop in ("failed", "link"):
                     result.error = run.error
                 return result
-            await asyncio.to_thread(self._verify_files, run)
+            # each file hashed once: against its signed target when there is a verifier (the signed hash is the
+            # manifest's, checked above), else against the manifest
+            if self.verifier is not None:
+                await asyncio.to_thread(self._verify_signed, run, bundle_dir)
+            else:
+                await asyncio.to_thread(self._verify_files, run)
             staging.close()
             installed = await asyncio.to_thread(self.store.install, staging.files, manifest)
             await asyncio.to_thread(staging.remove)
@@ -147,6 +171,7 @@ class ContentSync:
         import json
 
         raw = await self._get_bytes(session, self.content_url("index.json"))
+        self._verify_document("index.json", raw)
         try:
             index = json.loads(raw)
             bundle_id = index["current"]
@@ -165,6 +190,12 @@ class ContentSync:
                 return await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise LinkDown(f"{url}: {error!r}") from None
+
+    def _verify_document(self, rel: str, data: bytes) -> None:
+        if self.verifier is not None:
+            reason = self.verifier.check_document(f"content/{rel}", data)
+            if reason is not None:
+                raise Refused(reason, f"content/{rel}")
 
     # --- planning: what is local, what must be fetched --------------------------------------------------
 
@@ -253,7 +284,7 @@ class ContentSync:
                         run.result.bytes_resumed += length
                         continue
                     source = sources.get(digest)
-                    data = _read_verified(source, length, digest) if source is not None else None
+                    data = read_verified(source, length, digest) if source is not None else None
                     if data is not None:
                         ops.pwrite(out, data, offset)
                         steps.append((entry.path, index, length))
@@ -325,7 +356,7 @@ class ContentSync:
                         raise
                     await asyncio.sleep(0.2 * retries)
                     continue
-            good = await asyncio.to_thread(_verify_range, target, offset, length, entry.chunks[index])
+            good = await asyncio.to_thread(verify_range, target, offset, length, entry.chunks[index])
             if good:
                 await asyncio.to_thread(staging.record, [(entry.path, index, length)])
                 run.result.chunks_fetched += 1
@@ -346,28 +377,12 @@ class ContentSync:
                 raise SyncFailed(f"{entry.path}: whole-file SHA-256 differs although every chunk matched")
 
 
-def _verify_range(target: Path, offset: int, length: int, digest: str) -> bool:
-    fd = os.open(target, os.O_RDONLY)
-    try:
-        data = os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-    return len(data) == length and hashlib.sha256(data).hexdigest() == digest
-
-
-def _read_verified(source: tuple[Path, int, int], length: int, digest: str) -> bytes | None:
-    """A chunk from a local file, only if it still matches its hash (the store may have rotted since)."""
-    path, src_offset, src_length = source
-    if src_length != length:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            data = os.pread(fd, length, src_offset)
-        finally:
-            os.close(fd)
-    except OSError:
-        return None
-    if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
-        return None
-    return data
+    def _verify_signed(self, run: Run, bundle_dir: str) -> None:
+        """Each staged file against its signed target (the chunks were checked against a signed manifest; this
+        is the last word before activation). A refused file is forgotten, so it is fetched again."""
+        assert self.verifier is not None
+        for entry in run.staging.manifest.files:
+            reason = self.verifier.check_file(f"content/{bundle_dir}/{entry.path}", run.staging.files / entry.path)
+            if reason is not None:
+                run.staging.record([(entry.path, i, 0) for i in range(len(entry.chunks))])
+                raise Refused(reason, f"content/{bundle_dir}/{entry.path}")

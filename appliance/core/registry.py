@@ -16,6 +16,7 @@ from appliance.core.spec import ComponentSpec
 # decide the rest.
 PACKAGES: tuple[str, ...] = (
     "appliance.storage",
+    "appliance.trust",
     "appliance.content",
     "appliance.discretes",
     "appliance.sensors",

@@ -25,6 +25,7 @@ def build(setup: Setup[GroundlinkConfig]) -> GroundLink:
         outbox=setup.use(ports.OUTBOX),
         time_anchor=setup.use(ports.TIME_ANCHOR),
         content=setup.use(ports.CONTENT_UPDATER),
+        trust=setup.use(ports.TRUST),
         components=assembly.components if assembly is not None else list,
         boot=setup.use(ports.BOOT),
     )

@@ -1,11 +1,16 @@
 """The ground window and the work done inside it.
 
-The window is open when the aircraft is on the ground, the modem is registered and the ground station
-answers its health check. Inside it, in priority order: the clock check (cheap, and records made in the
-window then carry a good time), 1) the outbox, 2) the telemetry summary, 3) content updates (newspapers
-before videos: the content sync fetches in its manifest's priority order). Roaming: only the outbox runs, and every byte
-(health checks included) counts against the operator's daily budget. When a condition goes away the work is
-cancelled at once; nothing is lost, since an item leaves the outbox only once the station confirmed it.
+The window is open when the aircraft is on the ground, the modem
+is registered and the ground station answers its health check. Inside it, in priority order: the clock check
+(cheap, and records made in the window then carry a good time), then the trust refresh (ports.TRUST: the TUF
+metadata, before anything else is taken from the ground), 1) the outbox, 2) the telemetry summary, 3) the
+schedule and content updates (newspapers before videos: the content sync fetches in its manifest's priority
+order). With a trust service, the schedule and the content are taken only after a refresh that verified in this
+cycle, and only if they are the signed targets (`schedule.json`, `content/...`); a refusal keeps the last good
+ones (the trust component counts and reports it). Without one (a test building the link alone) they are taken as
+they arrive. Roaming: only the outbox runs, and every byte (health checks included) counts against the
+operator's daily budget. When a condition goes away the work is cancelled at once; nothing is lost, since an
+item leaves the outbox only once the station confirmed it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.groundlink.logbuffer import RecentLogs
 from appliance.groundlink.schedule import ScheduleStore, ScheduleUnavailable, fetch_schedule
 from appliance.metrics import Metrics
-from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor
+from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor, Trust, TrustRefresh
 from appliance.tasks import cancel_and_wait, wait_event
 from appliance.timebase import Clock
 
@@ -56,6 +61,7 @@ class GroundLink:
         components: Callable[[], list[Component]] = list,
         boot: BootInfo | None = None,
         content: ContentUpdater | None = None,
+        trust: Trust | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -69,6 +75,8 @@ class GroundLink:
         self.boot = boot
         self._process_id = uuid.uuid4().hex  # telemetry keys when there is no boot bookkeeping
         self.content = content
+        self.trust = trust
+        self.last_trust: TrustRefresh | None = None
         self.rng = rng or random.Random()
         self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
         self.schedule = ScheduleStore(state_dir / "schedule.json")
@@ -253,12 +261,17 @@ class GroundLink:
         try:
             if full and not roaming and self.config.clock_check:
                 await self._guarded("clock check", self._clock_check())
+            trusted = True
+            if full and not roaming and self.trust is not None:
+                trusted = await self._refresh_trust()
             if self.delivery is not None:
                 await self._guarded("outbox", self._drain(mode))
             if roaming or not full:
                 return
             if self.config.telemetry:
                 await self._guarded("telemetry", self._send_telemetry())
+            if not trusted:  # the last good schedule and content stay in use
+                return
             if self.config.schedule:
                 await self._guarded("schedule", self._fetch_schedule())
             if self.content is not None:
@@ -303,9 +316,23 @@ class GroundLink:
             self._drain_failures, self.config.backoff_initial * 4, self.config.backoff_max, self.rng
         )
 
+    async def _refresh_trust(self) -> bool:
+        """The TUF metadata refresh; True when it verified (the trust component reports a refusal itself)."""
+        assert self.trust is not None
+        try:
+            self.last_trust = await self.trust.refresh(self.config.url)
+        except Exception as problem:  # a bug in the trust path: nothing from the ground is taken this cycle
+            log.exception("ground link: trust refresh failed")
+            self._note_error(f"trust: {type(problem).__name__}: {problem}")
+            return False
+        if not self.last_trust.ok:
+            why = (self.last_trust.refusal and f"refused ({self.last_trust.refusal})") or self.last_trust.problem
+            self._note_error(f"trust: {why}: keeping the last good schedule and content")
+        return self.last_trust.ok
+
     async def _update_content(self) -> None:
         assert self.content is not None
-        self.last_content = await self.content.update(self.config.url)
+        self.last_content = await self.content.update(self.config.url, verifier=self.trust)
         self.content_runs += 1
         if self.last_content.get("status") in ("failed", "interrupted"):
             self._note_error(f"content: {self.last_content.get('error') or self.last_content.get('status')}")
@@ -313,7 +340,7 @@ class GroundLink:
     async def _fetch_schedule(self) -> None:
         assert self.client is not None
         await fetch_schedule(self.client, self.schedule, self.config.schedule_path, self.config.request_timeout,
-                             self.clock.wall())
+                             self.clock.wall(), verifier=self.trust)
 
     async def _clock_check(self) -> None:
         assert self.client is not None
@@ -335,6 +362,7 @@ class GroundLink:
             outbox=self.outbox,
             link=self.snapshot(),
             logs=self.logs.since(self._logs_sent),
+            trust=self.trust.telemetry() if self.trust is not None else None,
         )
         last_line = self.logs.number
         headers = {"Idempotency-Key": f"telemetry-{boot_id}-{number}"}
@@ -381,6 +409,9 @@ class GroundLink:
             "clock_skew": self.clock_skew,
             "telemetry_sent": self.telemetry_sent,
             "content_runs": self.content_runs,
+            "trust": None if self.last_trust is None else {
+                "ok": self.last_trust.ok, "refusal": self.last_trust.refusal, "problem": self.last_trust.problem,
+                "versions": dict(self.last_trust.versions), "bytes": self.last_trust.bytes},
             "schedule": self.schedule.snapshot(),
             "last_content": {k: v for k, v in self.last_content.items() if isinstance(v, str | int | float | None)},
             "roaming_spent": self.roaming.snapshot(),

@@ -20,7 +20,7 @@ from typing import Any
 
 from appliance.fs.atomic import atomic_write_text, read_state_file
 from appliance.groundlink.client import GroundClient
-from appliance.ports import ScheduledLeg
+from appliance.ports import ContentVerifier, ScheduledLeg
 
 log = logging.getLogger("appliance.groundlink")
 
@@ -107,12 +107,22 @@ class ScheduleStore:
         return {"legs": len(self.legs), "fetched_at": self.fetched_at}
 
 
+def signed_name(path: str) -> str:
+    """The schedule's target name in the signed repository: its path on the station (`/schedule.json`)."""
+    return path.lstrip("/")
+
+
 async def fetch_schedule(client: GroundClient, store: ScheduleStore, path: str, time_limit: float,
-                         wall: float) -> int:
-    """Fetch and keep the station's schedule; the number of legs. Raises ScheduleUnavailable."""
+                         wall: float, *, verifier: ContentVerifier | None = None) -> int:
+    """Fetch and keep the station's schedule; the number of legs. With a `verifier`, only the signed target
+    `signed_name(path)` is kept (a refusal is counted by the verifier). Raises ScheduleUnavailable."""
     reply = await client.request("GET", path, time_limit=time_limit)
     if reply.status != 200:
         raise ScheduleUnavailable(f"HTTP {reply.status}: {reply.error_text()}")
+    if verifier is not None:
+        refusal = verifier.check_document(signed_name(path), reply.body)
+        if refusal is not None:
+            raise ScheduleUnavailable(f"refused ({refusal}): not the signed {signed_name(path)}")
     try:
         legs = parse_schedule(reply.json())
     except (ValueError, UnicodeDecodeError) as problem:

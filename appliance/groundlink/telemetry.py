@@ -23,6 +23,7 @@ def summary(
     outbox: Outbox | None,
     link: dict[str, Any],
     logs: list[dict[str, Any]],
+    trust: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     health: dict[str, Any] = {}
     for component in components():
@@ -43,6 +44,7 @@ def summary(
         },
         "groundlink": link,
         "logs": logs,  # warnings and errors since the last summary the station confirmed
+        "trust": trust,  # TUF metadata versions in use, the refusal being reported (`refusing`), counts by reason
     }
 
 

@@ -52,7 +52,8 @@ COMPONENT = ComponentSpec(
     name="storage",
     config=StorageConfig,
     build=_build,
-    provides=(ports.STATE_DIR, ports.OUTBOX, ports.BOOT, ports.TIME_ANCHOR, ports.FLUSHABLES),
+    provides=(ports.STATE_DIR, ports.OUTBOX, ports.BOOT, ports.TIME_ANCHOR, ports.TRUSTED_TIME,
+              ports.FLUSHABLES),
     uses=(ports.FLIGHT,),  # avionics UTC anchors the clock when there is a flight view
     critical=True,
     status={"storage": _storage_section, "outbox": _outbox_section},

@@ -307,6 +307,7 @@ def build(setup: Setup[StorageConfig]) -> StorageComponent:
     setup.provide(ports.OUTBOX, component.outbox)
     setup.provide(ports.BOOT, component.boot)
     setup.provide(ports.TIME_ANCHOR, component.time)
+    setup.provide(ports.TRUSTED_TIME, component.time)
     setup.provide(ports.FLUSHABLES, component)
     return component
 

@@ -2,6 +2,46 @@
 
 Ground side (`appliance trust init|publish|rotate`, appliance.trust.repo) signs a static repository;
 the aircraft side (appliance.trust.client) refreshes it and verifies every file against the signed targets.
+The component (appliance.trust.component) provides ports.TRUST to the ground link.
 """
 
-ROLES = ("root", "targets", "snapshot", "timestamp")  # TUF's top-level roles
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from appliance import ports
+from appliance.core.spec import ComponentSpec, Setup
+from appliance.trust.config import TrustConfig
+
+
+def _build(setup: Setup[TrustConfig]) -> Any:
+    from appliance.trust.component import TrustComponent
+
+    component = TrustComponent(setup.config, setup.clock, setup.metrics,
+                               state_dir=setup.require(ports.STATE_DIR).path,
+                               time=setup.use(ports.TRUSTED_TIME))
+    setup.provide(ports.TRUST, component)
+    return component
+
+
+def _trust_section(component: Any) -> Any:
+    return component.snapshot()
+
+
+def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from appliance.trust.cli import add_parser
+
+    add_parser(sub)
+
+
+COMPONENT = ComponentSpec(
+    name="trust",
+    config=TrustConfig,
+    build=_build,
+    provides=(ports.TRUST,),
+    requires=(ports.STATE_DIR,),  # the trusted metadata's generations: <state dir>/trust by default
+    uses=(ports.TRUSTED_TIME,),  # expiry judged at the daemon's trusted time (the wall clock without storage)
+    status={"trust": _trust_section},
+    cli=_cli,
+)

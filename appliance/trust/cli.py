@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 
-from appliance.trust import ROLES
+from appliance.trust.roles import ROLES
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--keys", required=True, type=Path, help="key directory (KEYDIR/root is the offline root)")
         parser.add_argument("--repo", required=True, type=Path, help="repository directory (serve it as static files)")
+        parser.add_argument("--now", type=_instant, default=None, metavar="ISO8601",
+                            help="sign as if the clock read this (expiries count from it; default: now)")
 
     init = trust_sub.add_parser("init", help="create the keys and the first root, targets, snapshot, timestamp")
     common(init)
@@ -27,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     publish = trust_sub.add_parser("publish", help="add or replace targets; re-sign snapshot and timestamp")
     common(publish)
     publish.add_argument("--prefix", default="", help="target path prefix (e.g. content for bundles)")
+    publish.add_argument("--retire", action="append", default=[], metavar="DIR",
+                         help="drop the targets under DIR (e.g. content/<old bundle>) in the same version")
     publish.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                          help="files or directories (a directory adds every file under it); none: re-sign only")
     publish.set_defaults(func=cmd_publish)
@@ -35,6 +40,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     common(rotate)
     rotate.add_argument("--role", required=True, choices=ROLES)
     rotate.set_defaults(func=cmd_rotate)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone")
+    return moment
 
 
 def _fail(error: Exception) -> int:
@@ -46,7 +61,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from appliance.trust import repo
 
     try:
-        repo.init(args.keys, args.repo, root_keys=args.root_keys, root_threshold=args.root_threshold)
+        repo.init(args.keys, args.repo, root_keys=args.root_keys, root_threshold=args.root_threshold, now=args.now)
     except (repo.RepoError, repo.KeyStoreError, OSError) as error:
         return _fail(error)
     print(f"appliance trust: repository in {args.repo}; ship {args.repo / 'metadata' / '1.root.json'} in the "
@@ -58,7 +73,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from appliance.trust import repo
 
     try:
-        names = repo.publish(args.keys, args.repo, args.paths, prefix=args.prefix)
+        names = repo.publish(args.keys, args.repo, args.paths, prefix=args.prefix, now=args.now,
+                             retire=args.retire)
     except (repo.RepoError, repo.KeyStoreError, OSError, ValueError) as error:
         return _fail(error)
     print(f"appliance trust: {len(names)} targets published", file=sys.stderr)
@@ -69,7 +85,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from appliance.trust import repo
 
     try:
-        repo.rotate(args.keys, args.repo, args.role)
+        repo.rotate(args.keys, args.repo, args.role, now=args.now)
     except (repo.RepoError, repo.KeyStoreError, OSError) as error:
         return _fail(error)
     return 0

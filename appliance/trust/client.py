@@ -264,22 +264,31 @@ class TrustedMetadata:
         name = f"{dirname}{sep}{info.hashes['sha256']}.{basename}" if "sha256" in info.hashes else info.path
         return self.targets_url + parse.quote(name)
 
-    def download(self, path: str, dest: Path) -> Refusal | None:
-        """Fetch a (small) signed target, verify it and replace `dest` atomically and durably; None on
-        success. A download failure raises tuf's DownloadError (not a refusal); endless or slow bodies are
-        refusals. `dest` is untouched unless the bytes verified. Synchronous like `refresh` (run it in a
-        thread when the fetcher is a LoopFetcher)."""
+    def fetch_bytes(self, path: str) -> bytes | Refusal:
+        """Fetch a (small) signed target and verify it: its bytes, or the refusal. A download failure raises
+        tuf's DownloadError (not a refusal); endless or slow bodies are refusals. Synchronous like `refresh`
+        (run it in a thread when the fetcher is a LoopFetcher)."""
         info = self._judge(path, None)
         if isinstance(info, Refusal):
             return info
         try:
             data = self.fetcher.download_bytes(self.target_url(info), info.length)
         except (exceptions.DownloadLengthMismatchError, exceptions.SlowRetrievalError) as error:
-            return classify(error)
+            refusal = classify(error)
+            assert refusal is not None
+            return refusal
         try:
             info.verify_length_and_hashes(data)
         except exceptions.LengthOrHashMismatchError:
             return Refusal.LENGTH_OR_HASH
+        return data
+
+    def download(self, path: str, dest: Path) -> Refusal | None:
+        """`fetch_bytes`, then replace `dest` atomically and durably; None on success. `dest` is untouched
+        unless the bytes verified."""
+        data = self.fetch_bytes(path)
+        if isinstance(data, Refusal):
+            return data
         atomic_write_bytes(dest, data)
         return None
 

@@ -10,8 +10,9 @@ from pathlib import Path
 class TrustConfig:
     """[trust]: the pinned first TUF root (shipped in the image) and where trusted metadata is kept.
 
-    `metadata_dir` empty means `<storage.dir>/trust`. `path` is the repository's place under
-    `groundlink.url` (metadata at `<url><path>/metadata/`, targets at `<url><path>/targets/`)."""
+    `metadata_dir` empty means `<state directory>/trust` (the STATE_DIR service's path). `path` is the
+    repository's place under `groundlink.url` (metadata at `<url><path>/metadata/`, targets at
+    `<url><path>/targets/`)."""
 
     root: str = "/etc/appliance/trust/root.json"
     metadata_dir: str = ""
@@ -21,6 +22,7 @@ class TrustConfig:
     rate_grace_s: float = 10.0
 
     def metadata_path(self, state_dir: str | Path) -> Path:
+        """Where the trusted metadata lives, given the state directory the component was handed."""
         return Path(self.metadata_dir) if self.metadata_dir else Path(state_dir) / "trust"
 
     def validate(self) -> None:

@@ -7,8 +7,9 @@
     refusal = gate.check_file("content/<bundle dir>/<path>", staged_path)              # before activation
 
 What an attack gets: the refusal counted in `appliance_trust_refusals_total{reason}`, a health `warn` naming the
-reason until a refresh succeeds, one log line per episode (an episode is a run of refusals with the same reason:
-the same attack every window logs once, a new reason logs again), and `telemetry()` for the ground's report.
+reason until what was refused verifies (the metadata in a refresh; a target when it is checked again, or when the
+ground signs a new targets version), one log line per episode (an episode is a run of refusals with the same
+reason: the same attack every window logs once, a new reason logs again), and `telemetry()` for the ground.
 A link failure is none of these: it is logged at debug and the gate stays as it was.
 """
 
@@ -44,24 +45,31 @@ class TrustGate:
         self.metrics = metrics
         self.episode: Refusal | None = None  # the reason of the current run of refusals
         self.episode_detail = ""
+        # None: the metadata was refused (a verified refresh ends the episode); else the target refused (its
+        # verification ends it: a refresh verifies every window while a tampered target is still served)
+        self.episode_target: str | None = None
+        self.episode_targets_version: int | None = None  # of the metadata in use when the target was refused
         self.refusals: dict[str, int] = {}
         self.last_outcome: RefreshOutcome | None = None
 
     # --- refusals ------------------------------------------------------------------------------------------
 
-    def refuse(self, reason: Refusal, detail: str) -> None:
-        """Count one refusal; log it if it starts a new episode."""
+    def refuse(self, reason: Refusal, detail: str, target: str | None = None) -> None:
+        """Count one refusal (of the metadata, or of `target`); log it if it starts a new episode."""
         self.refusals[reason.value] = self.refusals.get(reason.value, 0) + 1
         if self.metrics is not None:
             self.metrics.trust_refusals.labels(reason=reason.value).inc()
         if self.episode is not reason:
             log.warning("refused what the ground served (%s): %s; keeping the last good state", reason.value, detail)
-        self.episode, self.episode_detail = reason, detail
+        self.episode, self.episode_detail, self.episode_target = reason, detail, target
+        view = self.trusted.view()
+        self.episode_targets_version = view.targets.version if view is not None else None
 
-    def _accepted(self) -> None:
-        if self.episode is not None:
-            log.info("the ground's metadata verifies again (after %s)", self.episode.value)
-        self.episode, self.episode_detail = None, ""
+    def _accepted(self, target: str | None = None) -> None:
+        """The metadata (target None) or `target` verified: the end of an episode about it."""
+        if self.episode is not None and self.episode_target == target:
+            log.info("what the ground serves verifies again (after %s)", self.episode.value)
+            self.episode, self.episode_detail, self.episode_target = None, "", None
 
     # --- the window ----------------------------------------------------------------------------------------
 
@@ -72,6 +80,8 @@ class TrustGate:
         self.last_outcome = outcome
         if outcome.ok:
             self._accepted()
+            if self.episode_target is not None and outcome.versions.get("targets") != self.episode_targets_version:
+                self._accepted(self.episode_target)  # newly signed targets: what was refused may be gone
         elif outcome.refusal is not None:
             self.refuse(outcome.refusal, outcome.detail)
         elif outcome.disk_error:
@@ -89,23 +99,54 @@ class TrustGate:
         refusal = self.trusted.verify_bytes(f"{prefix}/manifest.json", manifest_bytes)
         if refusal is not None:
             problems.append(("manifest.json", refusal))
+        problems += self._entry_problems(prefix, entries)
+        self._refuse_all(prefix, problems)
+        return problems
+
+    def check_entries(self, prefix: str, entries: Iterable[Entry]) -> list[tuple[str, Refusal]]:
+        """Each file of a manifest signed as `<prefix>/<path>` with the same size and SHA-256; the problems,
+        counted as one refusal."""
+        prefix = prefix.strip("/")
+        problems = self._entry_problems(prefix, entries)
+        self._refuse_all(prefix, problems)
+        return problems
+
+    def check_bytes(self, target: str, data: bytes, reference_time: float | None = None) -> Refusal | None:
+        """A document (the content index, a manifest, the schedule) against its signed target; counted when
+        refused. With `reference_time`, metadata expired at that time refuses it too."""
+        refusal = self.trusted.verify_bytes(target, data, reference_time)
+        if refusal is not None:
+            self.refuse(refusal, target, target=target)
+        else:
+            self._accepted(target)
+        return refusal
+
+    def _entry_problems(self, prefix: str, entries: Iterable[Entry]) -> list[tuple[str, Refusal]]:
+        problems: list[tuple[str, Refusal]] = []
         for entry in entries:
             info = self.trusted.targetinfo(f"{prefix}/{entry.path}")
             if info is None:
                 problems.append((entry.path, Refusal.UNKNOWN_TARGET))
             elif info.length != entry.size or info.hashes.get("sha256") != entry.sha256:
                 problems.append((entry.path, Refusal.LENGTH_OR_HASH))
+        return problems
+
+    def _refuse_all(self, prefix: str, problems: list[tuple[str, Refusal]]) -> None:
         if problems:
             path, reason = problems[0]
-            self.refuse(reason, f"{prefix}/{path}" + (f" and {len(problems) - 1} more" if len(problems) > 1 else ""))
-        return problems
+            self.refuse(reason, f"{prefix}/{path}" + (f" and {len(problems) - 1} more" if len(problems) > 1 else ""),
+                        target=prefix)
+        else:
+            self._accepted(prefix)
 
     def check_file(self, target: str, local: Path) -> Refusal | None:
         """A staged file against its signed target (before activation); counted when refused. OSError
         (unreadable local file) is the caller's."""
         refusal = self.trusted.verify_file(target, local)
         if refusal is not None:
-            self.refuse(refusal, target)
+            self.refuse(refusal, target, target=target)
+        else:
+            self._accepted(target)
         return refusal
 
     # --- reporting -----------------------------------------------------------------------------------------

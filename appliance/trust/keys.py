@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner
 
 from appliance.fs.atomic import atomic_write_bytes, fsync_dir
-from appliance.trust import ROLES
+from appliance.trust.roles import ROLES
 
 
 class KeyStoreError(Exception):

@@ -35,8 +35,8 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 
 from appliance.fs.atomic import atomic_write_bytes, fsync_dir, temp_name
-from appliance.trust import ROLES
 from appliance.trust.keys import KeyStore, KeyStoreError
+from appliance.trust.roles import ROLES
 
 HASH = "sha256"
 SERIALIZER = JSONSerializer(compact=True)
@@ -180,17 +180,24 @@ class Repo:
         _sign(timestamp_md, signers["timestamp"])
         self._write("timestamp.json", timestamp_md)
 
-    def publish(self, paths: Sequence[Path], *, prefix: str = "", now: datetime | None = None) -> list[str]:
+    def publish(self, paths: Sequence[Path], *, prefix: str = "", now: datetime | None = None,
+                retire: Sequence[str] = ()) -> list[str]:
         """Add or replace targets and re-sign targets, snapshot and timestamp; returns the target names.
 
         A file becomes `<prefix>/<its name>`; a directory (e.g. a packed content bundle) adds every file
-        under it as `<prefix>/<directory name>/<relative path>`. With no paths, only snapshot and timestamp
-        are re-signed (their expiry renewed). Needs only the online keys (never KEYDIR/root)."""
+        under it as `<prefix>/<directory name>/<relative path>`. `retire` names target directories to drop
+        from the signed targets in the same version (an edition no aircraft should install any more, e.g.
+        `content/day1`: without it targets.json grows by a bundle's file count every edition); their stored
+        files stay for the CDN to expire. With no paths and nothing retired, only snapshot and timestamp are
+        re-signed (their expiry renewed). Needs only the online keys (never KEYDIR/root)."""
         when = _now(now)
         root = self.load_root().signed
         entries = list(_expand(paths, prefix))
-        targets = self.load_targets() if entries else None
+        gone = [r.strip("/") + "/" for r in retire if r.strip("/")]
+        targets = self.load_targets() if entries or gone else None
         if targets is not None:
+            for name in [n for n in targets.signed.targets if any(n.startswith(g) for g in gone)]:
+                del targets.signed.targets[name]
             for name, local in entries:
                 info = TargetFile.from_file(name, str(local), [HASH])
                 self._store_target(name, info, local)
@@ -274,8 +281,8 @@ def init(keys_dir: Path, repo_dir: Path, *, root_threshold: int = 1, root_keys: 
 
 
 def publish(keys_dir: Path, repo_dir: Path, paths: Sequence[Path], *, prefix: str = "",
-            now: datetime | None = None) -> list[str]:
-    return Repo(keys_dir, repo_dir).publish(paths, prefix=prefix, now=now)
+            now: datetime | None = None, retire: Sequence[str] = ()) -> list[str]:
+    return Repo(keys_dir, repo_dir).publish(paths, prefix=prefix, now=now, retire=retire)
 
 
 def rotate(keys_dir: Path, repo_dir: Path, role: str, *, now: datetime | None = None) -> None:

@@ -6,6 +6,7 @@ flipped byte) and count what was served. Bundles are made with the real packer
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
 
 
 class ContentServer:
-    def __init__(self, bundles_dir: Path, link: LinkModel | None = None) -> None:
+    def __init__(self, bundles_dir: Path, link: LinkModel | None = None,
+                 tampered: Callable[[], bool] = lambda: False) -> None:
         self.bundles_dir = bundles_dir
+        self.tampered = tampered  # True: the TUF knob tampered_target, the index and manifests get a byte flipped
         self.link = link or LinkModel()
         self.corrupt_next = 0  # flip one byte in each of the next N file responses
         self.corrupted = 0
@@ -66,6 +69,9 @@ class ContentServer:
         corrupt = self.corrupt_next > 0 and path.name not in {"index.json", "manifest.json"}
         if corrupt:
             self.corrupt_next -= 1
+            self.corrupted += 1
+        elif path.name in {"index.json", "manifest.json"} and self.tampered():
+            corrupt = True  # an attacker's document: well-formed length, not the signed bytes
             self.corrupted += 1
         try:
             await self.link.round_trip()
@@ -129,9 +135,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 def add_content_routes(
-    app: web.Application, bundles_dir: Path, link: LinkModel | None = None, prefix: str = "/content"
+    app: web.Application, bundles_dir: Path, link: LinkModel | None = None, prefix: str = "/content",
+    tampered: Callable[[], bool] = lambda: False,
 ) -> ContentServer:
     """Serve `bundles_dir` (index.json and bundle directories) under `prefix` through `link`."""
-    server = ContentServer(bundles_dir, link)
+    server = ContentServer(bundles_dir, link, tampered)
     app.router.add_get(prefix + "/{tail:.+}", server.handle)
     return server

@@ -53,6 +53,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Headers aiohttp adds to every answer (Server, Date, Content-Length, status line): counted as wire bytes.
 RESPONSE_FRAMING = 120
 
+SCHEDULE_FILE = "schedule.json"  # in the bundles directory, next to index.json; signed as "schedule.json"
 PROCESSING_DELAY = web.RequestKey("processing_delay", float)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -131,7 +132,8 @@ class GroundStation:
         app.router.add_get("/time", self._get_time)
         app.router.add_get("/schedule.json", self._get_schedule)
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
-        self.content = add_content_routes(app, self.bundles_dir, self.link)
+        self.content = add_content_routes(app, self.bundles_dir, self.link,
+                                          tampered=lambda: self.tuf.attack == "tampered_target")
         add_tuf_routes(app, self.tuf)
         return app
 
@@ -224,11 +226,23 @@ class GroundStation:
         return web.json_response({"epoch": time.time() + self.time_offset})
 
     async def _get_schedule(self, request: web.Request) -> web.Response:
+        """The override, else the schedule signed with the last edition (the bytes signed, tampered under the
+        tampered_target knob), else the scenario's flights."""
         if self.schedule_override is not None:
             return web.json_response(self.schedule_override)
+        signed = self.bundles_dir / SCHEDULE_FILE
+        if signed.is_file():
+            body = signed.read_bytes()
+            if self.tuf.attack == "tampered_target":
+                body = b'{"legs": []}'  # an attacker's schedule: well-formed, not the signed one
+            return web.Response(body=body, content_type="application/json")
         if self.world is None:
             return error(404, "no schedule for this aircraft")
         return web.json_response({"legs": self.world.schedule()})
+
+    def ground_now(self) -> datetime:
+        """The station's clock (GET /time): what it signs with."""
+        return datetime.now(UTC) + timedelta(seconds=self.time_offset)
 
     # --- SimDevice --------------------------------------------------------------------------------------
 
@@ -254,7 +268,14 @@ class GroundStation:
                 log.warning("%s", problem)
                 return {"error": problem}
             try:
-                await self.tuf.publish([self.bundles_dir / bundle_id, self.bundles_dir / "index.json"], "content")
+                older = [f"content/content-{d}" for d in self.editions if f"content-{d}" != bundle_id]
+                await self.tuf.publish([self.bundles_dir / bundle_id, self.bundles_dir / "index.json"], "content",
+                                       now=self.ground_now(), retire=older)
+                if self.world is not None:  # the schedule, signed with the edition (target "schedule.json")
+                    schedule = self.bundles_dir / SCHEDULE_FILE
+                    await asyncio.to_thread(schedule.write_text, json.dumps({"legs": self.world.schedule()},
+                                                                            sort_keys=True))
+                    await self.tuf.publish([schedule], now=self.ground_now())
             except (OSError, RuntimeError) as problem:
                 self.pack_errors.append(f"sign {bundle_id}: {problem}")
                 return {"error": f"sign {bundle_id}: {problem}"}
@@ -273,6 +294,7 @@ class GroundStation:
         task.add_done_callback(self._publishing.discard)
 
     async def start(self) -> None:
+        await self.tuf.ensure_repo(self.ground_now())  # the root aircraft pin: trust.root
         if self.publish_sample:
             self._spawn_publish()
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
@@ -298,7 +320,7 @@ class GroundStation:
             self._tuf_dir = None
 
     def endpoints(self) -> dict[str, Any]:
-        return {"groundlink.url": self.url}
+        return {"groundlink.url": self.url, "trust.root": str(self.tuf.pinned_root())}
 
     def state(self) -> dict[str, Any]:
         return {

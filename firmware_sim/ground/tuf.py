@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+REPO = Path(__file__).resolve().parents[2]  # the ground tools run from this checkout
 
 ATTACKS = ("tampered_target", "tampered_metadata", "wrong_key", "rollback", "freeze", "mix_and_match",
            "endless_data", "slow_retrieval")
@@ -43,21 +48,35 @@ class TufServer:
 
     # --- publishing (the airline's pipeline) --------------------------------------------------------------
 
-    async def publish(self, paths: list[Path], prefix: str = "") -> None:
-        """Sign `paths` as targets with the real ground tools (appliance.trust.repo, in a worker thread:
-        what `appliance trust init` / `publish` do), initialising the repository on first use.
-        Raises RuntimeError (keys or repository unusable) or OSError."""
-        from appliance.trust import repo
+    async def _tool(self, *argv: str, now: datetime | None) -> None:
+        """`python -m appliance trust ...` as the airline's pipeline runs it (the real ground tools, from this
+        checkout). Raises RuntimeError with the tool's message when it fails."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+        when = ["--now", now.isoformat()] if now is not None else []
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "appliance", "trust", argv[0], "--keys", str(self.keys), "--repo", str(self.repo),
+            *when, *argv[1:], stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+        _, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"trust {argv[0]}: exit {process.returncode}: {err.decode(errors='replace')[-300:]}")
 
-        def work() -> None:
-            try:
-                if not (self.repo / "metadata" / "1.root.json").exists():
-                    repo.init(self.keys, self.repo)
-                repo.publish(self.keys, self.repo, paths, prefix=prefix)
-            except (repo.RepoError, repo.KeyStoreError) as problem:
-                raise RuntimeError(str(problem)) from None
+    async def ensure_repo(self, now: datetime | None = None) -> None:
+        """A throwaway fleet repository (`appliance trust init`: keys and version 1 of every role) if there is
+        none yet, so the root the aircraft pins exists before the first edition. Raises RuntimeError."""
+        if (self.repo / "metadata" / "1.root.json").exists():
+            return
+        await self._tool("init", now=now)
+        self._remember_timestamp()
 
-        await asyncio.to_thread(work)
+    async def publish(self, paths: list[Path], prefix: str = "", now: datetime | None = None,
+                      retire: list[str] | None = None) -> None:
+        """Sign `paths` as targets (`appliance trust publish`), initialising the repository on first use;
+        `now` is the station's clock (the expiries are counted from it); `retire` drops target directories
+        (older editions) in the same version. Raises RuntimeError."""
+        await self.ensure_repo(now)
+        retiring = [arg for name in retire or [] for arg in ("--retire", name)]
+        await self._tool("publish", "--prefix", prefix, *retiring, *map(str, paths), now=now)
         self._remember_timestamp()
 
     def pinned_root(self) -> Path:

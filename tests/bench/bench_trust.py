@@ -5,7 +5,9 @@ server on loopback, fetched through the LoopFetcher the ground link will use:
 2. a daily window after a typical update (20 video files of 2 MB and 30 guide pages replaced): the metadata
    bytes and the CPU time the refresh costs, against the bytes of the update's own files (goal: < 1 % of them
    and < 0.2 s CPU);
-3. a window with nothing new (timestamp only).
+3. a window with nothing new (timestamp only);
+4. the same in a whole window as the daemon runs it (tests/bench/trust_window.py): the trust component's refresh
+   next to the content sync's own bytes and time, the sync verifying every file against the signed targets.
 """
 
 from __future__ import annotations
@@ -111,5 +113,8 @@ async def _measure(work: Path) -> list[Figure]:
 
 
 def run() -> list[Figure]:
+    from tests.bench.trust_window import measure
+
     with tempfile.TemporaryDirectory(prefix="bench-trust-") as tmp:
-        return asyncio.run(_measure(Path(tmp)))
+        figures = asyncio.run(_measure(Path(tmp) / "metadata"))
+        return figures + asyncio.run(measure(Path(tmp) / "window", _fleet_tree, _daily_update))

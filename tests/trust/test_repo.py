@@ -139,3 +139,21 @@ def test_cli_init_publish_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err.startswith("appliance trust:") and "Traceback" not in err
     assert main(["trust", "init", "--keys", str(keys), "--repo", str(repo)]) == 1
+
+
+def test_publish_retires_an_old_edition_in_the_same_version(tmp_path: Path) -> None:
+    keys, repo = tmp_path / "keys", tmp_path / "repo"
+    assert main(["trust", "init", "--keys", str(keys), "--repo", str(repo)]) == 0
+    day1 = bundle(tmp_path / "b" / "day1", {"a.html": b"one", "b.html": b"two"})
+    day2 = bundle(tmp_path / "b" / "day2", {"a.html": b"three"})
+    assert main(["trust", "publish", "--keys", str(keys), "--repo", str(repo), "--prefix", "content", str(day1)]) == 0
+    assert main(["trust", "publish", "--keys", str(keys), "--repo", str(repo), "--prefix", "content",
+                 "--retire", "content/day1", str(day2)]) == 0
+    targets = Metadata[Targets].from_file(str(repo / "metadata" / "3.targets.json")).signed
+    assert sorted(targets.targets) == ["content/day2/a.html"]
+    # retiring is prefix-exact: content/day10 is not content/day1
+    day10 = bundle(tmp_path / "b" / "day10", {"x": b"x"})
+    assert main(["trust", "publish", "--keys", str(keys), "--repo", str(repo), "--prefix", "content", str(day10)]) == 0
+    assert main(["trust", "publish", "--keys", str(keys), "--repo", str(repo), "--retire", "content/day1"]) == 0
+    targets = Metadata[Targets].from_file(str(repo / "metadata" / "5.targets.json")).signed
+    assert sorted(targets.targets) == ["content/day10/x", "content/day2/a.html"]
