@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -252,25 +253,35 @@ class GroundStation:
         async with self._publish_lock:
             day = day or datetime.now(UTC).date() + timedelta(days=len(self.editions))
             bundle_id = f"content-{day.isoformat()}"
+            # The airline's order: pack beside the served tree, sign, and only then make the edition current in
+            # the plain index, so an aircraft never reads an index whose targets are not signed yet.
+            stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=self.bundles_dir.parent))
+            index = self.bundles_dir / "index.json"
+            if index.exists():
+                shutil.copy2(index, stage / "index.json")
             with tempfile.TemporaryDirectory(prefix="ground-source-") as source:
                 src = await asyncio.to_thread(generate, Path(source) / "src", day)
                 env = dict(os.environ)
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
                 process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "appliance", "content", "pack", str(src), str(self.bundles_dir / bundle_id),
+                    sys.executable, "-m", "appliance", "content", "pack", str(src), str(stage / bundle_id),
                     "--bundle-id", bundle_id, "--publish",
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
                 )
                 out, err = await process.communicate()
             if process.returncode != 0:
+                shutil.rmtree(stage, ignore_errors=True)
                 problem = f"pack {bundle_id}: exit {process.returncode}: {err.decode(errors='replace').strip()[-300:]}"
                 self.pack_errors.append(problem)
                 log.warning("%s", problem)
                 return {"error": problem}
             try:
+                shutil.rmtree(self.bundles_dir / bundle_id, ignore_errors=True)  # the same day packed again
+                os.replace(stage / bundle_id, self.bundles_dir / bundle_id)  # served, but not current yet
                 older = [f"content/content-{d}" for d in self.editions if f"content-{d}" != bundle_id]
-                await self.tuf.publish([self.bundles_dir / bundle_id, self.bundles_dir / "index.json"], "content",
+                await self.tuf.publish([self.bundles_dir / bundle_id, stage / "index.json"], "content",
                                        now=self.ground_now(), retire=older)
+                os.replace(stage / "index.json", index)  # signed: now the edition is current
                 if self.world is not None:  # the schedule, signed with the edition (target "schedule.json")
                     schedule = self.bundles_dir / SCHEDULE_FILE
                     await asyncio.to_thread(schedule.write_text, json.dumps({"legs": self.world.schedule()},
@@ -279,6 +290,8 @@ class GroundStation:
             except (OSError, RuntimeError) as problem:
                 self.pack_errors.append(f"sign {bundle_id}: {problem}")
                 return {"error": f"sign {bundle_id}: {problem}"}
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
             self.editions.append(day.isoformat())
             result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
             return result
