@@ -22,6 +22,7 @@ PACKAGES: tuple[str, ...] = (
     "appliance.avionics",
     "appliance.modem",
     "appliance.groundlink",
+    "appliance.payments",
     "appliance.portal",
     "appliance.maintenance",
 )

@@ -13,6 +13,8 @@ Passenger endpoints (all in /api/v1/openapi.json):
   POST /captive-portal/accept   GET /captive-portal/api   the probe paths of reference/captive-portal.md
   GET  /api/v1/flight  /api/v1/flight/stream  /api/v1/flight/track  /api/v1/catalog  /api/v1/openapi.json
   POST /api/v1/orders  {"kind", "item", "email", "seat"?, "lang"?}
+  POST /api/v1/payments  a card payment (a JWE made in the browser; payment.py)   GET /api/v1/payments/key
+  POST /api/v1/orders/mine  {"receipts": [Idempotency-Keys]}: this passenger's orders and their states (mine.py)
 
 Order kinds (outbox `kind`, payload {kind, item, item_title, email, seat, lang, flight_number}):
   booking | offer | email   need `item` (an id of the active catalog)
@@ -43,5 +45,5 @@ COMPONENT = ComponentSpec(
     name="portal",
     config=PortalConfig,
     build=_build,
-    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK),
+    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.PAYMENTS),
 )

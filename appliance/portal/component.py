@@ -23,7 +23,7 @@ from appliance.portal.orders import RateLimiter
 from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, ScheduleView
+from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, PaymentDesk, ScheduleView
 from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
@@ -113,6 +113,7 @@ def make_services(
     alarms: Alarms | None = None,
     ground_schedule: ScheduleView | None = None,
     groundlink: GroundLinkControl | None = None,
+    payments: PaymentDesk | None = None,
 ) -> Services:
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
     report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
@@ -133,6 +134,7 @@ def make_services(
         outbox=outbox,
         alarms=alarms,
         groundlink=groundlink,
+        payments=payments,
     )
 
 
@@ -144,5 +146,5 @@ def build(setup: Setup[PortalConfig]) -> Portal:
     services = make_services(config, setup.clock, setup.metrics, flight=setup.use(ports.FLIGHT),
                              outbox=setup.use(ports.OUTBOX), content=setup.use(ports.CONTENT),
                              alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE),
-                             groundlink=setup.use(ports.GROUNDLINK))
+                             groundlink=setup.use(ports.GROUNDLINK), payments=setup.use(ports.PAYMENTS))
     return Portal(services, config.listen, reserved_descriptors=setup.descriptors_reserved_by_others)

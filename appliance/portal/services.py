@@ -15,7 +15,7 @@ from appliance.portal.files import BundleDir
 from appliance.portal.flight import FlightReport
 from appliance.portal.orders import KeyLocks, RateLimiter
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, GroundLinkControl, OrderSink
+from appliance.ports import ContentView, GroundLinkControl, OrderSink, PaymentDesk
 from appliance.timebase import Clock
 
 
@@ -32,6 +32,7 @@ class Services:
     outbox: OrderSink | None = None
     alarms: Alarms | None = None
     groundlink: GroundLinkControl | None = None
+    payments: PaymentDesk | None = None
     order_keys: KeyLocks = field(default_factory=KeyLocks)
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     bundle_files: BundleDir = field(default_factory=BundleDir)
