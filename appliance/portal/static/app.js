@@ -25,6 +25,7 @@
     doc.cookie = "lang=" + lang + "; path=/; max-age=86400; samesite=lax";
     applyStrings();
     C.loadCatalog();
+    C.renderOrders();
   }
 
   /* ---- flight panel ---------------------------------------------------------------------------------- */
@@ -129,6 +130,7 @@
       tabs[i].tabIndex = on ? 0 : -1;
       $("panel-" + id).hidden = !on;
     }
+    C.ordersShown(name === "orders");
   }
   function setupTabs() {
     var tabs = doc.querySelectorAll("[role=tab]"), i;
@@ -156,6 +158,7 @@
     C.setupUnits();
     $("lang-select").onchange = function () { setLang(this.value); };
     C.setupOrders();
+    C.setupPay();
     $("player-close").onclick = C.closePlayer;
     setupTabs();
     C.setupReader();
