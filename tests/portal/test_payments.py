@@ -8,9 +8,11 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import jsonschema_rs  # what schemathesis validates with
 import pytest
 
 from appliance.payments.config import PaymentsConfig
+from appliance.portal.openapi import document
 from appliance.storage.component import StorageComponent
 from appliance.storage.config import StorageConfig
 from appliance.timebase import SystemClock
@@ -111,3 +113,42 @@ async def test_my_orders_only_for_the_holder_of_a_receipt_and_after_a_restart(ri
         listed = await mine(s, rig.base, [my_key, other_key])
         assert {o["id"] for o in listed["orders"]} == {mine_answer["id"], other_answer["id"]}
         assert {o["state"] for o in listed["orders"]} == {"stored"}
+
+
+def conforms(path: str, method: str, status: int, body: object) -> None:
+    """`body` is valid under the OpenAPI document's schema for that answer (refs resolved in the document)."""
+    spec = document()
+    operation = spec["paths"][path][method]
+    schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+    jsonschema_rs.Draft202012Validator({**schema, "components": spec["components"]}).validate(body)
+
+
+def request_conforms(path: str, body: object) -> None:
+    spec = document()
+    schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    jsonschema_rs.Draft202012Validator({**schema, "components": spec["components"]},
+                                       validate_formats=True).validate(body)
+
+
+async def test_every_new_request_and_answer_is_as_the_openapi_document_says(tmp_path: Path) -> None:
+    async with running_rig(tmp_path, payments=PaymentsConfig(max_per_card_per_flight_minor=10000)) as rig, \
+            aiohttp.ClientSession() as s:
+        async with s.get(rig.base + "/api/v1/payments/key") as r:
+            public = await r.json()
+            conforms("/api/v1/payments/key", "get", r.status, public)
+        document_ = body(public)
+        request_conforms("/api/v1/payments", document_)
+        status, answer, key = await pay(s, rig.base, document_)
+        conforms("/api/v1/payments", "post", status, answer)
+        status, answer, _ = await pay(s, rig.base, body(public))  # over the card's limit
+        assert status == 422
+        conforms("/api/v1/payments", "post", status, answer)
+        request_conforms("/api/v1/orders/mine", {"receipts": [key]})
+        async with s.post(rig.base + "/api/v1/orders/mine", json={"receipts": [key, "x" * 20]}) as r:
+            conforms("/api/v1/orders/mine", "post", r.status, await r.json())
+        async with s.get(rig.base + "/api/v1/catalog") as r:
+            catalog = await r.json()
+            conforms("/api/v1/catalog", "get", r.status, catalog)
+            assert {i["id"]: i.get("mode") for i in catalog["items"] if i["kind"] == "offer"} == {
+                "hotel-madrid": "booked", "lounge-pass": "bought", "transfer": "requested",
+                "duty-free-scarf": "bought"}
