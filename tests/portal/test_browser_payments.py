@@ -109,7 +109,8 @@ async def test_a_decline_comes_back_after_the_ground_window_and_shows_in_my_orde
     url = page.url
     assert "#r=" in url  # the receipts are in the page's address too (the mini-browser may keep no storage)
     await page.reload()
-    await page.locator("#tab-orders").click()
+    await page.locator("#tab-offers").click()
+    await page.locator("#orders-open").click()
     orders = page.locator("#list-orders .card")
     await expect(orders).to_have_count(2, timeout=10000)
     await expect(page.locator("#list-orders .card[data-state=stored]")).to_have_count(2)
@@ -127,8 +128,11 @@ async def test_a_decline_comes_back_after_the_ground_window_and_shows_in_my_orde
     await page.screenshot(path=str(SHOTS / "payments-5-my-orders-after-landing-es.png"))
     # another device (a fresh context, no receipts) sees nothing
     other = await app(browser, rig, "en")
-    await other.locator("#tab-orders").click()
+    await other.locator("#tab-offers").click()
+    await other.locator("#orders-open").click()
     await expect(other.locator("#list-orders .empty")).to_have_text("You have no orders on this device yet.")
     await other.goto(url.split("#")[0] + "#r=" + "0" * 32)
-    await other.locator("#tab-orders").click()
+    await other.reload()  # a page opened with someone's made-up receipt: nothing either
+    await other.locator("#tab-offers").click()
+    await other.locator("#orders-open").click()
     await expect(other.locator("#list-orders .empty")).to_be_visible()

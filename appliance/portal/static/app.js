@@ -130,7 +130,6 @@
       tabs[i].tabIndex = on ? 0 : -1;
       $("panel-" + id).hidden = !on;
     }
-    C.ordersShown(name === "orders");
   }
   function setupTabs() {
     var tabs = doc.querySelectorAll("[role=tab]"), i;

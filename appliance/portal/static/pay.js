@@ -260,6 +260,9 @@
       $("pay-brand").textContent = b ? BRAND_NAMES[b] : "";
       $("pay-brand").setAttribute("data-brand", b || "");
     };
+    $("orders-open").onclick = function () { $("orders").hidden = false; ordersShown(true); $("orders-close").focus(); };
+    $("orders-close").onclick = function () { $("orders").hidden = true; ordersShown(false); };
+    $("orders").onkeydown = function (e) { if (C.keyOf(e) === "Escape") { $("orders-close").onclick(); } };
     var list = receipts();
     if (list.length) { keep(list); }  /* receipts from the URL fragment into localStorage, and back */
   }
