@@ -18,7 +18,6 @@ from appliance.payments.config import PaymentsConfig
 from firmware_sim.ground.processor import decrypt
 from tests.groundlink_support import config, ground_client, running_station
 from tests.portal.conftest import CHROMIUM, PortalRig, running_rig
-from tests.portal.payment_support import VISA_DECLINED
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium not installed")]
