@@ -45,7 +45,8 @@ async def app(browser: Browser, rig: PortalRig, lang: str) -> Page:
     return page
 
 
-async def checkout(page: Page, lang: str, card: dict[str, str], shot: str | None = None) -> None:
+async def checkout(page: Page, lang: str, card: dict[str, str], shot: str | None = None,
+                   brand: str | None = "visa") -> None:
     await page.locator("#tab-offers").click()
     hotel = page.locator("#list-offer .card").first
     await hotel.locator("[data-pay]").click()
@@ -55,7 +56,8 @@ async def checkout(page: Page, lang: str, card: dict[str, str], shot: str | None
     await page.locator("#pay-expiry").fill(card["expiry"])
     await page.locator("#pay-cvc").fill(card["cvc"])
     await page.locator("#pay-name").fill(card["holder"])
-    await expect(page.locator("#pay-brand")).to_have_attribute("data-brand", "visa")
+    if brand is not None:
+        await expect(page.locator("#pay-brand")).to_have_attribute("data-brand", brand)
     if shot:
         await page.screenshot(path=str(SHOTS / shot))
     await expect(page.locator("#pay-send")).to_have_text(LANGS[lang][0])
@@ -135,3 +137,23 @@ async def test_a_decline_comes_back_after_the_ground_window_and_shows_in_my_orde
     await other.locator("#tab-offers").click()
     await other.locator("#orders-open").click()
     await expect(other.locator("#list-orders .empty")).to_be_visible()
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("number", "4111 1111 1111 1112", "That card number is not valid."),  # Luhn
+    ("number", "9111 1111 1111 1116", "That card number is not valid."),  # Luhn-valid, no known brand
+    ("expiry", "10/26", "This card has expired or the date is not valid."),  # before the flight's date
+    ("expiry", "13/29", "This card has expired or the date is not valid."),
+    ("cvc", "12", "The security code is not valid."),
+])
+async def test_the_card_is_checked_offline_and_nothing_is_sent(browser: Browser, rig: PortalRig, field: str,
+                                                               value: str, message: str) -> None:
+    page = await app(browser, rig, "en")
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/api/v1/payments" in request.url
+            and request.method == "POST" else None)
+    # the flight's date (the avionics' UTC in the flight document), not the device's clock, decides expiry
+    await page.evaluate("Cabin.state.flight = {time: {utc: '2026-11-23T10:00:00+00:00'}}")
+    await checkout(page, "en", TYPED | {field: value}, brand=None if field == "number" else "visa")
+    await expect(page.locator("#pay-status")).to_have_text(message)
+    assert sent == [] and rig.storage.outbox.pending() == []
