@@ -2,7 +2,7 @@
 language, the card encrypted in the page to exactly what was typed (the simulated processor decrypts it), a
 card over a limit refused with the reason in the passenger's language, a decline that comes back after the
 ground window and shows in My orders (after a reload, from the receipt kept in the page). Screenshots of each
-step go to docs/screenshots/payments-*.png."""
+step go to tests/artifacts/payments-*.png (copies of one run are kept in docs/screenshots/)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.portal.conftest import CHROMIUM, PortalRig, running_rig
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium not installed")]
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "tests" / "artifacts"  # as the artifacts_dir fixture
 NO_RANDOM_UUID = "delete Crypto.prototype.randomUUID;"  # a cabin address is not a secure context
 
 # language -> (the Pay button, the stored message, the over-limit message's start, "Declined")
