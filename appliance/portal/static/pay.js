@@ -147,7 +147,10 @@
       xhr("GET", "/api/v1/payments/key", null, function (status, data) { if (status === 200 && data) { state.payKey = data; } });
     }
   }
-  function clearCard() { ["pay-number", "pay-expiry", "pay-cvc", "pay-name"].forEach(function (id) { $(id).value = ""; }); }
+  function clearCard() {
+    ["pay-number", "pay-expiry", "pay-cvc", "pay-name"].forEach(function (id) { $(id).value = ""; });
+    $("pay-brand").textContent = "";
+  }
   function closePay() { clearCard(); $("pay").hidden = true; }
   function fail(text, field) {
     var status = $("pay-status");
