@@ -48,9 +48,9 @@ async def test_built_alone_it_takes_a_payment_and_reports_its_exposure(tmp_path:
 
 
 def test_a_bad_section_is_refused_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match="payments.currency"):
+    with pytest.raises(ConfigError, match=r"payments\.currency"):
         build_alone(COMPONENT, {"currency": "euro"}, services={OUTBOX: object()})
-    with pytest.raises(ConfigError, match="payments.key_file"):
+    with pytest.raises(ConfigError, match=r"payments\.key_file"):
         build_alone(COMPONENT, {"key_file": "../outside.json"}, services={OUTBOX: object()})
 
 
