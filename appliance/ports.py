@@ -23,7 +23,7 @@ TimeQuality = Literal["rtc", "avionics", "network"]
 
 #: The outbox's kinds (the passenger's orders; the ground's `POST /orders/{kind}`). Known at start, so each has
 #: its `appliance_outbox_pending{kind}` sample (0) from the first scrape.
-OUTBOX_KINDS: tuple[str, ...] = ("booking", "offer", "email", "password_reset")
+OUTBOX_KINDS: tuple[str, ...] = ("booking", "offer", "email", "password_reset", "payment")
 
 # --- avionics -> portal, ground link, clock -------------------------------------------------------------
 
@@ -119,6 +119,11 @@ class OrderSink(Protocol):
 
     def find_request(self, key: str) -> tuple[OutboxItem, dict[str, Any]] | None:
         """The item a request key made and its request, kept at least a day (also across restarts)."""
+        ...
+
+    def progress(self, item_id: str) -> dict[str, Any] | None:
+        """Where an item is: {"state": pending | delivered | dead, "attempts", "receipt" (the station's answer,
+        delivered), "reason" (dead), "last_error"}; None when unknown or storage is not started."""
         ...
 
 
@@ -382,3 +387,45 @@ MODEM: ServiceKey[ModemView] = ServiceKey("modem", "registration, roaming, opera
 GROUNDLINK: ServiceKey[GroundLinkControl] = ServiceKey("groundlink", "the ground window (groundlink)")
 SCHEDULE: ServiceKey[ScheduleView] = ServiceKey("schedule", "the aircraft's published schedule (groundlink)")
 CERTIFICATES: ServiceKey[Certificates] = ServiceKey("certificates", "install the HTTPS certificate (portal)")
+
+
+# --- payments -> portal ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CardPayment:
+    """A card payment as the cabin server may know it: never the number, CVC or expiry (they travel only
+    inside `jwe`, encrypted in the passenger's browser to the processor's key)."""
+
+    item: str
+    amount_minor: int
+    currency: str
+    brand: str
+    last4: str
+    device: str  # the client's address on the cabin network (the per-device limit)
+    jwe: str
+
+
+class PaymentRefused(Exception):
+    """Over an offline limit, a hot card, or payments unavailable: `code` names it for the passenger's language
+    (`payment_refused_<code>` in the app's strings), the message is English; nothing was stored."""
+
+    def __init__(self, code: str, message: str, limit_minor: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.limit_minor = limit_minor
+
+
+class PaymentDesk(Protocol):
+    def public_key(self) -> dict[str, Any] | None:
+        """The processor's public JWK from the active bundle (None: card payment is unavailable)."""
+        ...
+
+    async def take(self, payment: CardPayment, payload: Mapping[str, Any],
+                   request: Mapping[str, Any] | None) -> OutboxItem:
+        """Check the offline limits and the hot-card list, then append the payment to the outbox (kind
+        "payment"), durable when it returns; checks and append are one step (two payments at once cannot both
+        pass a limit only one fits). Raises PaymentRefused (nothing stored) or StorageRefused."""
+        ...
+
+
+PAYMENTS: ServiceKey[PaymentDesk] = ServiceKey("payments", "offline card payments (payments)")

@@ -221,16 +221,38 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
     (dest / "thumbs/hotel.png").write_bytes(png(160, 90, (90, 60, 120), (230, 190, 210)))
     items.append({
         "id": f"hotel-{city.lower()}", "kind": "offer", "category": "hotel", "languages": ["en", "es"],
-        "destination": destination, "price": "EUR 89",
+        "destination": destination, "price": {"amount_minor": 8900, "currency": "EUR", "per": "night"},
+        "mode": "booked",
         "title": _per_lang({"en": "Hotel in {c}: 20% off", "es": "Hotel en {c}: 20% de descuento",
                             "ca": "Hotel a {c}: 20% de descompte", "fr": "Hôtel à {c} : -20 %",
                             "de": "Hotel in {c}: 20 % Rabatt"}, c=city),
         "thumbnail": "thumbs/hotel.png",
     })
     items.append({
-        "id": "lounge-pass", "kind": "offer", "category": "lounge", "languages": ["en"], "price": "EUR 25",
+        "id": "lounge-pass", "kind": "offer", "category": "lounge", "languages": ["en"],
+        "price": {"amount_minor": 2500, "currency": "EUR", "per": "person"}, "mode": "bought",
         "title": {"en": "Lounge pass for your return", "es": "Pase de sala VIP para la vuelta"},
     })
+    items.append({  # an old bundle's free-text price: shown as written, only requested (not paid on board)
+        "id": "transfer", "kind": "offer", "category": "transfer", "languages": ["en", "es"], "price": "EUR 40",
+        "mode": "requested", "destination": destination,
+        "title": _per_lang({"en": "Airport transfer in {c}", "es": "Traslado al aeropuerto en {c}",
+                            "ca": "Trasllat a l'aeroport a {c}", "fr": "Transfert aéroport à {c}",
+                            "de": "Flughafentransfer in {c}"}, c=city),
+    })
+    items.append({
+        "id": "duty-free-scarf", "kind": "offer", "category": "shop", "languages": ["en", "es", "fr", "de", "ca"],
+        "price": {"amount_minor": 3900, "currency": "EUR", "per": "item"}, "mode": "bought",
+        "title": {"en": "Silk scarf", "es": "Pañuelo de seda", "ca": "Mocador de seda", "fr": "Foulard en soie",
+                  "de": "Seidenschal"},
+    })
+    # the card processor's public key (a test key: firmware_sim/ground/processor.py) and the hot-card list
+    (dest / "payments").mkdir(exist_ok=True)
+    private = json.loads((Path(__file__).parent / "ground/processor_test_key.json").read_text(encoding="utf-8"))
+    public = {k: private[k] for k in ("kty", "n", "e", "kid")} | {"alg": "RSA-OAEP-256", "use": "enc"}
+    (dest / "payments/processor.jwk.json").write_text(json.dumps(public), encoding="utf-8")
+    (dest / "payments/hot-cards.json").write_text(json.dumps({"cards": [{"brand": "visa", "last4": "0341"}]}),
+                                                  encoding="utf-8")
     (dest / "catalog.json").write_text(json.dumps({"version": 1, "items": items}, indent=1, ensure_ascii=False),
                                        encoding="utf-8")
     return dest

@@ -23,6 +23,7 @@ PACKAGES: tuple[str, ...] = (
     "appliance.avionics",
     "appliance.modem",
     "appliance.groundlink",
+    "appliance.payments",
     "appliance.portal",
     "appliance.network",
     "appliance.maintenance",

@@ -4,8 +4,10 @@ Each item is POSTed with its id as the `Idempotency-Key` (the id never changes, 
 a lost answer or a reboot cannot be accepted twice). A 2xx is the station's durable confirmation and only
 then is the item marked delivered; 5xx, 408/409/425/429, timeouts and connection errors are retried with
 exponential backoff and full jitter; any other 4xx is permanent and the item goes to the dead-letter list
-with the reason. Cancelling a drain (the window closed) loses nothing: an item leaves the outbox only
-through `mark_delivered` or `dead_letter`.
+with the reason. Payments (kind "payment") go first in a window, before any other kind; a processor's decline
+(402) with Retry-After is retried after that delay until `retries_per_cycle` tries, then dead-lettered with
+its reason, as a 402 without Retry-After at once. Cancelling a drain (the window closed) loses nothing: an
+item leaves the outbox only through `mark_delivered` or `dead_letter`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from appliance.ports import Outbox, OutboxItem
 log = logging.getLogger("appliance.groundlink")
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+FIRST = ("payment",)  # kinds delivered before all others in a window (card payments: authorise early)
+DECLINED = 402  # a card processor's decline: retried when it sends Retry-After, else (and at last) dead
 
 
 class Outcome(Enum):
@@ -94,8 +98,13 @@ class Delivery:
         try:
             while True:
                 if not report.budget_exhausted:
-                    for kind, count in self.outbox.counts().items():
+                    counts = self.outbox.counts()
+                    # payments first: the other kinds wait until no payment is left to try in this cycle
+                    first = [k for k in FIRST if counts.get(k, 0) > 0 and k not in stopped]
+                    for kind, count in counts.items():
                         running = tasks.get(kind)
+                        if first and kind not in first:
+                            continue
                         if count > 0 and kind not in stopped and (running is None or running.done()):
                             tasks[kind] = asyncio.create_task(self._drain_kind(kind, report, stopped))
                 active = [t for t in tasks.values() if not t.done()]
@@ -181,7 +190,10 @@ class Delivery:
                     self._delivered_metric.inc()
                     return Outcome.DELIVERED
                 error = f"HTTP {reply.status}: {reply.error_text()}"
-                if 400 <= reply.status < 500 and reply.status not in RETRYABLE_4XX:
+                soft_decline = reply.status == DECLINED and "Retry-After" in reply.headers
+                if soft_decline and failures + 1 >= self.config.retries_per_cycle:
+                    soft_decline = False  # declined on every try the processor allowed: dead-lettered
+                if 400 <= reply.status < 500 and reply.status not in RETRYABLE_4XX and not soft_decline:
                     log.warning("order %s (%s) refused for good: %s", item.id, item.kind, error)
                     if answered is not None:
                         answered()

@@ -15,6 +15,8 @@ Passenger endpoints (all in /api/v1/openapi.json):
   and redirects the rest (module `https`; `tls` checks and installs pairs, provided as ports.CERTIFICATES)
   GET  /api/v1/flight  /api/v1/flight/stream  /api/v1/flight/track  /api/v1/catalog  /api/v1/openapi.json
   POST /api/v1/orders  {"kind", "item", "email", "seat"?, "lang"?}
+  POST /api/v1/payments  a card payment (a JWE made in the browser; payment.py)   GET /api/v1/payments/key
+  POST /api/v1/orders/mine  {"receipts": [Idempotency-Keys]}: this passenger's orders and their states (mine.py)
 
 Order kinds (outbox `kind`, payload {kind, item, item_title, email, seat, lang, flight_number}):
   booking | offer | email   need `item` (an id of the active catalog)
@@ -45,6 +47,6 @@ COMPONENT = ComponentSpec(
     name="portal",
     config=PortalConfig,
     build=_build,
-    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.STATE_DIR),
+    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.STATE_DIR, ports.PAYMENTS),
     provides=(ports.CERTIFICATES,),  # the ground's signed certificate targets are installed through it
 )

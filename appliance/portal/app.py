@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from appliance.httpserve import set_server_header
-from appliance.portal import api, ordering, welcome
+from appliance.portal import api, mine, ordering, payment, welcome
 from appliance.portal.captive import PROBE_HOSTS, PROBE_PATHS
 from appliance.portal.catalog import resolve_inside
 from appliance.portal.i18n import choose
@@ -69,6 +69,9 @@ def make_app(services: Services) -> web.Application:
     r.add_get("/api/v1/flight/track", guard(api.track))
     r.add_get("/api/v1/catalog", guard(api.catalog))
     r.add_post("/api/v1/orders", guard(ordering.orders))
+    r.add_post("/api/v1/orders/mine", guard(mine.mine))
+    r.add_post("/api/v1/payments", guard(payment.payments))
+    r.add_get("/api/v1/payments/key", guard(payment.public_key))
     r.add_get("/api/v1/openapi.json", guard(openapi))
     r.add_get("/content/{path:.+}", guard(api.content_file))
     r.add_get("/static/{path:.+}", guard(static_file))

@@ -13,8 +13,14 @@
                          | {"html": "guides/madrid.html"},
                 "thumbnail": "thumbs/x.jpg",         # optional
                 "destination": "LEMD",               # optional: guides and offers for an airport (ICAO)
-                "duration_s": 95, "price": "EUR 25", # optional, informative ("CUR amount" is also given as
-                                                     # price_value {"currency", "amount"} for local formatting)
+                "duration_s": 95,                    # optional
+                "price": {"amount_minor": 8900, "currency": "EUR", "per": "night"},  # optional (per: night,
+                                                     # item, person); old bundles' text "EUR 25" still loads.
+                                                     # The API gives `price` as text and `price_value`
+                                                     # {currency, amount, amount_minor, exponent, per}
+                "mode": "bought" | "booked" | "requested",  # optional: bought and booked take card payment
+                                                     # (they need a structured price); default: offers with a
+                                                     # price are booked, other offers requested
                 "orders": ["email"]                  # optional: the order kinds it takes (booking, offer,
                                                      # email); default per kind, DEFAULT_ORDERS
                }],
@@ -47,7 +53,14 @@ LANG_RE = re.compile(r"[a-z]{2}")
 #: or a guide can be e-mailed, an offer requested (and booked when it has a price).
 DEFAULT_ORDERS: dict[str, tuple[str, ...]] = {"video": (), "reading": ("email",), "guide": ("email",),
                                               "offer": ("offer",)}
-PRICE_RE = re.compile(r"([A-Z]{3}) ?([0-9]{1,9}(?:\.[0-9]{1,2})?)")
+PRICE_RE = re.compile(r"([A-Z]{3}) ?([0-9]{1,9}(?:\.[0-9]{1,3})?)")
+PER = ("night", "item", "person")
+#: bought (paid for on board), booked (a reservation paid on board), requested (ask for an offer: not paid)
+MODES = ("bought", "booked", "requested")
+#: ISO 4217 currencies whose minor unit is not the cent (the list's exponents 0 and 3; all others have 2)
+MINOR_EXPONENTS = {c: 0 for c in ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
+                                  "VND", "VUV", "XAF", "XOF", "XPF")} | {
+    c: 3 for c in ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")}
 FILE_KEYS = {"video": ("hls",), "reading": ("pdf", "pages"), "guide": ("html", "pdf", "pages"), "offer": ()}
 
 #: What the content listener serves, by extension; anything else is 404.
@@ -177,12 +190,24 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     destination = raw.get("destination")
     if isinstance(destination, str) and re.fullmatch(r"[A-Z0-9]{4}", destination):
         item["destination"] = destination
-    for key in ("duration_s", "price", "date"):
+    for key in ("duration_s", "date"):
         if isinstance(raw.get(key), int | float | str) and not isinstance(raw.get(key), bool):
             item[key] = raw[key]
-    price = PRICE_RE.fullmatch(item["price"]) if isinstance(item.get("price"), str) else None
-    if price is not None:
-        item["price_value"] = {"currency": price.group(1), "amount": float(price.group(2))}
+    if "price" in raw:
+        price = parse_price(raw["price"])
+        if price is None:
+            return None
+        item["price"], value = price
+        if value is not None:
+            item["price_value"] = value
+    mode = raw.get("mode")
+    if mode is None:
+        mode = "booked" if kind == "offer" and "price_value" in item else "requested" if kind == "offer" else None
+    elif mode not in MODES or ("price_value" not in item and mode != "requested"):
+        return None  # bought or booked needs a structured price
+    if mode is not None:
+        item["mode"] = mode
+    item["payable"] = mode in ("bought", "booked")
     orders = raw.get("orders")
     if orders is None:
         item["orders"] = list(DEFAULT_ORDERS[kind]) + (["booking"] if kind == "offer" and "price" in item else [])
@@ -191,6 +216,51 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     else:
         return None
     return item
+
+
+def minor_exponent(currency: str) -> int:
+    """Digits after the decimal point of an ISO 4217 currency (2 unless listed)."""
+    return MINOR_EXPONENTS.get(currency, 2)
+
+
+def parse_price(raw: Any) -> tuple[str, dict[str, Any] | None] | None:
+    """A catalog price -> (its text, its structured value or None); None when it breaks the schema.
+
+    Structured: {"amount_minor": 8900, "currency": "EUR", "per": "night" | "item" | "person"}. Old bundles' free
+    text ("EUR 89", "from 89 euros") still loads: "CUR amount" is structured (per item), anything else stays
+    text only (shown as written, not payable)."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw), None  # an old bundle's bare number: shown as written
+    if isinstance(raw, str):
+        if not 0 < len(raw) <= 64:
+            return None
+        match = PRICE_RE.fullmatch(raw)
+        if match is None:
+            return raw, None
+        currency, digits = match.group(1), match.group(2)
+        whole, _, fraction = digits.partition(".")
+        exponent = minor_exponent(currency)
+        if len(fraction) > exponent:
+            return raw, None
+        amount_minor = int(whole) * 10 ** exponent + int((fraction or "0").ljust(exponent, "0") or "0")
+        return raw, _value(amount_minor, currency, "item")
+    if not isinstance(raw, dict) or set(raw) - {"amount_minor", "currency", "per"}:
+        return None
+    amount, currency, per = raw.get("amount_minor"), raw.get("currency"), raw.get("per", "item")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 10**9:
+        return None
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency) or per not in PER:
+        return None
+    value = _value(amount, currency, per)
+    exponent = minor_exponent(currency)
+    text = f"{currency} {amount / 10 ** exponent:.{exponent}f}" if exponent else f"{currency} {amount}"
+    return text, value
+
+
+def _value(amount_minor: int, currency: str, per: str) -> dict[str, Any]:
+    exponent = minor_exponent(currency)
+    return {"currency": currency, "amount": amount_minor / 10 ** exponent, "amount_minor": amount_minor,
+            "exponent": exponent, "per": per}
 
 
 def parse_catalog(document: Any) -> Catalog:

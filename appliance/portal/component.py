@@ -28,7 +28,7 @@ from appliance.portal.security import AccessLogger
 from appliance.portal.services import Services
 from appliance.portal.stream import Broadcaster
 from appliance.portal.tls import PairStore
-from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, ScheduleView
+from appliance.ports import ContentView, FlightView, GroundLinkControl, OrderSink, PaymentDesk, ScheduleView
 from appliance.systemd import listener_socket
 from appliance.timebase import Clock
 
@@ -167,6 +167,7 @@ def make_services(
     alarms: Alarms | None = None,
     ground_schedule: ScheduleView | None = None,
     groundlink: GroundLinkControl | None = None,
+    payments: PaymentDesk | None = None,
 ) -> Services:
     schedule = Schedule(config.schedule_flight_number, config.schedule_origin, config.schedule_destination)
     report = FlightReport(flight, schedule, clock, Airports(), ground_schedule)
@@ -191,6 +192,7 @@ def make_services(
         outbox=outbox,
         alarms=alarms,
         groundlink=groundlink,
+        payments=payments,
     )
 
 
@@ -202,7 +204,7 @@ def build(setup: Setup[PortalConfig]) -> Portal:
     services = make_services(config, setup.clock, setup.metrics, flight=setup.use(ports.FLIGHT),
                              outbox=setup.use(ports.OUTBOX), content=setup.use(ports.CONTENT),
                              alarms=setup.alarms, ground_schedule=setup.use(ports.SCHEDULE),
-                             groundlink=setup.use(ports.GROUNDLINK),
+                             groundlink=setup.use(ports.GROUNDLINK), payments=setup.use(ports.PAYMENTS),
                              state_dir=state.path if (state := setup.use(ports.STATE_DIR)) is not None else None)
     setup.provide(ports.CERTIFICATES, services.https)
     return Portal(services, config.listen, reserved_descriptors=setup.descriptors_reserved_by_others)

@@ -160,6 +160,64 @@ def document() -> dict[str, Any]:
                 "503": _error("storage refused the write: nothing was stored"),
             },
         }},
+        "/api/v1/orders/mine": {"post": {
+            "summary": "this passenger's orders and what became of them (stored on board, sent, confirmed, "
+                       "declined, failed)",
+            "description": "`receipts` are the Idempotency-Keys the passenger's browser made for its orders "
+                           "(kept on the device: localStorage and the page's URL fragment). The server keeps only "
+                           "their SHA-256: nothing is found by an order's id, nor without its key; keys under 16 "
+                           "characters, unknown or older than two days are listed under `unknown`.",
+            "tags": ["orders"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["receipts"], "additionalProperties": False,
+                "properties": {"receipts": {"type": "array", "maxItems": 50, "items": {"type": "string"}}}}}}},
+            "responses": {
+                "200": _json({"type": "object", "required": ["orders", "unknown"], "properties": {
+                    "orders": {"type": "array", "items": {"$ref": "#/components/schemas/MyOrder"}},
+                    "unknown": {"type": "array", "items": {"type": "string"}}}}, "the orders these keys made"),
+                "400": _error("not JSON"), "403": _error("cross-origin"), "413": _error("body too large"),
+                "415": _error("not application/json"), "422": _error("not {\"receipts\": [...]}"),
+            },
+        }},
+        "/api/v1/payments": {"post": {
+            "summary": "pay for a catalog item by card, offline: stored on board (201 only once durable), "
+                       "authorised by the processor in the ground window",
+            "description": "The card is encrypted in the browser to the processor's key "
+                           "(`/api/v1/payments/key`) as a compact JWE (RSA-OAEP-256, A256GCM): the server gets "
+                           "only the JWE, the brand and the last four digits. `amount_minor` must be the "
+                           "catalog's price times `quantity`. Over an offline limit or a hot card: 422 with "
+                           "`reason` (over_transaction_limit, over_card_limit, over_device_limit, "
+                           "over_flight_limit, hot_card, currency, unavailable) and nothing stored. "
+                           "Idempotency-Key is required, with the rules of /api/v1/orders.",
+            "tags": ["orders"],
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
+                            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/PaymentRequest"}}}},
+            "responses": {
+                "201": _json({"type": "object", "required": ["id", "kind", "status", "delivery", "amount_minor",
+                                                             "currency", "brand", "last4"], "properties": {
+                    "id": {"type": "string"}, "kind": {"const": "payment"}, "status": {"type": "string"},
+                    "delivery": {"type": "string", "enum": ["after_landing", "now"]},
+                    "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
+                    "brand": {"type": "string"}, "last4": {"type": "string"}}}, "stored durably"),
+                "400": _error("not JSON, or no or a malformed Idempotency-Key"),
+                "403": _error("cross-origin"), "413": _error("body too large"),
+                "415": _error("not application/json"),
+                "422": _error("invalid field, a price that is not the catalog's, over a limit or a hot card "
+                              "(`reason`), or an Idempotency-Key already used with another body"),
+                "429": _error("too many orders from this device"),
+                "503": _error("card payment unavailable, or storage refused the write: nothing was stored"),
+            },
+        }},
+        "/api/v1/payments/key": {"get": {
+            "summary": "the card processor's public key (RSA JWK, for RSA-OAEP-256), from the content bundle",
+            "tags": ["orders"],
+            "responses": {"200": _json({"type": "object", "required": ["kty", "n", "e"], "properties": {
+                "kty": {"const": "RSA"}, "n": {"type": "string"}, "e": {"type": "string"},
+                "kid": {"type": "string"}, "alg": {"const": "RSA-OAEP-256"}}}, "the key"),
+                          "404": _error("card payment is not available on board")},
+        }},
         "/api/v1/openapi.json": {"get": {"summary": "this document", "tags": ["meta"],
                                          "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
         "/content/{path}": {"get": {
@@ -187,7 +245,31 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"],
-                      "properties": {"error": {"type": "string"}, "field": {"type": "string"}}},
+                      "properties": {"error": {"type": "string"}, "field": {"type": "string"},
+                                     "reason": {"type": "string", "description": "payments: why it was refused"},
+                                     "limit_minor": {"type": ["integer", "null"]},
+                                     "expected_minor": {"type": "integer"}}},
+            "MyOrder": {"type": "object", "required": ["receipt", "id", "kind", "created", "state"], "properties": {
+                "receipt": {"type": "string"}, "id": {"type": "string"}, "kind": {"type": "string"},
+                "item": NULLABLE_STRING, "title": NULLABLE_STRING,
+                "created": {"type": "string", "description": "UTC, ISO 8601"},
+                "state": {"type": "string", "enum": ["stored", "sent", "confirmed", "declined", "failed"]},
+                "reason": NULLABLE_STRING, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
+                "brand": {"type": "string"}, "last4": {"type": "string"}, "quantity": {"type": "integer"},
+                "authorisation": {"type": "string"}}},
+            "PaymentRequest": {"type": "object", "additionalProperties": False,
+                               "required": ["item", "amount_minor", "currency", "jwe", "brand", "last4", "email"],
+                               "properties": {
+                                   "item": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
+                                   "quantity": {"type": "integer", "minimum": 1, "maximum": 9},
+                                   "amount_minor": {"type": "integer", "minimum": 1},
+                                   "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                                   "jwe": {"type": "string", "description": "compact JWE of the card"},
+                                   "brand": {"type": "string"},
+                                   "last4": {"type": "string", "pattern": "^[0-9]{4}$"},
+                                   "email": {"type": "string", "format": "email", "maxLength": 254},
+                                   "seat": {"type": "string", "pattern": "^[1-9][0-9]{0,2}[A-K]$"},
+                                   "lang": {"type": "string", "enum": list(LANGUAGES)}}},
             "Value": VALUE,
             "Flight": {"type": "object", "required": ["seq", "phase", "flight", "parameters", "progress", "time"],
                        "properties": {
@@ -203,9 +285,15 @@ def document() -> dict[str, Any]:
                                                                                  "enum": list(ITEM_KINDS)},
                                                       "description": "the order kinds this item takes"},
                                            "duration_s": {"type": "number"},
-                                           "price": {"type": "string"},
+                                           "price": {"type": "string", "description": "as text"},
                                            "price_value": {"type": "object", "properties": {
-                                               "currency": {"type": "string"}, "amount": {"type": "number"}}}}}},
+                                               "currency": {"type": "string"}, "amount": {"type": "number"},
+                                               "amount_minor": {"type": "integer"},
+                                               "exponent": {"type": "integer"},
+                                               "per": {"type": "string", "enum": ["night", "item", "person"]}}},
+                                           "mode": {"type": "string", "enum": ["bought", "booked", "requested"]},
+                                           "payable": {"type": "boolean",
+                                                       "description": "takes card payment on board"}}}},
                                        "lang": {"type": "string"}, "profile": {"type": "string"},
                                        "video_available": {"type": "boolean"},
                                        "video_unavailable_reason": {"type": ["string", "null"]},

@@ -16,7 +16,7 @@ from appliance.portal.flight import FlightReport
 from appliance.portal.https import Https
 from appliance.portal.orders import KeyLocks, RateLimiter
 from appliance.portal.stream import Broadcaster
-from appliance.ports import ContentView, GroundLinkControl, OrderSink
+from appliance.ports import ContentView, GroundLinkControl, OrderSink, PaymentDesk
 from appliance.timebase import Clock
 
 
@@ -33,6 +33,7 @@ class Services:
     outbox: OrderSink | None = None
     alarms: Alarms | None = None
     groundlink: GroundLinkControl | None = None
+    payments: PaymentDesk | None = None
     order_keys: KeyLocks = field(default_factory=KeyLocks)
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     bundle_files: BundleDir = field(default_factory=BundleDir)

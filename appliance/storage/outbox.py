@@ -166,6 +166,17 @@ class JournalOutbox:
             return None
         return _item(doc), dict(doc["request"])
 
+    def progress(self, item_id: str) -> dict[str, Any] | None:
+        """Where an item is (see ports.OrderSink.progress); None when unknown or storage is not started."""
+        if self._db is None or item_id not in self._index:
+            return None
+        doc = self._db.table(TABLE).get(doc_id=self._index[item_id])
+        if doc is None:
+            return None
+        return {"state": doc["state"], "attempts": int(doc["attempts"]), "receipt": doc.get("receipt"),
+                "reason": doc.get("reason"), "last_error": doc.get("last_error"),
+                "inflight": item_id in self._inflight}
+
     def _remember_request(self, key: str, doc_id: int, created: float) -> None:
         """Index a kept request; past MAX_REQUESTS or REQUEST_KEEP_S the oldest go (the dict is in seq order)."""
         self._requests[key] = (doc_id, created)

@@ -3,7 +3,8 @@
 Service listener (`groundlink.url`):
   POST /orders/{kind}   booking | offer | email | password_reset, JSON with an `Idempotency-Key` header (201
                         with a receipt; the same key and body again: the same 201; another body: 422; still
-                        processing: 409)
+                        processing: 409); `payment` goes to the card processor (firmware_sim/ground/processor.py:
+                        201 authorised, 402 declined with a reason, Retry-After on a soft decline, 5xx error)
   POST /telemetry       the appliance's summary, same idempotency rules
   GET  /health          200 {"status": "pass"} while the station is up
   GET  /time            {"epoch": seconds} (every answer also carries a Date header)
@@ -14,7 +15,8 @@ Service listener (`groundlink.url`):
 Every request crosses the simulated link (`LinkModel`: bandwidth both ways, round trip, cuts) and the fault
 plan (`FaultPlan`).
 
-Control routes (the simulator's control listener): GET/DELETE /ground/received, GET/POST/DELETE
+Control routes (the simulator's control listener): GET/DELETE /ground/received, GET /ground/processor (keys
+seen, authorisations per key, final answers), GET/POST/DELETE
 /ground/faults, PUT /ground/link, PUT /ground/station, POST /ground/content/publish {"day": "YYYY-MM-DD"},
 GET/PUT /ground/tuf (the TUF attack knobs, firmware_sim/ground/tuf.py).
 """
@@ -41,14 +43,15 @@ from firmware_sim.content_samples import generate
 from firmware_sim.device import World
 from firmware_sim.ground.content import ContentServer, add_content_routes
 from firmware_sim.ground.faults import FaultPlan, parse_rule
-from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger
+from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger, fingerprint
 from firmware_sim.ground.link import LinkCut, LinkModel
+from firmware_sim.ground.processor import Processor
 from firmware_sim.ground.tuf import TufServer, add_tuf_routes
 
 log = logging.getLogger("firmware_sim.ground")
 
 REPO = Path(__file__).resolve().parents[2]  # the packer runs from this checkout
-ORDER_KINDS = ("booking", "offer", "email", "password_reset")  # the portal's order kinds
+ORDER_KINDS = ("booking", "offer", "email", "password_reset", "payment")  # the outbox kinds
 MAX_KEY_LENGTH = 255
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Headers aiohttp adds to every answer (Server, Date, Content-Length, status line): counted as wire bytes.
@@ -104,6 +107,7 @@ class GroundStation:
         self._tuf_dir: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="ground-tuf-")
         self.tuf = TufServer(Path(self._tuf_dir.name))  # every edition is also signed, served at /tuf/
         self.ledger = Ledger()
+        self.processor = Processor()
         self.faults = FaultPlan()
         self.link = LinkModel()
         self.content: ContentServer | None = None
@@ -213,7 +217,27 @@ class GroundStation:
         kind = request.match_info["kind"]
         if kind not in ORDER_KINDS:
             return error(404, f"no service for {kind!r} (known: {', '.join(ORDER_KINDS)})")
+        if kind == "payment":
+            return await self._payment(request)
         return await self._idempotent(request, kind)
+
+    async def _payment(self, request: web.Request) -> web.Response:
+        """The processor's answer for one payment; an authorised one is also in the ledger (/ground/received),
+        with its payload as forwarded (the JWE, never a card in the clear)."""
+        key = request.headers.get("Idempotency-Key", "")
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return error(400, f"an Idempotency-Key header of 1..{MAX_KEY_LENGTH} characters is required")
+        try:
+            payload = json.loads(await request.read())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error(400, "the body is not JSON")
+        if not isinstance(payload, dict):
+            return error(400, "the body must be a JSON object")
+        await self._processing(request)
+        answer = self.processor.handle(key, payload, fingerprint(payload))
+        if answer.status == 201 and f"payment:{key}" not in self.ledger.accepted:
+            self.ledger.accept("payment", key, payload)
+        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
     async def _post_telemetry(self, request: web.Request) -> web.Response:
         return await self._idempotent(request, "telemetry")
@@ -354,6 +378,7 @@ class GroundStation:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ground/received", self._get_received)
+        app.router.add_get("/ground/processor", self._get_processor)
         app.router.add_delete("/ground/received", self._delete_received)
         app.router.add_get("/ground/faults", self._get_faults)
         app.router.add_post("/ground/faults", self._post_fault)
@@ -368,6 +393,9 @@ class GroundStation:
     async def _get_received(self, request: web.Request) -> web.Response:
         with_payloads = request.query.get("payloads", "1") not in ("0", "false", "no")
         return web.json_response(self.ledger.report(with_payloads))
+
+    async def _get_processor(self, request: web.Request) -> web.Response:
+        return web.json_response(self.processor.report())
 
     async def _delete_received(self, request: web.Request) -> web.Response:
         self.ledger.clear()

@@ -24,6 +24,8 @@ from appliance.alarms import Alarms
 from appliance.content.pack import pack
 from appliance.content.store import ContentStore
 from appliance.metrics import Metrics
+from appliance.payments.config import PaymentsConfig
+from appliance.payments.desk import Desk
 from appliance.portal.component import Portal, make_services
 from appliance.portal.config import PortalConfig
 from appliance.ports import FlightInfo, ParamStatus, Reading, ScheduleView
@@ -113,6 +115,7 @@ class PortalRig:
     alarms: Alarms
     metrics: Metrics
     tmp: Path
+    desk: Desk | None = None
 
     @property
     def services(self) -> Any:
@@ -136,9 +139,9 @@ def install_samples(store: ContentStore, tmp: Path, day: date, name: str | None 
 
 
 async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None, portal_clock: Clock | None = None,
-                    **config: Any) -> PortalRig:
+                    payments: PaymentsConfig | None = None, **config: Any) -> PortalRig:
     """`portal_clock` (e.g. a ManualClock) drives only the portal's services (captive inactivity, rate limits);
-    storage and alarms keep the system clock."""
+    storage and alarms keep the system clock. `payments`: the [payments] section of the real payment desk."""
     clock, metrics = SystemClock(), Metrics()
     alarms = Alarms(clock, metrics)
     storage = StorageComponent(StorageConfig(dir=str(tmp_path / "state")), clock, metrics)
@@ -150,11 +153,13 @@ async def start_rig(tmp_path: Path, ground_schedule: ScheduleView | None = None,
     services = make_services(portal_config, portal_clock or clock, metrics, flight=flight, outbox=storage.outbox,
                              content=content, alarms=alarms, ground_schedule=ground_schedule,
                              state_dir=tmp_path / "state")
+    desk = Desk(payments or PaymentsConfig(), storage.outbox, content)
+    services.payments = desk
     portal = Portal(services, portal_config.listen)
     await portal.start()
     assert portal.address is not None
     return PortalRig(portal, f"http://127.0.0.1:{portal.address[1]}", flight, storage, content, alarms, metrics,
-                     tmp_path)
+                     tmp_path, desk)
 
 
 @contextlib.asynccontextmanager

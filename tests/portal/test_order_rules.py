@@ -59,7 +59,8 @@ async def test_the_catalog_says_what_each_item_takes(rig: PortalRig) -> None:
     assert items["coast"]["orders"] == []
     assert items["guide-madrid"]["orders"] == ["email"]
     assert items["hotel-madrid"]["orders"] == ["offer", "booking"]  # priced: bookable
-    assert items["hotel-madrid"]["price_value"] == {"currency": "EUR", "amount": 89.0}
+    assert items["hotel-madrid"]["price_value"] == {"currency": "EUR", "amount": 89.0, "amount_minor": 8900,
+                                                   "exponent": 2, "per": "night"}
 
 
 def test_orders_per_item_override_the_defaults_and_bad_ones_are_skipped() -> None:

@@ -25,6 +25,7 @@
     doc.cookie = "lang=" + lang + "; path=/; max-age=86400; samesite=lax";
     applyStrings();
     C.loadCatalog();
+    C.renderOrders();
   }
 
   /* ---- flight panel ---------------------------------------------------------------------------------- */
@@ -156,6 +157,7 @@
     C.setupUnits();
     $("lang-select").onchange = function () { setLang(this.value); };
     C.setupOrders();
+    C.setupPay();
     $("player-close").onclick = C.closePlayer;
     setupTabs();
     C.setupReader();

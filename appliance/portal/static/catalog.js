@@ -32,7 +32,10 @@
     var li = el("li", "card");
     if (item.thumbnail) { var img = el("img"); img.src = item.thumbnail; img.alt = ""; img.loading = "lazy"; li.appendChild(img); }
     var body = el("div", "body"), meta = [item.category_name || item.category];
-    if (item.price) { meta.push(price(item)); }
+    if (item.price) {
+      var per = item.price_value && item.price_value.per;
+      meta.push(price(item) + (per === "night" || per === "person" ? " " + t("per_" + per) : ""));
+    }
     if (typeof item.duration_s === "number" && item.duration_s > 0) { meta.push(duration(item.duration_s)); }
     var metaLine = el("div", "meta", meta.join(" \u00B7 "));
     if (item.price) { metaLine.setAttribute("data-price", price(item)); }
@@ -56,8 +59,13 @@
         actions.appendChild(read);
       } else if (href) { var a = el("a", "button", t("open")); a.href = href; a.target = "_blank"; a.rel = "noopener"; actions.appendChild(a); }
     }
+    if (item.payable && item.price_value) {  /* bought or booked: paid by card on board, charged after landing */
+      var pay = button(t("pay"), function () { C.openPay(item); });
+      pay.setAttribute("data-pay", item.id);
+      actions.appendChild(pay);
+    }
     (item.orders || []).forEach(function (kind, n) {  /* what the catalog says this item takes */
-      var secondary = item.kind !== "offer" || n > 0;
+      var secondary = item.kind !== "offer" || n > 0 || !!item.payable;
       var b = button(t(ORDER_LABELS[kind] || kind), function () { openOrder(kind, item); }, secondary);
       b.setAttribute("data-order", kind);
       actions.appendChild(b);
@@ -209,6 +217,7 @@
         status.appendChild(ref);
         status.className = "status ok";
         status.setAttribute("data-order-id", data.id);
+        C.remember(key);  /* My orders: this key is the passenger's receipt */
         delete keys[sent];  /* confirmed: the same order again is a new one */
         return;  /* Send stays disabled: this order is placed */
       }
@@ -226,6 +235,7 @@
     $("reset-open").onclick = function () { openOrder("password_reset", null); };
   }
 
+  C.price = price;
   C.loadCatalog = loadCatalog;
   C.renderCatalog = renderCatalog;
   C.closePlayer = closePlayer;
