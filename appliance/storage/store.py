@@ -15,7 +15,6 @@ Use from one thread at a time (the event loop's), or hold `lock` around reads th
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import gc
 import json
@@ -118,9 +117,9 @@ class Store:
     async def commit_async(self, ops: list[Op]) -> int:
         future = self.commit(ops)
         try:
-            # shield: cancelling the waiter must not cancel the journal's future, or a record that does become
-            # durable would look refused (and be rolled back from memory)
-            return await asyncio.shield(asyncio.wrap_future(future))
+            # watch, not wrap: cancelling the waiter must not cancel the journal's future, or a record that does
+            # become durable would look refused (and be rolled back from memory)
+            return await self.journal.watch(future)
         except StorageRefused:
             self.rollback()
             raise
