@@ -200,14 +200,15 @@ def _recovery_rounds(directory: Path, records: int) -> Rounds:
 
 
 def _appends_rounds(root: Path, writers: int, ours: Callable[[Path, int], float]) -> Rounds:
-    counter = itertools.count()
+    counter = itertools.count()  # fresh files for every round (names unique across calls: the prefix)
 
     def fresh(prefix: str) -> Path:
         path = root / f"{prefix}-{writers}-{next(counter)}"
         path.mkdir()
         return path
 
-    return alternate(lambda: ours(fresh("ours"), writers), lambda: _sqlite_appends(fresh("sqlite"), writers))
+    name = ours.__name__
+    return alternate(lambda: ours(fresh(name), writers), lambda: _sqlite_appends(fresh(f"sqlite{name}"), writers))
 
 
 def run() -> list[Figure]:
