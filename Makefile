@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit bench debs venv image image-test clean avionics-corpus avionics-goldens \
+.PHONY: run test lint typecheck unit bench bench-compare debs venv image image-test clean avionics-corpus avionics-goldens \
 	modem-goldens
 
 $(STAMP): setup.cfg pyproject.toml
@@ -50,8 +50,20 @@ test: $(STAMP) debs
 	$(BIN)/mypy hal appliance
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
+# make bench ONLY=storage (or ONLY="storage avionics"): only those; figures in bench-results/runs/<time>/.
+ONLY ?=
+# Byte-compiled first, as an installed wheel is: start-up figures measure the daemon, not the compiler (the
+# interpreter+imports reference gets the same .pyc files).
 bench: $(STAMP) debs
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m compileall -q appliance hal firmware_sim
+	$(BIN)/python -m tests.bench $(ONLY)
+
+# make bench-compare OLD=bench-results/runs/<a> NEW=bench-results/runs/<b> (default: the two newest runs):
+# flags a figure that regressed beyond the noise; exit status 1 if any did.
+OLD ?=
+NEW ?=
+bench-compare:
+	$(PYTHON) -m tests.bench.compare $(OLD) $(NEW)
 
 # The avionics trace corpus (tests/data/avionics): new captures from the simulator + goldens, or goldens only.
 # Never run by the tests; review the goldens' diff before committing.

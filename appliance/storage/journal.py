@@ -2,10 +2,13 @@
 
 Writers (any thread, or asyncio tasks through `append`) call `submit`: the record gets its sequence number at
 once and waits in a queue. One writer thread takes everything queued, writes it with one `pwrite` and makes it
-durable with one `fsync`, then resolves every future of that batch. So the event loop never blocks on fsync,
-and a writer's future resolves only after the fsync that covers its record.
+durable with one `fdatasync` (data and size; a record needs no timestamps), then resolves every future of
+that batch. So the event loop never blocks on the sync, and a writer's future resolves only after the sync that
+covers its record. With one writer and nobody else waiting a batch is one record: one write, one fdatasync.
+Asyncio waiters (`append`, `watch`) are woken once per batch and event loop (one `call_soon_threadsafe` for
+the whole batch, not one per record), which keeps the hand-over to the loop short for one writer and for 64.
 
-A failed write or fsync fails the whole batch (and everything queued behind it) with `StorageRefused`, and the
+A failed write or sync fails the whole batch (and everything queued behind it) with `StorageRefused`, and the
 journal refuses every later write until it is reopened: after a failed fsync Linux may have dropped the dirty
 pages, so nothing is retried and assumed good. ENOSPC is reported as "disk full".
 
@@ -56,6 +59,7 @@ class _Control:
 
 
 _Item = tuple[int, int, bytes, "concurrent.futures.Future[int]"]
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 
 
 class Journal:
@@ -77,6 +81,8 @@ class Journal:
         self._closing = False
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._waiters_lock = threading.Lock()
+        self._waiters: dict[concurrent.futures.Future[int], _Waiter] = {}
         self.snapshot_seq = 0
         self.bytes_since_checkpoint = 0
         self.batches = 0
@@ -156,8 +162,20 @@ class Journal:
     async def append(self, rtype: int, payload: bytes) -> int:
         """Durable when it returns (the sequence number). Raises StorageRefused."""
         _, future = self.submit(rtype, payload)
-        # shield: a cancelled waiter must not cancel the record's future (the record is written anyway)
-        return await asyncio.shield(asyncio.wrap_future(future))
+        return await self.watch(future)
+
+    def watch(self, future: concurrent.futures.Future[int]) -> asyncio.Future[int]:
+        """An asyncio future (of the running loop) that follows `future`, a record's future from `submit`.
+        Cancelling it never cancels the record's future: the record is written anyway (as `asyncio.shield`).
+        Call from the event loop's thread."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[int] = loop.create_future()
+        with self._waiters_lock:
+            if not future.done():
+                self._waiters[future] = (loop, waiter)
+                return waiter
+        _settle([(future, waiter)])
+        return waiter
 
     def append_sync(self, rtype: int, payload: bytes) -> int:
         _, future = self.submit(rtype, payload)
@@ -223,7 +241,7 @@ class Journal:
             self._fail(items, error, reopenable=error.errno == errno.ENOSPC)
             return
         try:
-            self.ops.fsync(self._fd)
+            self.ops.fdatasync(self._fd)
         except OSError as error:  # the page cache may now hold what the disk does not: never reopen in-process
             self._fail(items, error, reopenable=False)
             return
@@ -236,6 +254,7 @@ class Journal:
         for seq, _, _, future in items:
             if not future.cancelled():
                 future.set_result(seq)
+        self._wake_waiters(items)
         if self._offset >= self.segment_bytes:
             try:
                 self._start_segment(self._durable_seq + 1)
@@ -267,6 +286,22 @@ class Journal:
         for _, _, _, future in items:
             if not future.done():
                 future.set_exception(StorageRefused(f"not stored: {reason}"))
+        self._wake_waiters(items)
+
+    def _wake_waiters(self, items: list[_Item]) -> None:
+        """After `items`' futures are resolved: wake their asyncio waiters, one call per event loop."""
+        if not self._waiters:
+            return
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[concurrent.futures.Future[int], asyncio.Future[int]]]]
+        by_loop = {}
+        with self._waiters_lock:
+            for _, _, _, future in items:
+                entry = self._waiters.pop(future, None)
+                if entry is not None:
+                    by_loop.setdefault(entry[0], []).append((future, entry[1]))
+        for loop, pairs in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+                loop.call_soon_threadsafe(_settle, pairs)
 
     def _run_control(self, control: _Control) -> None:
         try:
@@ -359,6 +394,19 @@ class Journal:
             with contextlib.suppress(OSError):
                 self.ops.close(self._fd)
             self._fd = -1
+
+
+def _settle(pairs: list[tuple[concurrent.futures.Future[int], asyncio.Future[int]]]) -> None:
+    """On the waiters' loop: copy each resolved record future's outcome to its (not yet cancelled) waiter."""
+    for future, waiter in pairs:
+        if waiter.done():
+            continue
+        if future.cancelled():
+            waiter.cancel()
+        elif (error := future.exception()) is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(future.result())
 
 
 def _describe(error: OSError, doing: str) -> str:

@@ -15,7 +15,6 @@ Use from one thread at a time (the event loop's), or hold `lock` around reads th
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import gc
 import json
@@ -60,11 +59,18 @@ class Store:
         segment_bytes: int = 4 * 1024 * 1024,
         checkpoint_bytes: int = 16 * 1024 * 1024,
     ) -> Store:
-        """Recover from `directory` (journal, snapshot). Never fails on damage: it is in `recovery.problems`."""
+        """Recover from `directory` (journal, snapshot). Never fails on damage: it is in `recovery.problems`.
+
+        The recovered documents (about ten objects each, a million for 100,000 orders) live as long as the
+        process: once loaded they are moved out of the cyclic GC's generations (`gc.freeze`), so no later
+        collection walks them again (they are plain JSON, acyclic: reference counting still frees each one
+        that is deleted or replaced)."""
         gc_was_enabled = gc.isenabled()
         gc.disable()  # recovery allocates ~1 object per document and frees none: cyclic GC passes only cost time
         try:
-            return cls._open(directory, ops, segment_bytes, checkpoint_bytes)
+            store = cls._open(directory, ops, segment_bytes, checkpoint_bytes)
+            gc.freeze()
+            return store
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -118,9 +124,9 @@ class Store:
     async def commit_async(self, ops: list[Op]) -> int:
         future = self.commit(ops)
         try:
-            # shield: cancelling the waiter must not cancel the journal's future, or a record that does become
-            # durable would look refused (and be rolled back from memory)
-            return await asyncio.shield(asyncio.wrap_future(future))
+            # watch, not wrap: cancelling the waiter must not cancel the journal's future, or a record that does
+            # become durable would look refused (and be rolled back from memory)
+            return await self.journal.watch(future)
         except StorageRefused:
             self.rollback()
             raise

@@ -177,7 +177,7 @@ class JournaledDB(TinyDB):
         refused: StorageRefused | None = None
         for future in futures:
             try:
-                await asyncio.shield(asyncio.wrap_future(future))
+                await self.store.journal.watch(future)  # cancelling the waiter never cancels the record
             except StorageRefused as error:
                 refused = error
         if refused is not None:

@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 import aiohttp
 import psutil
 
-from tests.bench import Figure
+from tests.bench import Figure, Rounds
 from tests.conftest import subprocess_env
 from tests.hil_harness import Aircraft, SimProcess, metric_sum
 
-READY_RUNS = 3
+READY_RUNS = 5  # rounds: each a start to READY=1 after an unsafe shutdown, and the reference, in turn
 CONTENT_FILES = 20_000
 JOURNAL_RECORDS = 100_000
 CLIENTS = 200
@@ -42,9 +42,24 @@ def _baseline_import_seconds() -> float:
     return time.monotonic() - started
 
 
-def _baseline_rss() -> float:
-    """Reference: RSS of a bare interpreter with the daemon's heavy libraries imported."""
-    code = "import aiohttp, prometheus_client, psutil, sys; sys.stdout.write('x'); sys.stdout.flush(); sys.stdin.read()"
+_LIBRARIES = (
+    "import sys, importlib, appliance.daemon, appliance.core.registry as r; "
+    "[importlib.import_module(p + '.component') for p in r.PACKAGES]; "
+    "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) "
+    "- {'appliance', 'hal', 'tests', 'firmware_sim'})))"
+)
+
+
+def _libraries() -> list[str]:
+    """The third-party libraries the daemon's component modules import (what the RSS reference imports)."""
+    out = subprocess.run([sys.executable, "-c", _LIBRARIES], env=subprocess_env(), capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    return [name for name in out.split() if not name.startswith("_") and name.isidentifier()]
+
+
+def _baseline_rss(libraries: list[str]) -> float:
+    """Reference: RSS of a bare interpreter with the same libraries imported (not the daemon's own code)."""
+    code = f"import sys, {', '.join(libraries)}; sys.stdout.write('x'); sys.stdout.flush(); sys.stdin.read()"
     process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdout is not None and process.stdin is not None
     process.stdout.read(1)
@@ -73,24 +88,30 @@ def _big_state(aircraft: Aircraft) -> dict[str, Any]:
     return report
 
 
-def _time_to_ready(tmp: Path, sim: SimProcess) -> tuple[list[float], list[str], dict[str, Any]]:
-    """Start to READY=1, READY_RUNS times, each after an unsafe shutdown; the state's report gets where the
-    time went (each component's start, from /api/v1/status)."""
+def _time_to_ready(tmp: Path, sim: SimProcess) -> tuple[Rounds, list[str], dict[str, Any]]:
+    """Start to READY=1, READY_RUNS rounds, each after an unsafe shutdown, alternating (ABBA) with the
+    reference (interpreter + imports); the state's report gets where the time went (each component's start,
+    from /api/v1/status, for every round)."""
     aircraft = Aircraft(tmp, sim)
-    times = []
+    rounds = Rounds()
     try:
         aircraft.start()
         aircraft.wait_notify("READY", "1", 60)
         status = aircraft.get("/api/v1/status")[1]
         aircraft.cut()
         state = _big_state(aircraft) if {"storage", "content"} <= set(_built(status)) else {}
-        for _ in range(READY_RUNS):
+        state["start_seconds"] = []
+        for i in range(READY_RUNS):
+            if i % 2:
+                rounds.reference.append(_baseline_import_seconds())
             aircraft.start()
             ready = aircraft.wait_notify("READY", "1", 120)
-            times.append(ready.at - aircraft.started_at)
-            state["start_seconds"] = aircraft.get("/api/v1/status")[1]["daemon"].get("start_seconds")
+            rounds.ours.append(ready.at - aircraft.started_at)
+            state["start_seconds"].append(aircraft.get("/api/v1/status")[1]["daemon"].get("start_seconds"))
             aircraft.cut()  # unsafe shutdown again: every run recovers
-        return times, _built(status), state
+            if not i % 2:
+                rounds.reference.append(_baseline_import_seconds())
+        return rounds, _built(status), state
     finally:
         aircraft.close()
 
@@ -185,7 +206,9 @@ def _memory(tmp: Path, sim: SimProcess) -> list[Figure]:
         process = psutil.Process(aircraft.process.pid)
         time.sleep(5)
         idle = process.memory_info().rss / 1e6
-        reference = _baseline_rss()
+        libraries = _libraries()
+        references = [_baseline_rss(libraries) for _ in range(5)]  # RSS hardly varies; the median of five all the same
+        reference = sorted(references)[2]
         built = ", ".join(_built(aircraft.get("/api/v1/status")[1]))
         in_flight = sim.world() is not None
         if in_flight:
@@ -196,9 +219,10 @@ def _memory(tmp: Path, sim: SimProcess) -> list[Figure]:
         where = "in cruise, passengers ordering" if in_flight else "no flight simulated"
         return [
             Figure(f"daemon RSS idle at the gate ({built})", idle, "MB", reference,
-                   "bare python + aiohttp/prometheus/psutil", idle / reference, "< 80 MB", idle < 80),
+                   f"bare python + the same {len(libraries)} libraries", idle / reference, "<= 1.4x the reference",
+                   idle / reference <= 1.4, higher_is_better=False, reference_samples=references),
             Figure(f"daemon RSS {where}", flight_rss, "MB", reference, "bare python + libraries",
-                   flight_rss / reference, "< 80 MB", flight_rss < 80),
+                   flight_rss / reference, "< 80 MB", flight_rss < 80, higher_is_better=False),
         ]  # fmt: skip
     finally:
         aircraft.close()
@@ -247,19 +271,18 @@ def run() -> list[Figure]:
         tmp = Path(scratch)
         sim = SimProcess("day", 10.0)
         try:
-            times, built, built_state = _time_to_ready(tmp / "ready", sim)
-            floor = _baseline_import_seconds()
-            median = sorted(times)[len(times) // 2]
+            rounds, built, built_state = _time_to_ready(tmp / "ready", sim)
             big_state = (built_state.get("content_files") == CONTENT_FILES
                          and built_state.get("journal_records") == JOURNAL_RECORDS)  # fmt: skip
             state = (f"{CONTENT_FILES} content files, {JOURNAL_RECORDS} journal records" if big_state
                      else f"without the 20k/100k state: {built_state or 'storage/content not built'}")  # fmt: skip
-            figures.append(Figure(
-                f"start to READY=1 after an unsafe shutdown ({', '.join(built)}; {state})", median, "s", floor,
-                "interpreter + imports", median / floor, "< 2 s",
-                median < 2.0 if big_state else None,  # judged only with the goal's state
+            figures.append(Figure.from_rounds(
+                f"start to READY=1 after an unsafe shutdown ({', '.join(built)}; {state})", "s", rounds,
+                reference_name="interpreter + imports", goal="< 1.0 s (defect 1.5 s)",
+                met=lambda v, _r: v < 1.0 if big_state else None,  # judged only with the goal's state
+                higher_is_better=False,
             ))  # fmt: skip
-            print(f"  start to READY: runs {[round(t, 2) for t in times]}, state {built_state}", flush=True)
+            print(f"  start to READY: state {built_state}", flush=True)
             figures.extend(_memory(tmp / "memory", sim))
             figures.extend(_cpu(tmp / "cpu", sim))
         finally:
