@@ -24,6 +24,7 @@ PACKAGES: tuple[str, ...] = (
     "appliance.groundlink",
     "appliance.portal",
     "appliance.maintenance",
+    "appliance.update",
 )
 
 
