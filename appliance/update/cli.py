@@ -173,7 +173,8 @@ def build(outdir: Path, *, source: Path, name: str = "appliance", python: str = 
             argv += ["--find-links", str(links)]
         if no_index:
             argv += ["--no-index", "--no-build-isolation"]
-        done = subprocess.run([*argv, str(source.resolve())], capture_output=True, text=True, check=False)
+        # pip too: the install runs pip from the release's own wheel (appliance.update.install)
+        done = subprocess.run([*argv, str(source.resolve()), "pip"], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise BuildFailed(" | ".join(done.stderr.strip().splitlines()[-3:]))
         norm = name.replace("-", "_").lower()

@@ -1,5 +1,6 @@
 """Installing a release offline into `<root>/releases/<version>/`: a venv made with `python -m venv`, then
-`pip install --no-index --find-links wheels/` of the release's own wheels (never the network), then everything
+`pip install --no-index --find-links wheels/` of the release's own wheels (never the network; pip itself run
+from the release's pip wheel when it carries one, as `appliance release build` makes it), then everything
 flushed (os.sync) and `.complete` written last. Nothing of the running release is touched.
 
 A venv is not relocatable (its scripts name its interpreter by absolute path), so it is built where it will
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from appliance.fs.atomic import atomic_write_bytes
@@ -41,9 +43,27 @@ def check_wheels(source: Path, release: Release) -> None:
             raise InstallFailed(f"{wheel.name}: missing or not the wheel the manifest lists")
 
 
-def install(layout: Layout, source: Path, python: str, *, ops: FileOps = REAL_OPS, timeout: float = 600.0) -> str:
+Populate = Callable[[Path, Path, Release, str, float], None]
+
+
+def venv_populate(dest: Path, source: Path, release: Release, python: str, timeout: float) -> None:
+    """The venv at `dest` with the release installed in it, its wheels and its manifest beside."""
+    pip = [w.name for w in release.wheels if w.name.lower().startswith("pip-")]
+    _run([python, "-m", "venv", *(["--without-pip"] if pip else []), str(dest)], timeout)
+    shutil.copytree(source / "wheels", dest / "wheels")
+    # pip run from the release's own wheel: no ensurepip, no network, and no pip left in the venv (the next
+    # release brings its own)
+    runner = [str(dest / "wheels" / pip[0] / "pip")] if pip else ["-m", "pip"]
+    _run([str(dest / "bin" / "python"), *runner, "install", "--no-index", "--no-cache-dir",
+          "--disable-pip-version-check", "--find-links", str(dest / "wheels"), release.requirement], timeout)
+    shutil.copyfile(source / MANIFEST, dest / MANIFEST)
+
+
+def install(layout: Layout, source: Path, python: str, *, ops: FileOps = REAL_OPS, timeout: float = 600.0,
+            populate: Populate | None = None) -> str:
     """Install the release in `source` (release.json + wheels/); returns its version. Idempotent: an installed
-    release is left as it is."""
+    release is left as it is. `populate` makes the tree (default: venv_populate); everything after it (the
+    flush, the `.complete` marker) is the same for any tree."""
     try:
         release = parse((source / MANIFEST).read_bytes())
     except OSError as error:
@@ -56,11 +76,7 @@ def install(layout: Layout, source: Path, python: str, *, ops: FileOps = REAL_OP
     if dest.exists():
         shutil.rmtree(dest)  # the remains of a cut install
     try:
-        _run([python, "-m", "venv", str(dest)], timeout)
-        shutil.copytree(source / "wheels", dest / "wheels")
-        _run([str(dest / "bin" / "python"), "-m", "pip", "install", "--no-index", "--no-cache-dir",
-              "--disable-pip-version-check", "--find-links", str(dest / "wheels"), release.requirement], timeout)
-        shutil.copyfile(source / MANIFEST, dest / MANIFEST)
+        (populate or venv_populate)(dest, source, release, python, timeout)
         ops.sync()  # every file of the venv on disk before it is marked whole
         atomic_write_bytes(dest / COMPLETE, release.version.encode() + b"\n", ops=ops)
         ops.fsync_dir(layout.releases)

@@ -13,8 +13,8 @@ JSON file by appliance.fs.atomic. A directory under releases/ without `.complete
 cut by a power loss is removed and redone). The orders below are what make each crash state boot a whole
 release, old or new: a trial exists only while `current != committed`, and trial.json is written before
 `current` moves to the new release, so a trial release without its record is rolled back (state it cannot
-read); a rollback records the refusal before it moves `current` back; a manual rollback moves `committed`
-before `current`. Everything goes through appliance.fs.fileops so tests/test_update_crash_states.py can
+read); a rollback of a trial records the refusal before it moves `current` back; a manual rollback moves
+`committed` before `current` and records the refusal last (a release that runs is never a refused one). Everything goes through appliance.fs.fileops so tests/test_update_crash_states.py can
 replay every crash state. OSError from the disk propagates (nothing is acknowledged that is not durable).
 """
 
@@ -255,9 +255,11 @@ class Layout:
             return None
         if release is None or formats.can_read(release.state_formats, state) is not None:
             return None
-        self.refuse(committed, reason)
-        self._swap("committed", previous)  # before current: a cut in between is a trial without a record
+        # committed before current: a cut in between leaves a trial without a record, which the preflight
+        # rolls back (to `previous`, now committed); the refusal last, so a committed release is never refused
+        self._swap("committed", previous)
         self._swap("current", previous)
+        self.refuse(committed, reason)
         self._unlink_link("previous")
         self._event("rollback", committed, reason)
         return previous
