@@ -14,8 +14,9 @@ cut by a power loss is removed and redone). The orders below are what make each 
 release, old or new: a trial exists only while `current != committed`, and trial.json is written before
 `current` moves to the new release, so a trial release without its record is rolled back (state it cannot
 read); a rollback of a trial records the refusal before it moves `current` back; a manual rollback moves
-`committed` before `current` and records the refusal last (a release that runs is never a refused one). Everything goes through appliance.fs.fileops so tests/test_update_crash_states.py can
-replay every crash state. OSError from the disk propagates (nothing is acknowledged that is not durable).
+`committed` before `current` and records the refusal last (a release that runs is never a refused one).
+Everything goes through appliance.fs.fileops so tests/update/test_update_crash_states.py can replay every crash
+state. OSError from the disk propagates (nothing is acknowledged that is not durable).
 """
 
 from __future__ import annotations

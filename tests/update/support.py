@@ -117,7 +117,8 @@ def release_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, binary: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            binary: Path | None = None) -> subprocess.CompletedProcess[str]:
     argv = [str(binary)] if binary is not None else [sys.executable, "-m", "appliance"]
     return subprocess.run([*argv, *args], capture_output=True, text=True, env=env or release_env(), timeout=120,
                           check=False)

@@ -10,8 +10,8 @@ record (appliance.storage.store) is appended and acknowledged between the steps,
 Each crash state is booted the way the unit boots (the committed release's `appliance release preflight`,
 here `Layout.preflight` over the state in memory), then checked: `current` names a release whose every file is
 whole and of one version (never a mix), that version is one the workload had made current or was making
-current at the cut and not a refused one, the journal holds every acknowledged record, and a second preflight agrees with the first
-(the boot's own repair is stable).
+current at the cut and not a refused one (and the first release is never refused by a cut), the journal holds
+every acknowledged record, and a second preflight agrees with the first (the boot's own repair is stable).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def test_every_crash_state_boots_a_whole_release(recorded: tuple[Path, list[tupl
         seen = marks[: state.marks]
         where = f"crash after op {state.point} ({state.variant}; last mark {seen[-1] if seen else None})"
         try:
-            current, ops = boot(state, base)
+            current, _ = boot(state, base)
             check_journal(MemOps(base, state.files, state.dirs, state.links), base,
                           {m[1] for m in seen if m[0] == "ack"})
         except AssertionError as error:
