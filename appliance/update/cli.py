@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     build.add_argument("--python", default=sys.executable, help="the aircraft's Python (runs pip wheel)")
     build.add_argument("--find-links", type=Path, action="append", default=[], help="local wheels to use")
     build.add_argument("--no-index", action="store_true", help="never ask PyPI (only --find-links)")
+    build.add_argument("--extra", default="", help="the extra to install with it (the image: aircraft)")
     build.add_argument("--state-formats", default=None, help="JSON: override the state formats it declares")
     build.set_defaults(func=cmd_build)
 
@@ -145,7 +146,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     try:
         out = build(args.outdir, source=args.source, name=args.name, python=args.python,
-                    find_links=args.find_links, no_index=args.no_index,
+                    find_links=args.find_links, no_index=args.no_index, extra=args.extra,
                     state_formats=json.loads(args.state_formats) if args.state_formats else None)
     except (BuildFailed, OSError, ValueError) as error:
         print(f"appliance release build: {error}", file=sys.stderr)
@@ -159,7 +160,7 @@ class BuildFailed(Exception):
 
 
 def build(outdir: Path, *, source: Path, name: str = "appliance", python: str = sys.executable,
-          find_links: list[Path] | None = None, no_index: bool = False,
+          find_links: list[Path] | None = None, no_index: bool = False, extra: str = "",
           state_formats: dict[str, Any] | None = None) -> Path:
     """`pip wheel` the project and its dependencies, then write `OUTDIR/appliance-<version>/` with wheels/
     and release.json. Returns that directory."""
@@ -174,7 +175,8 @@ def build(outdir: Path, *, source: Path, name: str = "appliance", python: str = 
         if no_index:
             argv += ["--no-index", "--no-build-isolation"]
         # pip too: the install runs pip from the release's own wheel (appliance.update.install)
-        done = subprocess.run([*argv, str(source.resolve()), "pip"], capture_output=True, text=True, check=False)
+        project = str(source.resolve()) + (f"[{extra}]" if extra else "")
+        done = subprocess.run([*argv, project, "pip"], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise BuildFailed(" | ".join(done.stderr.strip().splitlines()[-3:]))
         norm = name.replace("-", "_").lower()
@@ -185,7 +187,7 @@ def build(outdir: Path, *, source: Path, name: str = "appliance", python: str = 
         pyver = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                capture_output=True, text=True, check=True).stdout.strip()
         wheels = tuple(Wheel(p.name, p.stat().st_size, sha256_of(p)) for p in sorted((work / "wheels").glob("*.whl")))
-        release = Release(version, pyver, f"{name}=={version}",
+        release = Release(version, pyver, f"{name}{f'[{extra}]' if extra else ''}=={version}",
                           formats.parse_declared(state_formats) if state_formats else formats.declared(), wheels)
         (work / MANIFEST).write_bytes(release.to_json())
         parse(release.to_json())  # what we wrote is a manifest

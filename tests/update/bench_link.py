@@ -19,7 +19,7 @@ from tests.update.test_update_window import LINK_RATE, setup, window
 def main() -> int:
     built, work = Path(sys.argv[1]), Path(sys.argv[2])
     work.mkdir(parents=True, exist_ok=True)
-    ground, layout, config = setup(work, built)
+    ground, layout, config = setup(work, built, first="0.0.1")
     size = sum(p.stat().st_size for p in built.rglob("*") if p.is_file())
     started = time.monotonic()
     result, sent = asyncio.run(window(ground, config, layout, LINK_RATE))

@@ -32,28 +32,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return probe_release(tmp_path_factory.mktemp("built"), "1.1.0")
 
 
-def first_release(root: Path, state: Path) -> Layout:
-    """A committed 1.0.0 (its manifest and marker only: the window never runs it)."""
+def first_release(root: Path, state: Path, version: str = "1.0.0") -> Layout:
+    """A committed release (its manifest and marker only: the window never runs it)."""
     layout = Layout(root, state)
-    where = layout.releases / "1.0.0"
+    where = layout.releases / version
     where.mkdir(parents=True)
-    release = Release("1.0.0", "3.11", "cabinprobe==1.0.0", formats.declared(), (Wheel("x-1.0-py3-none-any.whl", 0,
-                                                                                          "0" * 64),))
+    wheel = Wheel("x-1.0-py3-none-any.whl", 0, "0" * 64)
+    release = Release(version, "3.11", f"cabinprobe=={version}", formats.declared(), (wheel,))
     (where / MANIFEST).write_bytes(release.to_json())
-    (where / COMPLETE).write_text("1.0.0\n")
+    (where / COMPLETE).write_text(version + "\n")
     layout.mark_installed()
     return layout
 
 
-def setup(tmp: Path, built: Path) -> tuple[Ground, Layout, UpdateConfig]:
+def setup(tmp: Path, built: Path, first: str = "1.0.0") -> tuple[Ground, Layout, UpdateConfig]:
     ground = Ground(tmp / "keys", tmp / "repo")
     ground.init()
     ground.publish(built, prefix="releases")
     config = UpdateConfig(root=str(tmp / "opt"), python=sys.executable)
-    return ground, first_release(tmp / "opt", tmp / "state"), config
+    return ground, first_release(tmp / "opt", tmp / "state", first), config
 
 
-async def window(ground: Ground, config: UpdateConfig, layout: Layout, rate: float, budget: object = None,
+async def window(ground: Ground, config: UpdateConfig, layout: Layout, rate: float, *, budget: object = None,
                  server_hook: object = None) -> tuple[dict[str, object], int]:
     async with serve(ground.repo, rate) as server:
         if callable(server_hook):
@@ -101,7 +101,7 @@ def test_budgeted_windows_resume_where_the_last_stopped(tmp_path: Path, built: P
             spent[0] += n
             return True
 
-        result, sent = asyncio.run(window(ground, config, layout, 0, budget))
+        result, sent = asyncio.run(window(ground, config, layout, 0, budget=budget))
         statuses.append(result["status"])
         total_sent += sent
         assert sent <= allowance
