@@ -128,7 +128,9 @@ class Layout:
         except ValueError:
             return None
         version = value.get("version") if isinstance(value, dict) else None
-        return version if isinstance(version, str) and self.complete(version) else None
+        if not isinstance(version, str) or not self.complete(version) or version in self.refused():
+            return None
+        return version
 
     def set_pending(self, version: str) -> None:
         self._write_json("pending.json", {"version": version})
