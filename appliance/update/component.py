@@ -69,6 +69,7 @@ class UpdateComponent:
         self.on_trial = False
         self.ready_since: float | None = None
         self.busy_since: float | None = None  # when a passenger stream was last seen
+        self.was_busy = False
         self._task: asyncio.Task[None] | None = None
         self._refresh_gauge()
 
@@ -126,8 +127,11 @@ class UpdateComponent:
             self._trial_tick(now)
             return
         streams = self.registry.get_sample_value("appliance_sse_clients") or 0.0
-        if streams > 0 or self.busy_since is None:
+        # a stream seen at the last check may have lasted until this one: the quiet time starts at the first
+        # check that sees none
+        if streams > 0 or self.was_busy or self.busy_since is None:
             self.busy_since = now
+        self.was_busy = streams > 0
         pending = self.layout.pending()
         if pending is None or self.config.activate != "ground" or self.lifecycle.stopping:
             return
