@@ -23,8 +23,8 @@ PACKAGES: tuple[str, ...] = (
     "appliance.modem",
     "appliance.groundlink",
     "appliance.portal",
-    "appliance.maintenance",
     "appliance.update",
+    "appliance.maintenance",
 )
 
 
