@@ -57,6 +57,15 @@ class WindowRunner:
                  and (committed is None or version_key(v) > version_key(committed))]
         return sorted(newer, key=version_key, reverse=True)
 
+    def _installed_waiting(self) -> str | None:
+        """The newest installed release newer than the committed one, neither refused nor running."""
+        committed, current, refused = self.layout.link("committed"), self.layout.link("current"), self.layout.refused()
+        if committed is None or current != committed:
+            return None
+        newer = [v for v in self.layout.installed()
+                 if v not in refused and version_key(v) > version_key(committed)]
+        return max(newer, key=version_key) if newer else None
+
     def _target(self, targets: ports.SignedTargets, listed: dict[str, ports.SignedTargetInfo], path: str) -> Target:
         info = listed[path]
         sha = info.hashes["sha256"]
@@ -83,6 +92,11 @@ class WindowRunner:
 
     async def _run(self, session: aiohttp.ClientSession, targets: ports.SignedTargets, budget: ByteBudget | None,
                    progress: Progress, result: dict[str, Any]) -> dict[str, Any]:
+        waiting = self._installed_waiting()
+        if waiting is not None and self.layout.pending() is None:
+            # installed by a window that was cancelled (or a process killed) before it could say so
+            self.layout.set_pending(waiting)
+            return {**result, "status": "installed", "version": waiting}
         view = targets.view()
         if view is None:
             return {**result, "status": "no_metadata"}
@@ -119,12 +133,14 @@ class WindowRunner:
                     return {**result, "status": "budget"}
         except (ManifestError, Mismatch) as error:
             self.layout.refuse(version, f"refused from the ground: {error}")
+            shutil.rmtree(where, ignore_errors=True)
             log.warning("release %s refused: %s", version, error)
             return {**result, "status": "refused", "error": str(error)}
         try:
             await asyncio.to_thread(install, self.layout, where, self.config.python)
         except InstallFailed as error:
             self.layout.refuse(version, f"install failed: {error}")
+            shutil.rmtree(where, ignore_errors=True)
             log.warning("release %s not installed: %s", version, error)
             return {**result, "status": "refused", "error": str(error)}
         self.layout.set_pending(version)

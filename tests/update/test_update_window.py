@@ -85,6 +85,10 @@ def test_a_signed_release_is_fetched_over_2_mbit_and_installed(tmp_path: Path, b
     # the next window has nothing to do
     again, sent = asyncio.run(window(ground, config, layout, 0))
     assert again["status"] == "up_to_date" and sent == 0
+    # a window cancelled between the install and its record: the next one marks it pending, fetching nothing
+    (layout.state / "pending.json").unlink()
+    again, sent = asyncio.run(window(ground, config, layout, 0))
+    assert again["status"] == "installed" and layout.pending() == "1.1.0" and sent == 0
 
 
 def test_budgeted_windows_resume_where_the_last_stopped(tmp_path: Path, built: Path) -> None:
