@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from appliance.core.services import ServiceKey
+
+if TYPE_CHECKING:
+    import aiohttp
 
 ParamStatus = Literal["normal", "no_computed_data", "functional_test", "failure_warning", "stale"]
 TimeQuality = Literal["rtc", "avionics", "network"]
@@ -236,6 +239,10 @@ class Trust(ContentVerifier, Protocol):
         """For the summary sent to the ground: {"versions", "refusing", "refusals", "problem"}."""
         ...
 
+    def signed(self) -> SignedTargets | None:
+        """The verified metadata in use (what the updater checks releases against); None before any refresh."""
+        ...
+
 
 # --- modem, discretes -> ground link, maintenance -------------------------------------------------------
 
@@ -366,6 +373,53 @@ class Certificates(Protocol):
         with a reason and the old pair kept. An OSError writing the files is a refusal too. Call it on the
         event loop (it takes a few milliseconds: two small files written and fsynced, OpenSSL loading the pair);
         the first pair installed while the portal runs on HTTP only starts its HTTPS listener."""
+
+
+# --- trusted metadata (appliance.trust's TrustedMetadata fits as it is) -> the updater ---------------------
+
+class SignedTargetInfo(Protocol):
+    @property
+    def length(self) -> int: ...
+
+    @property
+    def hashes(self) -> Mapping[str, str]: ...
+
+
+class SignedTargetsList(Protocol):
+    @property
+    def targets(self) -> Mapping[str, SignedTargetInfo]: ...
+
+
+class SignedView(Protocol):
+    @property
+    def targets(self) -> SignedTargetsList: ...
+
+
+class SignedTargets(Protocol):
+    """The verified TUF metadata in use (appliance.trust.client.TrustedMetadata, after the window's refresh)."""
+
+    @property
+    def targets_url(self) -> str: ...
+
+    def view(self) -> SignedView | None:
+        """None when there is no verified metadata yet."""
+        ...
+
+
+# --- the updater -> ground link (called in the window, after the trust refresh) ---------------------------
+
+class ReleaseUpdater(Protocol):
+    async def window(self, session: aiohttp.ClientSession, targets: SignedTargets,
+                     budget: Callable[[int], bool] | None = None) -> dict[str, Any]:
+        """Take the newest signed release not yet installed nor refused: fetch what is missing (`budget(n)` is
+        asked before each request of n bytes; False stops cleanly, resumed next window; cancelling loses at
+        most one block), verify it against the signed targets, install it offline. It is activated later, at
+        a safe moment. Never raises for what the ground served; returns {"status": "up_to_date" | "budget" |
+        "interrupted" | "installed" | "refused" | "failed" | "no_metadata", "version", "bytes_fetched", ...}."""
+        ...
+
+    def telemetry(self) -> dict[str, Any]:
+        """For the ground's report: current, committed, trial, refused (with reasons), the last event."""
         ...
 
 
@@ -385,6 +439,7 @@ DISCRETES: ServiceKey[DiscretesControl] = ServiceKey("discretes", "discrete sign
 MODEM_POWER: ServiceKey[ModemPower] = ServiceKey("modem_power", "power-cycle the modem (discretes)")
 MODEM: ServiceKey[ModemView] = ServiceKey("modem", "registration, roaming, operator (modem)")
 GROUNDLINK: ServiceKey[GroundLinkControl] = ServiceKey("groundlink", "the ground window (groundlink)")
+UPDATER: ServiceKey[ReleaseUpdater] = ServiceKey("updater", "releases from the ground, trial, rollback (update)")
 SCHEDULE: ServiceKey[ScheduleView] = ServiceKey("schedule", "the aircraft's published schedule (groundlink)")
 CERTIFICATES: ServiceKey[Certificates] = ServiceKey("certificates", "install the HTTPS certificate (portal)")
 

@@ -28,7 +28,7 @@ REPORT_MARK = "BOOT-REPORT"
 SIM_DROP_IN = """\
 [Service]
 ExecStart=
-ExecStart=/opt/appliance/bin/appliance run --sim --config /etc/appliance/boot-test.toml \\
+ExecStart=/opt/appliance/current/bin/appliance run --sim --config /etc/appliance/boot-test.toml \\
   --state-dir /var/lib/appliance/sim
 WorkingDirectory=/var/lib/appliance
 """

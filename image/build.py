@@ -50,27 +50,35 @@ def ensure_tools() -> None:
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
 
 
-def build_wheels(dest: Path) -> list[Path]:
-    """The project's wheel and its dependencies' (fetched from PyPI by pip, at build time)."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest), f"{REPO}[aircraft]"])
-    return sorted(dest.glob("*.whl"))
+def build_release(out: Path) -> Path:
+    """The first release: `appliance release build` (the project's wheel and its dependencies', fetched from
+    PyPI by pip at build time, with the aircraft extra), as the ground would publish it."""
+    releases = out / "release"
+    if releases.exists():
+        shutil.rmtree(releases)
+    run([sys.executable, "-m", "appliance", "release", "build", str(releases), "--source", str(REPO),
+         "--extra", "aircraft"])
+    (built,) = releases.glob("appliance-*")
+    return built
 
 
-def customize_hooks(overlay: Path, wheels: Path) -> list[str]:
-    """mmdebstrap hooks ("$1" is the new root)."""
+def customize_hooks(overlay: Path, release: Path) -> list[str]:
+    """mmdebstrap hooks ("$1" is the new root). The first release is installed the way every later one is
+    (`appliance release install`: a venv at /opt/appliance/releases/<version>, `pip install --no-index` of the
+    release's own wheels, `current` and `committed` -> it), run from a throwaway bootstrap venv."""
     enable = " ".join(SERVICES_TO_ENABLE)
+    bootstrap = "/tmp/appliance-bootstrap"
     return [
         f'cp -a {shlex.quote(str(overlay))}/. "$1/"',
-        f'mkdir -p "$1/tmp/wheels" && cp {shlex.quote(str(wheels))}/*.whl "$1/tmp/wheels/"',
-        f'chroot "$1" python3 -m venv {VENV}',
-        f'chroot "$1" {VENV}/bin/pip install --quiet --no-index --find-links /tmp/wheels "appliance[aircraft]"',
-        'rm -rf "$1/tmp/wheels"',
-        f'chroot "$1" {VENV}/bin/appliance --version',
+        f'mkdir -p "$1/tmp/release" && cp -a {shlex.quote(str(release))}/. "$1/tmp/release/"',
+        f'chroot "$1" python3 -m venv {bootstrap}',
+        f'chroot "$1" {bootstrap}/bin/pip install --quiet --no-index --find-links /tmp/release/wheels appliance',
+        f'chroot "$1" {bootstrap}/bin/appliance release install /tmp/release --config /etc/appliance/appliance.toml',
+        f'rm -rf "$1/tmp/release" "$1{bootstrap}"',
+        f'chroot "$1" {VENV}/current/bin/appliance --version',
         'chroot "$1" systemd-sysusers',
         'chroot "$1" chown -R root:appliance /etc/appliance',
+        f'chroot "$1" chown -R appliance:appliance {VENV}',  # the updater installs and swaps releases there
         'chmod 0750 "$1/etc/appliance"',  # ConfigurationDirectoryMode=0750
         f'chroot "$1" systemctl enable {enable}',
         'rm -f "$1"/etc/ssh/ssh_host_*',
@@ -83,10 +91,11 @@ def build_rootfs(out: Path, options: ImageOptions) -> Path:
     with tempfile.TemporaryDirectory(prefix="appliance-image-") as scratch:
         overlay = Path(scratch) / "overlay"
         write_overlay(overlay, options)
-        wheels = build_wheels(out / "wheels")
-        log(f"{len(wheels)} wheels: {', '.join(w.name.split('-')[0] for w in wheels)}")
+        release = build_release(out)
+        wheels = sorted((release / "wheels").glob("*.whl"))
+        log(f"release {release.name}, {len(wheels)} wheels: {', '.join(w.name.split('-')[0] for w in wheels)}")
         argv = ["mmdebstrap", "--variant=apt", "--include=" + ",".join(PACKAGES)]
-        for hook in customize_hooks(overlay, out / "wheels"):
+        for hook in customize_hooks(overlay, release):
             argv.append(f"--customize-hook={hook}")
         run([*argv, SUITE, str(tarball)])
     return tarball

@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 UNITS = REPO / "units"
-VENV = "/opt/appliance"
+VENV = "/opt/appliance"  # releases/<version>/ (one venv each), current, committed, previous
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def test_the_config_pull_timer_and_every_unit_verify(overlay: Path, tmp_path: Pa
         (shim / name).chmod(0o755)
     copies = []
     for unit in [*system.glob("*.service"), *system.glob("*.socket"), *system.glob("*.timer")]:
-        text = unit.read_text().replace("/opt/appliance/bin/appliance", str(shim / "appliance"))
+        text = re.sub(r"/opt/appliance/(current|committed)/bin/appliance", str(shim / "appliance"), unit.read_text())
         copy = tmp_path / unit.name
         copy.write_text(text.replace("/usr/bin/ansible-pull", str(shim / "ansible-pull")))
         copies.append(str(copy))

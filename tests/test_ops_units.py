@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 UNITS = Path(__file__).resolve().parents[1] / "units"
-INSTALLED_BINARY = "/opt/appliance/bin/appliance"
+INSTALLED_BINARY = re.compile(r"/opt/appliance/(current|committed)/bin/appliance")
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 
@@ -38,7 +38,7 @@ def test_systemd_analyze_verify_passes_on_every_unit(tmp_path: Path) -> None:
     copies = []
     for unit in unit_files():
         copy = tmp_path / unit.name
-        copy.write_text(unit.read_text().replace(INSTALLED_BINARY, str(shim)))
+        copy.write_text(INSTALLED_BINARY.sub(str(shim), unit.read_text()))
         copies.append(str(copy))
     assert {Path(c).name for c in copies} >= {
         "appliance.service", "appliance-fsck.service", "appliance-portal.socket", "appliance-maintenance.socket"
@@ -49,7 +49,7 @@ def test_systemd_analyze_verify_passes_on_every_unit(tmp_path: Path) -> None:
     result = subprocess.run(
         ["systemd-analyze", "verify", *map(str, unit_files())], capture_output=True, text=True, cwd=tmp_path
     )
-    problems = [line for line in result.stderr.splitlines() if INSTALLED_BINARY not in line]
+    problems = [line for line in result.stderr.splitlines() if not INSTALLED_BINARY.search(line)]
     assert problems == []
 
 
@@ -68,7 +68,10 @@ def test_the_daemon_unit_is_notify_watchdog_and_socket_activated() -> None:
     assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
     assert int(service["WatchdogSec"]) > 0 and service["Restart"] == "on-failure"
     assert service["RestartPreventExitStatus"] == "78"
-    assert service["SuccessExitStatus"] == service["RestartForceExitStatus"] == "75"  # a power-fail stop
+    # a power-fail stop (75) and a switch of release (76) are restarted and not failures
+    assert service["SuccessExitStatus"] == service["RestartForceExitStatus"] == "75 76"
+    assert service["ExecStart"].startswith("/opt/appliance/current/bin/appliance run")
+    assert service["ExecStartPre"].startswith("/opt/appliance/committed/bin/appliance release preflight")
     assert service["User"] == "appliance" and set(service["SupplementaryGroups"].split()) == {"dialout", "gpio", "i2c"}
     assert service["StateDirectory"] == service["ConfigurationDirectory"] == service["RuntimeDirectory"] == "appliance"
     assert int(service["TimeoutStopSec"]) > 20  # above maintenance.stop_timeout's default

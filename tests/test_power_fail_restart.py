@@ -7,6 +7,7 @@ An engineer's stop (SIGTERM) exits 0 and is not restarted."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -38,10 +39,10 @@ def test_systemd_analyze_accepts_the_restart_keys(tmp_path: Path) -> None:
     shim.write_text("#!/bin/sh\nexit 0\n")
     shim.chmod(0o755)
     copy = tmp_path / UNIT.name
-    copy.write_text(UNIT.read_text().replace("/opt/appliance/bin/appliance", str(shim)))
+    binary = re.compile(r"/opt/appliance/(current|committed)/bin/appliance")
+    copy.write_text(binary.sub(str(shim), UNIT.read_text()))
     for name in ("appliance-portal.socket", "appliance-maintenance.socket", "appliance-fsck.service"):
-        (tmp_path / name).write_text((UNIT.parent / name).read_text().replace("/opt/appliance/bin/appliance",
-                                                                              str(shim)))
+        (tmp_path / name).write_text(binary.sub(str(shim), (UNIT.parent / name).read_text()))
     result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0 and "Restart" not in result.stderr, result.stderr
 

@@ -26,6 +26,7 @@ PACKAGES: tuple[str, ...] = (
     "appliance.payments",
     "appliance.portal",
     "appliance.network",
+    "appliance.update",
     "appliance.maintenance",
 )
 

@@ -37,7 +37,7 @@ COMPONENT = ComponentSpec(
     requires=(ports.STATE_DIR,),  # its roaming ledger and the kept schedule
     # each is optional: without a modem the window needs groundlink.modem_required = false, and so on
     uses=(ports.FLIGHT, ports.MODEM, ports.OUTBOX, ports.TIME_ANCHOR, ports.CONTENT_UPDATER, ports.BOOT, ASSEMBLY,
-          ports.TRUST),  # the schedule and content only if signed (and, with trust, only after a refresh)
+          ports.TRUST, ports.UPDATER),  # the schedule, content and releases only if signed (after a refresh)
     status={"groundlink": _groundlink_section},
     routes=_routes,
 )

@@ -26,6 +26,7 @@ def build(setup: Setup[GroundlinkConfig]) -> GroundLink:
         time_anchor=setup.use(ports.TIME_ANCHOR),
         content=setup.use(ports.CONTENT_UPDATER),
         trust=setup.use(ports.TRUST),
+        updater=setup.use(ports.UPDATER),
         components=assembly.components if assembly is not None else list,
         boot=setup.use(ports.BOOT),
     )

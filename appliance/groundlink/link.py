@@ -35,7 +35,17 @@ from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.groundlink.logbuffer import RecentLogs
 from appliance.groundlink.schedule import ScheduleStore, ScheduleUnavailable, fetch_schedule
 from appliance.metrics import Metrics
-from appliance.ports import BootInfo, ContentUpdater, FlightView, ModemView, Outbox, TimeAnchor, Trust, TrustRefresh
+from appliance.ports import (
+    BootInfo,
+    ContentUpdater,
+    FlightView,
+    ModemView,
+    Outbox,
+    ReleaseUpdater,
+    TimeAnchor,
+    Trust,
+    TrustRefresh,
+)
 from appliance.tasks import cancel_and_wait, wait_event
 from appliance.timebase import Clock
 
@@ -62,6 +72,7 @@ class GroundLink:
         boot: BootInfo | None = None,
         content: ContentUpdater | None = None,
         trust: Trust | None = None,
+        updater: ReleaseUpdater | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -76,6 +87,8 @@ class GroundLink:
         self._process_id = uuid.uuid4().hex  # telemetry keys when there is no boot bookkeeping
         self.content = content
         self.trust = trust
+        self.updater = updater  # releases: after the content, in the window, checked against the signed targets
+        self.last_release: dict[str, Any] = {}
         self.last_trust: TrustRefresh | None = None
         self.rng = rng or random.Random()
         self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
@@ -276,6 +289,8 @@ class GroundLink:
                 await self._guarded("schedule", self._fetch_schedule())
             if self.content is not None:
                 await self._guarded("content", self._update_content())
+            if self.updater is not None and self.trust is not None:  # passengers' content first, then releases
+                await self._guarded("release", self._update_release())
         finally:
             if roaming:
                 self.roaming.save()
@@ -330,6 +345,16 @@ class GroundLink:
             self._note_error(f"trust: {why}: keeping the last good schedule and content")
         return self.last_trust.ok
 
+    async def _update_release(self) -> None:
+        """The updater's part of the window: only against metadata verified in this cycle."""
+        assert self.updater is not None and self.trust is not None and self._session is not None
+        signed = self.trust.signed()
+        if signed is None:
+            return
+        self.last_release = await self.updater.window(self._session, signed)
+        if self.last_release.get("status") in ("failed", "refused"):
+            self._note_error(f"release: {self.last_release.get('status')} {self.last_release.get('reason', '')}")
+
     async def _update_content(self) -> None:
         assert self.content is not None
         self.last_content = await self.content.update(self.config.url, verifier=self.trust)
@@ -363,6 +388,7 @@ class GroundLink:
             link=self.snapshot(),
             logs=self.logs.since(self._logs_sent),
             trust=self.trust.telemetry() if self.trust is not None else None,
+            release=self.updater.telemetry() if self.updater is not None else None,
         )
         last_line = self.logs.number
         headers = {"Idempotency-Key": f"telemetry-{boot_id}-{number}"}

@@ -24,6 +24,7 @@ def summary(
     link: dict[str, Any],
     logs: list[dict[str, Any]],
     trust: dict[str, Any] | None = None,
+    release: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     health: dict[str, Any] = {}
     for component in components():
@@ -44,6 +45,7 @@ def summary(
         },
         "groundlink": link,
         "logs": logs,  # warnings and errors since the last summary the station confirmed
+        "release": release,  # the updater's current, committed, trial and refused releases (with reasons)
         "trust": trust,  # TUF metadata versions in use, the refusal being reported (`refusing`), counts by reason
     }
 

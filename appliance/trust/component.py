@@ -104,6 +104,9 @@ class TrustComponent:
                                  cpu_seconds=outcome.cpu_seconds)
         return self.last
 
+    def signed(self) -> TrustedMetadata | None:
+        return self.gate.trusted if self.gate is not None else None
+
     def check_document(self, target: str, data: bytes) -> str | None:
         if self.gate is None:
             return Refusal.UNKNOWN_TARGET.value

@@ -1,0 +1,50 @@
+"""The update component: the daemon's own releases from the ground, installed offline beside the running one,
+switched by one symlink at a safe moment, kept only if they prove themselves healthy (docs/update.md).
+
+- `manifest`  release.json: version, Python, the state formats read and written, the wheels
+- `layout`    releases/<v>, the current/committed/previous links and the trial: the crash-safe state machine
+- `install`   a venv and `pip install --no-index` of the release's wheels
+- `fetch`     resumable, budgeted Range fetches verified against the signed targets
+- `window`    what one ground window does for releases (ports.UPDATER.window)
+- `component` the trial (commit or roll back), the safe moment, status and metrics
+- `cli`       `appliance release build|status|rollback|preflight|install`
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from appliance import ports
+from appliance.core.spec import ASSEMBLY, ComponentSpec, Setup
+from appliance.update.config import UpdateConfig
+
+
+def _build(setup: Setup[UpdateConfig]) -> Any:
+    from appliance.update.component import build
+
+    component = build(setup)
+    setup.provide(ports.UPDATER, component)
+    return component
+
+
+def _status(component: Any) -> Any:
+    return component.status()
+
+
+def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from appliance.update.cli import add_parser
+
+    add_parser(sub)
+
+
+COMPONENT = ComponentSpec(
+    name="update",
+    config=UpdateConfig,
+    build=_build,
+    provides=(ports.UPDATER,),
+    requires=(ports.STATE_DIR,),
+    uses=(ports.FLIGHT, ASSEMBLY),
+    status={"release": _status},
+    cli=_cli,
+)
