@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.fs.atomic import atomic_write_text
+from appliance.procs import pid_alive
 
 RECORD_NAME = "sim.json"
 DEFAULT_STATE_DIR = Path(".sim-state")
@@ -108,15 +109,6 @@ def withdraw(pid: int) -> None:
             (directory / f"sim-{pid}.json").unlink()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def _read(path: Path) -> SimRun | None:
     try:
@@ -133,7 +125,7 @@ def running() -> list[SimRun]:
     found = []
     for path in sorted(directory.glob("sim-*.json")):
         run = _read(path)
-        if run is None or not _alive(run.pid):
+        if run is None or not pid_alive(run.pid):
             with contextlib.suppress(OSError):
                 path.unlink()
             continue

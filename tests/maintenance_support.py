@@ -77,6 +77,7 @@ class FakeDiscretes:
 
     def __init__(self) -> None:
         self.state = {"CABIN_READY": ("output", False), "WOW": ("input", True)}
+        self.actions: list[tuple[str, bool, str]] = []
 
     async def start(self) -> None:
         pass
@@ -95,3 +96,4 @@ class FakeDiscretes:
         if direction != "output":
             raise ValueError(f"{name} is an input")
         self.state[name] = (direction, value)
+        self.actions.append((name, value, actor))

@@ -26,26 +26,8 @@ from appliance.maintenance.component import MaintenanceComponent
 from appliance.maintenance.config import MaintenanceConfig
 from appliance.statusline import status_line
 from tests.conftest import free_port, python_module, subprocess_env
-from tests.maintenance_support import Part, Scene, scene_for
+from tests.maintenance_support import FakeDiscretes, Part, Scene, scene_for
 from tests.ops_support import base_config, write_token
-
-
-class Signals:
-    """Discretes as the maintenance API sees them: named signals, outputs settable, inputs not."""
-
-    def __init__(self) -> None:
-        self.state = {"CABIN_READY": ("output", False), "WOW": ("input", True)}
-        self.actions: list[tuple[str, bool, str]] = []
-
-    def snapshot(self) -> dict[str, Any]:
-        return {name: {"direction": d, "state": v} for name, (d, v) in self.state.items()}
-
-    def set_output(self, name: str, value: bool, actor: str) -> None:
-        direction, _ = self.state[name]
-        if direction != "output":
-            raise ValueError(f"{name} is an input")
-        self.state[name] = (direction, value)
-        self.actions.append((name, value, actor))
 
 
 class Trigger:
@@ -160,8 +142,7 @@ async def test_status_has_the_sections_of_the_components_built(listener: Listene
     assert body["alarms"] == []
     assert [c["name"] for c in body["components"]] == ["avionics", "maintenance"]
     assert body["daemon"]["ready"] is True
-    signals = Signals()
-    signals.name, signals.critical = "discretes", True  # type: ignore[attr-defined]
+    signals = FakeDiscretes()
     ctx.install(signals, discretes.COMPONENT)  # its spec's status reader names the section
     async with listener.session.get(f"{listener.url}/api/v1/status", headers=listener.auth()) as r:
         body = await r.json()
@@ -231,7 +212,7 @@ async def test_outputs_are_the_discretes_route(tmp_path: Path) -> None:
         finally:
             await without.stop()
         scene = scene_for(tmp_path, port)
-        signals = Signals()
+        signals = FakeDiscretes()
         scene.install(signals, discretes.COMPONENT)
         component = scene.listener()
         await component.start()
@@ -241,7 +222,7 @@ async def test_outputs_are_the_discretes_route(tmp_path: Path) -> None:
             await component.stop()
 
 
-async def _outputs(listener: Listener, signals: Signals) -> None:
+async def _outputs(listener: Listener, signals: FakeDiscretes) -> None:
     s, url = listener.session, listener.url
     async with s.put(f"{url}/api/v1/outputs/CABIN_READY", json={"value": True}, headers=listener.auth()) as r:
         assert r.status == 200 and await r.json() == {"name": "CABIN_READY", "value": True}

@@ -13,13 +13,7 @@ from typing import Any
 
 from appliance import ports
 from appliance.avionics.config import AvionicsConfig
-from appliance.core.spec import ComponentSpec, Setup, lazy
-
-
-def _build(setup: Setup[AvionicsConfig]) -> Any:
-    from appliance.avionics.component import build
-
-    return build(setup)
+from appliance.core.spec import ComponentSpec, deferred, lazy
 
 
 def _flight_section(component: Any) -> Any:
@@ -53,7 +47,7 @@ def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 COMPONENT = ComponentSpec(
     name="avionics",
     config=AvionicsConfig,
-    build=_build,
+    build=deferred("appliance.avionics.component:build"),
     provides=(ports.FLIGHT,),
     critical=True,
     status={"flight": _flight_section, "avionics": _avionics_section},

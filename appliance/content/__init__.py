@@ -10,13 +10,7 @@ from typing import Any
 
 from appliance import ports
 from appliance.content.config import ContentConfig
-from appliance.core.spec import ComponentSpec, Setup, lazy
-
-
-def _build(setup: Setup[ContentConfig]) -> Any:
-    from appliance.content.component import build
-
-    return build(setup)
+from appliance.core.spec import ComponentSpec, deferred, lazy
 
 
 def _content_section(component: Any) -> dict[str, Any]:
@@ -43,7 +37,7 @@ def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 COMPONENT = ComponentSpec(
     name="content",
     config=ContentConfig,
-    build=_build,
+    build=deferred("appliance.content.component:build"),
     provides=(ports.CONTENT, ports.CONTENT_UPDATER),
     uses=(ports.BOOT,),  # after an unsafe shutdown the boot check re-hashes what was being written
     status={"content": _content_section},

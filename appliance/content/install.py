@@ -24,6 +24,7 @@ from appliance.content.hashing import verify_file
 from appliance.content.manifest import Manifest, ManifestError, load_manifest
 from appliance.content.store import ContentStore
 from appliance.fs.durable import fsync_tree, remove_tree
+from appliance.procs import pid_alive
 
 INCOMING = "incoming"
 LOCK_TIMEOUT_S = 120.0
@@ -71,7 +72,7 @@ def remove_stale_incoming(store: ContentStore) -> int:
     removed = 0
     for name in names:
         _, _, pid = name.rpartition(".")
-        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+        if pid.isdigit() and pid_alive(int(pid)) and int(pid) != os.getpid():
             continue
         remove_tree(root / name, store.ops)
         removed += 1
@@ -79,15 +80,6 @@ def remove_stale_incoming(store: ContentStore) -> int:
         store.ops.fsync_dir(root)
     return removed
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def install_bundle(store: ContentStore, bundle: Path, lock_timeout: float = LOCK_TIMEOUT_S) -> Installed:

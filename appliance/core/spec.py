@@ -27,6 +27,17 @@ T = TypeVar("T")
 
 
 
+def deferred(target: str) -> Callable[..., Any]:
+    """A spec's builder or hook, "module:function", imported only when it is called: reading the specs (the CLI,
+    the config loader) then loads no component's heavy modules."""
+
+    def call(*args: Any) -> Any:
+        module_name, _, function_name = target.partition(":")
+        return getattr(importlib.import_module(module_name), function_name)(*args)
+
+    return call
+
+
 def lazy(target: str) -> Callable[[argparse.Namespace], int]:
     """A CLI subcommand's "module:function", imported only when it runs (so `appliance decode` loads no aiohttp)."""
 

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from appliance import ports
-from appliance.core.spec import ASSEMBLY, ComponentSpec, Setup, lazy
+from appliance.core.spec import ASSEMBLY, ComponentSpec, deferred, lazy
 from appliance.maintenance.config import MaintenanceConfig
-
-
-def _build(setup: Setup[MaintenanceConfig]) -> Any:
-    from appliance.maintenance.component import build
-
-    return build(setup)
 
 
 def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +23,7 @@ def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 COMPONENT = ComponentSpec(
     name="maintenance",
     config=MaintenanceConfig,
-    build=_build,
+    build=deferred("appliance.maintenance.component:build"),
     requires=(ASSEMBLY,),
     # it reports on every component: ordered after those that provide what it shows, so it starts last
     uses=(ports.BOOT, ports.STATE_DIR, ports.OUTBOX, ports.FLIGHT, ports.DISCRETES, ports.MODEM, ports.CONTENT,

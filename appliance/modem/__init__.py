@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from appliance import ports
-from appliance.core.spec import ComponentSpec, Setup
+from appliance.core.spec import ComponentSpec, deferred
 from appliance.modem.config import ModemConfig
-
-
-def _build(setup: Setup[ModemConfig]) -> Any:
-    from appliance.modem.component import build
-
-    return build(setup)
 
 
 def _modem_section(component: Any) -> Any:
@@ -22,7 +16,7 @@ def _modem_section(component: Any) -> Any:
 COMPONENT = ComponentSpec(
     name="modem",
     config=ModemConfig,
-    build=_build,
+    build=deferred("appliance.modem.component:build"),
     provides=(ports.MODEM,),
     uses=(ports.MODEM_POWER,),  # the last rung of the recovery ladder, where the board has the power line
     status={"modem": _modem_section},

@@ -13,14 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from appliance import ports
-from appliance.core.spec import ComponentSpec, Setup
+from appliance.core.spec import ComponentSpec, deferred
 from appliance.payments.config import PaymentsConfig
-
-
-def _build(setup: Setup[PaymentsConfig]) -> Any:
-    from appliance.payments.desk import build
-
-    return build(setup)
 
 
 def _status(desk: Any) -> Any:
@@ -30,7 +24,7 @@ def _status(desk: Any) -> Any:
 COMPONENT = ComponentSpec(
     name="payments",
     config=PaymentsConfig,
-    build=_build,
+    build=deferred("appliance.payments.desk:build"),
     provides=(ports.PAYMENTS,),
     requires=(ports.OUTBOX,),
     uses=(ports.CONTENT,),

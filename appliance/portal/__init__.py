@@ -30,23 +30,14 @@ Over-temperature (alarm `over_temperature` active): a video's master playlist an
 
 from __future__ import annotations
 
-from typing import Any
-
 from appliance import ports
-from appliance.core.spec import ComponentSpec, Setup
+from appliance.core.spec import ComponentSpec, deferred
 from appliance.portal.config import PortalConfig
-
-
-def _build(setup: Setup[PortalConfig]) -> Any:
-    from appliance.portal.component import build
-
-    return build(setup)
-
 
 COMPONENT = ComponentSpec(
     name="portal",
     config=PortalConfig,
-    build=_build,
+    build=deferred("appliance.portal.component:build"),
     uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.STATE_DIR, ports.PAYMENTS),
     provides=(ports.CERTIFICATES,),  # the ground's signed certificate targets are installed through it
 )

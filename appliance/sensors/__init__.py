@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from appliance.core.spec import ComponentSpec, Setup
+from appliance.core.spec import ComponentSpec, deferred
 from appliance.sensors.config import SensorsConfig
-
-
-def _build(setup: Setup[SensorsConfig]) -> Any:
-    from appliance.sensors.component import build
-
-    return build(setup)
-
 
 COMPONENT = ComponentSpec(
     name="sensors",
     config=SensorsConfig,
-    build=_build,
+    build=deferred("appliance.sensors.component:build"),
     reloadable=frozenset({"poll_interval", "limit", "hysteresis"}),
 )

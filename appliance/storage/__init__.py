@@ -18,23 +18,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from appliance import ports
-from appliance.core.spec import ComponentSpec, Setup
+from appliance.core.spec import ComponentSpec, deferred
 from appliance.storage.config import StorageConfig
 
 if TYPE_CHECKING:
     from aiohttp import web
-
-
-def _build(setup: Setup[StorageConfig]) -> Any:
-    from appliance.storage.component import build
-
-    return build(setup)
-
-
-def _storage_section(component: Any) -> Any:
-    from appliance.storage.component import status_section
-
-    return status_section(component)
 
 
 def _outbox_section(component: Any) -> Any:
@@ -51,11 +39,11 @@ def _routes(component: Any) -> Sequence[web.RouteDef]:
 COMPONENT = ComponentSpec(
     name="storage",
     config=StorageConfig,
-    build=_build,
+    build=deferred("appliance.storage.component:build"),
     provides=(ports.STATE_DIR, ports.OUTBOX, ports.BOOT, ports.TIME_ANCHOR, ports.TRUSTED_TIME,
               ports.FLUSHABLES),
     uses=(ports.FLIGHT,),  # avionics UTC anchors the clock when there is a flight view
     critical=True,
-    status={"storage": _storage_section, "outbox": _outbox_section},
+    status={"storage": deferred("appliance.storage.component:status_section"), "outbox": _outbox_section},
     routes=_routes,
 )
