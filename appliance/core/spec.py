@@ -38,6 +38,11 @@ def deferred(target: str) -> Callable[..., Any]:
     return call
 
 
+def snapshot_section(component: Any) -> Any:
+    """The usual status section: the component's own `snapshot()`."""
+    return component.snapshot()
+
+
 def lazy(target: str) -> Callable[[argparse.Namespace], int]:
     """A CLI subcommand's "module:function", imported only when it runs (so `appliance decode` loads no aiohttp)."""
 

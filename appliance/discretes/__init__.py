@@ -3,16 +3,9 @@ the modem's power line."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from appliance import ports
-from appliance.core.spec import ComponentSpec, deferred
+from appliance.core.spec import ComponentSpec, deferred, snapshot_section
 from appliance.discretes.config import DiscretesConfig
-
-
-def _discretes_section(component: Any) -> Any:
-    return component.snapshot()
-
 
 COMPONENT = ComponentSpec(
     name="discretes",
@@ -22,6 +15,6 @@ COMPONENT = ComponentSpec(
     requires=(ports.STATE_DIR,),  # the outputs' audit file
     uses=(ports.FLUSHABLES,),  # what the power-fail path makes durable
     critical=True,
-    status={"discretes": _discretes_section},
+    status={"discretes": snapshot_section},
     routes=deferred("appliance.discretes.routes:routes"),
 )

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from appliance import ports
-from appliance.core.spec import ASSEMBLY, ComponentSpec, deferred
+from appliance.core.spec import ASSEMBLY, ComponentSpec, deferred, snapshot_section
 from appliance.groundlink.config import GroundlinkConfig
-
-
-def _groundlink_section(component: Any) -> Any:
-    return component.snapshot()
-
 
 COMPONENT = ComponentSpec(
     name="groundlink",
@@ -22,6 +15,6 @@ COMPONENT = ComponentSpec(
     # each is optional: without a modem the window needs groundlink.modem_required = false, and so on
     uses=(ports.FLIGHT, ports.MODEM, ports.OUTBOX, ports.TIME_ANCHOR, ports.CONTENT_UPDATER, ports.BOOT, ASSEMBLY,
           ports.TRUST, ports.UPDATER),  # the schedule, content and releases only if signed (after a refresh)
-    status={"groundlink": _groundlink_section},
+    status={"groundlink": snapshot_section},
     routes=deferred("appliance.groundlink.routes:routes"),
 )

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from appliance import ports
-from appliance.core.spec import ComponentSpec, deferred
+from appliance.core.spec import ComponentSpec, deferred, snapshot_section
 from appliance.modem.config import ModemConfig
-
-
-def _modem_section(component: Any) -> Any:
-    return component.snapshot()
-
 
 COMPONENT = ComponentSpec(
     name="modem",
@@ -19,5 +12,5 @@ COMPONENT = ComponentSpec(
     build=deferred("appliance.modem.component:build"),
     provides=(ports.MODEM,),
     uses=(ports.MODEM_POWER,),  # the last rung of the recovery ladder, where the board has the power line
-    status={"modem": _modem_section},
+    status={"modem": snapshot_section},
 )

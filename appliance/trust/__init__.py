@@ -7,11 +7,10 @@ The component (appliance.trust.component) provides ports.TRUST to the ground lin
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from appliance import ports
-from appliance.core.spec import ComponentSpec, Setup
+from appliance.core.spec import ComponentSpec, Setup, deferred, snapshot_section
 from appliance.trust.config import TrustConfig
 
 
@@ -25,16 +24,6 @@ def _build(setup: Setup[TrustConfig]) -> Any:
     return component
 
 
-def _trust_section(component: Any) -> Any:
-    return component.snapshot()
-
-
-def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from appliance.trust.cli import add_parser
-
-    add_parser(sub)
-
-
 COMPONENT = ComponentSpec(
     name="trust",
     config=TrustConfig,
@@ -42,6 +31,6 @@ COMPONENT = ComponentSpec(
     provides=(ports.TRUST,),
     requires=(ports.STATE_DIR,),  # the trusted metadata's generations: <state dir>/trust by default
     uses=(ports.TRUSTED_TIME,),  # expiry judged at the daemon's trusted time (the wall clock without storage)
-    status={"trust": _trust_section},
-    cli=_cli,
+    status={"trust": snapshot_section},
+    cli=deferred("appliance.trust.cli:add_parser"),
 )

@@ -12,11 +12,10 @@ switched by one symlink at a safe moment, kept only if they prove themselves hea
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from appliance import ports
-from appliance.core.spec import ASSEMBLY, ComponentSpec, Setup
+from appliance.core.spec import ASSEMBLY, ComponentSpec, Setup, deferred
 from appliance.update.config import UpdateConfig
 
 
@@ -32,12 +31,6 @@ def _status(component: Any) -> Any:
     return component.status()
 
 
-def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from appliance.update.cli import add_parser
-
-    add_parser(sub)
-
-
 COMPONENT = ComponentSpec(
     name="update",
     config=UpdateConfig,
@@ -46,5 +39,5 @@ COMPONENT = ComponentSpec(
     requires=(ports.STATE_DIR,),
     uses=(ports.FLIGHT, ASSEMBLY),
     status={"release": _status},
-    cli=_cli,
+    cli=deferred("appliance.update.cli:add_parser"),
 )
