@@ -97,7 +97,8 @@ class Rig:
             "storage": {"dir": str(tmp_path / "state")},
             "content": {"dir": str(tmp_path / "state" / "content")},
             "portal": {"listen": self.portal.removeprefix("http://"), "orders_per_minute": 1_000_000,
-                       "orders_burst": 1_000_000},
+                       "orders_burst": 1_000_000, "orders_per_minute_total": 1_000_000,
+                       "orders_burst_total": 1_000_000},
             "maintenance": {"listen": f"127.0.0.1:{free_port()}", "token_file": str(tmp_path / "token")},
         })
         self.config.write_text(toml(sections))
