@@ -77,7 +77,6 @@ class Daemon:
         self._stop = asyncio.Event()
         self._reload_task: asyncio.Task[bool] | None = None
         self.exit_status = 0
-        self.stop_reason = ""
         if self.ctx.request_stop is None:
             self.ctx.request_stop = self.request_stop
 
@@ -96,7 +95,6 @@ class Daemon:
     def request_stop(self, reason: str = "requested") -> None:
         if not self._stop.is_set():
             log.info("stopping: %s", reason)
-            self.stop_reason = reason
             self.lifecycle.stop_reason = reason
             self._stop.set()
 

@@ -153,6 +153,20 @@ def _sse(url: str, daemon: psutil.Process, label: str = "", settle: float = 4.0)
     ]
 
 
+def _start_sim_daemon(work: Path, portal_extra: str = "") -> tuple[subprocess.Popen[bytes], int, int]:
+    """`appliance run --sim` on the content in `work/content`, every listener on a free loopback port;
+    `portal_extra` adds [portal] keys. Returns the process, the portal's port and the simulator's control port."""
+    portal, maintenance, control = _free_port(), _free_port(), _free_port()
+    (work / "appliance.toml").write_text(
+        f'[portal]\nlisten = "127.0.0.1:{portal}"\n{portal_extra}[maintenance]\nlisten = "127.0.0.1:{maintenance}"\n'
+        f'[sim]\ncontrol = "127.0.0.1:{control}"\nscenario = "flight"\n'
+        f'[content]\ndir = "{work / "content"}"\n[groundlink]\nurl = "http://127.0.0.1:9"\n')
+    daemon = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--sim", "--config",
+                               str(work / "appliance.toml"), "--state-dir", str(work / "state")],
+                              env=_env(), cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return daemon, portal, control
+
+
 def run() -> list[Figure]:
     if shutil.which("wrk") is None or shutil.which("nginx") is None:
         raise RuntimeError("bench_portal needs wrk and nginx (make debs)")
@@ -160,14 +174,7 @@ def run() -> list[Figure]:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         active = _install_content(work / "content", work)
-        portal, maintenance, control = _free_port(), _free_port(), _free_port()
-        (work / "appliance.toml").write_text(
-            f'[portal]\nlisten = "127.0.0.1:{portal}"\n[maintenance]\nlisten = "127.0.0.1:{maintenance}"\n'
-            f'[sim]\ncontrol = "127.0.0.1:{control}"\nscenario = "flight"\n'
-            f'[content]\ndir = "{work / "content"}"\n[groundlink]\nurl = "http://127.0.0.1:9"\n')
-        daemon = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--sim", "--config",
-                                   str(work / "appliance.toml"), "--state-dir", str(work / "state")],
-                                  env=_env(), cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        daemon, portal, control = _start_sim_daemon(work)
         processes.append(daemon)
         base = f"http://127.0.0.1:{portal}"
         _wait_http(base + "/api/v1/flight")

@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from tests.bench import Figure
-from tests.bench.bench_portal import _env, _free_port, _install_content, _sse, _wrk
+from tests.bench.bench_portal import _free_port, _install_content, _sse, _start_sim_daemon, _wrk
 
 VIEWERS, VIEWER_BITRATE = 300, 5_000_000  # the cabin's need: 300 viewers at 5 Mbit/s
 NEED_BYTES = VIEWERS * VIEWER_BITRATE / 8
@@ -119,16 +119,10 @@ def run() -> list[Figure]:
         pair = LocalCA.create().issue(["localhost", "127.0.0.1"], days=30)
         (work / "cert.pem").write_bytes(pair.cert_pem)
         (work / "key.pem").write_bytes(pair.key_pem)
-        portal, tls, maintenance, control = (_free_port() for _ in range(4))
-        (work / "appliance.toml").write_text(
-            f'[portal]\nlisten = "127.0.0.1:{portal}"\ntls_listen = "127.0.0.1:{tls}"\npublic_host = "localhost"\n'
-            f'tls_cert = "{work / "cert.pem"}"\ntls_key = "{work / "key.pem"}"\n'
-            f'[maintenance]\nlisten = "127.0.0.1:{maintenance}"\n'
-            f'[sim]\ncontrol = "127.0.0.1:{control}"\nscenario = "flight"\n'
-            f'[content]\ndir = "{work / "content"}"\n[groundlink]\nurl = "http://127.0.0.1:9"\n')
-        daemon = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--sim", "--config",
-                                   str(work / "appliance.toml"), "--state-dir", str(work / "state")],
-                                  env=_env(), cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tls = _free_port()
+        daemon, _portal, _control = _start_sim_daemon(
+            work, f'tls_listen = "127.0.0.1:{tls}"\npublic_host = "localhost"\n'
+                  f'tls_cert = "{work / "cert.pem"}"\ntls_key = "{work / "key.pem"}"\n')
         processes.append(daemon)
         base = f"https://127.0.0.1:{tls}"
         _wait_https(base + "/api/v1/flight")

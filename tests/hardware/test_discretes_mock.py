@@ -381,7 +381,7 @@ def test_daemon_wires_request_stop(tmp_path: Path) -> None:
     daemon = Daemon(rig.config, rig.core)
     assert rig.request_stop is not None
     rig.build(DISCRETES).ctx.request_stop("power fail")  # what a component's Setup reaches
-    assert daemon._stop.is_set() and daemon.stop_reason == "power fail"
+    assert daemon._stop.is_set() and daemon.lifecycle.stop_reason == "power fail"
 
 
 def test_lgpio_on_a_machine_that_is_no_pi_takes_the_configured_board() -> None:
