@@ -22,6 +22,7 @@ from typing import Any
 from appliance.content.component import ContentComponent
 from appliance.content.config import ContentConfig
 from appliance.content.manifest import CHUNK_SIZE, Manifest, load_manifest
+from appliance.content.metrics import ContentMetrics
 from appliance.groundlink.link import GroundLink
 from appliance.metrics import Metrics
 from appliance.timebase import SystemClock
@@ -142,7 +143,7 @@ async def test_stock_nginx_editions_activate_fetching_only_changed_chunks(tmp_pa
             assert root is not None
             feature = (root / "video" / "feature.mp4").read_bytes()
             assert hashlib.sha256(feature).hexdigest() == hashlib.sha256(changed).hexdigest()
-            assert metrics.content_unusable_answers.labels(reason="encoding")._value.get() == 0
+            assert metrics.of(ContentMetrics).content_unusable_answers.labels(reason="encoding")._value.get() == 0
 
 
 async def test_a_server_that_ignores_range_still_activates_each_file_once(tmp_path: Path) -> None:
@@ -182,7 +183,7 @@ async def test_an_unusable_answer_is_counted_reported_and_not_looped_on(tmp_path
             assert result["status"] == "failed", result
             assert result["unusable_answers"] == 1
             assert "guides/madrid.html" in result["error"]
-            assert metrics.content_unusable_answers.labels(reason="not_the_file")._value.get() == 1
+            assert metrics.of(ContentMetrics).content_unusable_answers.labels(reason="not_the_file")._value.get() == 1
             assert "unusable" in content.health().reason
             guide_requests = [r for r in ground.requests() if r.path.endswith("/guides/madrid.html")]
             assert len(guide_requests) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from appliance.groundlink.clockcheck import check_clock, read_station_clock
 from appliance.groundlink.link import GroundLink
+from appliance.groundlink.metrics import GroundlinkMetrics
 from appliance.metrics import Metrics
 from appliance.timebase import ManualClock
 from tests.groundlink_support import MemoryOutbox, config, ground_client, running_station
@@ -30,7 +31,7 @@ async def test_a_wall_clock_off_by_an_hour_is_re_anchored(tmp_path: Path) -> Non
     wall, quality = anchor.calls[0]
     assert quality == "network" and abs(wall - time.time()) < 1.0
     assert link.clock_skew is not None and 3598 < link.clock_skew < 3602
-    assert 3598 < metrics.groundlink_clock_skew._value.get() < 3602
+    assert 3598 < metrics.of(GroundlinkMetrics).groundlink_clock_skew._value.get() < 3602
 
 
 async def test_the_date_header_serves_when_there_is_no_time_endpoint() -> None:

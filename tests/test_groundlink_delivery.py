@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from appliance.groundlink.delivery import Delivery, backoff_delay
+from appliance.groundlink.metrics import GroundlinkMetrics
 from appliance.metrics import Metrics
 from firmware_sim.ground.faults import FaultRule
 from tests.groundlink_support import MemoryOutbox, config, ground_client, received_keys, running_station
@@ -87,7 +88,7 @@ async def test_a_4xx_is_dead_lettered_with_its_reason_and_the_kind_goes_on() -> 
     assert outbox.dead_letters() == [
         {"id": bad.id, "kind": "email", "reason": "HTTP 422: the e-mail service refuses this address"}
     ]
-    assert metrics.groundlink_dead_letters.labels(kind="email")._value.get() == 1
+    assert metrics.of(GroundlinkMetrics).groundlink_dead_letters.labels(kind="email")._value.get() == 1
 
 
 async def test_a_kind_that_keeps_failing_gives_up_for_this_cycle_without_blocking_the_others() -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from appliance import discretes, groundlink
 from appliance.appconfig import parse_config
+from appliance.avionics.metrics import AvionicsMetrics
 from appliance.component import Check
 from appliance.config import ConfigError
 from appliance.maintenance.api import allowed
@@ -110,7 +111,7 @@ async def test_health_is_health_json_with_one_check_per_component(listener: List
 
 
 async def test_metrics_pass_promtool_and_carry_process_and_system_figures(listener: Listener) -> None:
-    listener.ctx.metrics.avionics_words.labels(channel="0").inc(5)
+    listener.ctx.metrics.of(AvionicsMetrics).avionics_words.labels(channel="0").inc(5)
     listener.ctx.alarms.raise_alarm("over_temperature", "71 C") if listener.ctx.alarms else None
     async with listener.session.get(f"{listener.url}/metrics", headers=listener.auth()) as r:
         assert r.status == 200 and r.content_type == "text/plain"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from appliance.avionics.metrics import AvionicsMetrics
 from appliance.avionics.state import PARAMETER_NAMES, FlightState
 from appliance.metrics import Metrics
 from hal.arinc429 import HEARTBEAT_CHANNEL, UNKNOWN_CHANNEL, AdapterStream, Batch, ChannelCounters, Counters
@@ -27,15 +28,15 @@ def channel_label(channel: int) -> str:
 class ReaderCore:
     def __init__(self, state: FlightState, metrics: Metrics | None = None) -> None:
         self.state = state
-        self.metrics = metrics
+        self.metrics = metrics.of(AvionicsMetrics) if metrics is not None else None
         self.stream = AdapterStream()
         self.last_frame: float | None = None  # monotonic time of the last frame (heartbeats included)
         self.bytes = 0
-        if metrics is not None:
-            self._seed(metrics)
+        if self.metrics is not None:
+            self._seed(self.metrics)
 
     @staticmethod
-    def _seed(m: Metrics) -> None:
+    def _seed(m: AvionicsMetrics) -> None:
         for channel in CHANNELS:
             for metric in (m.avionics_words, m.avionics_parity_errors, m.avionics_line_errors):
                 metric.labels(channel=channel_label(channel))

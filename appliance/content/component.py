@@ -26,6 +26,7 @@ from appliance.content.config import ContentConfig
 from appliance.content.hashing import bad_chunks
 from appliance.content.install import remove_stale_incoming
 from appliance.content.manifest import ManifestError, load_manifest
+from appliance.content.metrics import ContentMetrics
 from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync, SyncResult
 from appliance.metrics import Metrics
@@ -67,7 +68,7 @@ class ContentComponent:
 
     def __init__(self, config: ContentConfig, metrics: Metrics, boot: BootInfo | None) -> None:
         self.config = config
-        self.metrics = metrics
+        self.metrics = metrics.of(ContentMetrics)
         self.boot = boot
         self.store = ContentStore(Path(config.dir))
         self.checker = Checker(self.store)
@@ -76,12 +77,12 @@ class ContentComponent:
         self.rehash_passes = 0
         self.checks = 0  # incremental checks run since start (boot, filesystem events, periodic scan)
         for kind in (*KINDS, "awaiting_download"):  # a sample per kind from the first scrape: NaN until checked
-            metrics.fsck_errors.labels(kind=kind).set(math.nan)
+            self.metrics.fsck_errors.labels(kind=kind).set(math.nan)
         self.found: dict[str, int] = {}  # problems found since start, by kind
         self.error = ""
         self.last_sync: SyncResult | None = None
         for reason in REASONS:  # every series there from the first scrape
-            metrics.content_unusable_answers.labels(reason=reason)
+            self.metrics.content_unusable_answers.labels(reason=reason)
         self._check_lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
         self._dirty = asyncio.Event()

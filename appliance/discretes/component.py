@@ -23,6 +23,7 @@ from appliance.core.spec import Setup
 from appliance.discretes.audit import AuditLog
 from appliance.discretes.bit import BitResult, run_bit
 from appliance.discretes.config import DiscretesConfig
+from appliance.discretes.metrics import DiscretesMetrics
 from appliance.discretes.powerfail import PowerFail
 from appliance.tasks import cancel_and_wait
 from hal.discretes.bank import DiscreteBank
@@ -50,6 +51,7 @@ class DiscretesComponent:
         self._given_factory = pin_factory
         self.config = config
         self.signals: dict[str, Signal] = build_signal_map(config.signals)
+        self.series = ctx.metrics.of(DiscretesMetrics)
         self.audit = AuditLog(audit_path)
         self.factory: Any = None
         self.bank: DiscreteBank | None = None
@@ -58,7 +60,7 @@ class DiscretesComponent:
         self.absent: str | None = None  # why the hardware could not be opened, while it cannot
         self._retry: asyncio.Task[None] | None = None
         for name in self.signals:  # a sample per signal from the first scrape: NaN while the lines are not read
-            ctx.metrics.discrete_state.labels(signal=name).set(math.nan)
+            self.series.discrete_state.labels(signal=name).set(math.nan)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -109,7 +111,7 @@ class DiscretesComponent:
             raise HardwareStartError(f"discretes: cannot open the signals with {cfg.pin_factory!r}: {error}") from error
         self.bank = bank
         for name, state in bank.states.items():
-            self.ctx.metrics.discrete_state.labels(signal=name).set(int(state.active))
+            self.series.discrete_state.labels(signal=name).set(int(state.active))
         for line in OVERTEMP_LINES:
             self._report_overtemp(line, bank.states[line].active)
         self.bit = await run_bit(bank, cfg.bit_settle_ms / 1000)
@@ -187,8 +189,8 @@ class DiscretesComponent:
     def _on_change(self, name: str, active: bool, stamp: float) -> None:
         assert self.power is not None
         self.power.on_change(name, active, stamp)  # first: the emergency path starts before anything else
-        self.ctx.metrics.discrete_state.labels(signal=name).set(int(active))
-        self.ctx.metrics.discrete_transitions.labels(signal=name).inc()
+        self.series.discrete_state.labels(signal=name).set(int(active))
+        self.series.discrete_transitions.labels(signal=name).inc()
         if name in OVERTEMP_LINES:
             self._report_overtemp(name, active)
 
@@ -197,8 +199,8 @@ class DiscretesComponent:
         self.ctx.alarms.report(OVER_TEMPERATURE, line, active, f"{line}: the board is over temperature")
 
     def _publish_bit(self, bit: BitResult) -> None:
-        self.ctx.metrics.bit_passed.set(int(bit.passed))
-        self.ctx.metrics.hardware_info.info({
+        self.series.bit_passed.set(int(bit.passed))
+        self.series.hardware_info.info({
             "cpld_revision": str(bit.cpld_revision),
             "strapping": str(bit.strapping),
             "bit": "pass" if bit.passed else "fail",

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from appliance.discretes.metrics import DiscretesMetrics
 from appliance.metrics import Metrics
 from appliance.ports import Flushable
 from appliance.tasks import cancel_and_wait, wait_event
@@ -44,7 +45,7 @@ class PowerFail:
         self.bank = bank
         self.flushables = flushables  # a live view: what is provided later is flushed too
         self.clock = clock
-        self.metrics = metrics
+        self.metrics = metrics.of(DiscretesMetrics)
         self.ride_through_s = ride_through_s
         self.grace_s = grace_s
         self.confirm_s = confirm_s

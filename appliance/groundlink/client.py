@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from appliance.groundlink.metrics import GroundlinkMetrics
 from appliance.metrics import Metrics
 
 # Headers of an answer the client does not see in raw_headers' sum (status line, CRLFs): counted on top.
@@ -59,12 +60,12 @@ class GroundClient:
     def __init__(self, base_url: str, session: aiohttp.ClientSession, metrics: Metrics) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session
-        self.metrics = metrics
+        self.metrics = metrics.of(GroundlinkMetrics)
         self.meter: Meter | None = None
         self.bytes_sent = 0
         self.bytes_received = 0
-        self._sent_metric = metrics.groundlink_bytes.labels(direction="sent")
-        self._received_metric = metrics.groundlink_bytes.labels(direction="received")
+        self._sent_metric = self.metrics.groundlink_bytes.labels(direction="sent")
+        self._received_metric = self.metrics.groundlink_bytes.labels(direction="received")
 
     async def request(
         self,

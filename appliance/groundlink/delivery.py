@@ -25,6 +25,7 @@ import aiohttp
 
 from appliance.groundlink.client import BudgetExhausted, GroundClient, Reply
 from appliance.groundlink.config import GroundlinkConfig
+from appliance.groundlink.metrics import GroundlinkMetrics
 from appliance.metrics import Metrics
 from appliance.ports import Outbox, OutboxItem
 
@@ -83,11 +84,11 @@ class Delivery:
         self.outbox = outbox
         self.client = client
         self.config = config
-        self.metrics = metrics
+        self.metrics = metrics.of(GroundlinkMetrics)
         self.rng = rng or random.Random()
         self.last_error = ""
         self.errors = 0
-        self._delivered_metric = metrics.groundlink_requests.labels(outcome="delivered")
+        self._delivered_metric = self.metrics.groundlink_requests.labels(outcome="delivered")
 
     async def drain(self) -> DrainReport:
         """Deliver what is pending (and what arrives meanwhile) until every kind is empty, gave up for this

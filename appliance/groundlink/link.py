@@ -33,6 +33,7 @@ from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.delivery import Delivery, backoff_delay
 from appliance.groundlink.logbuffer import RecentLogs
+from appliance.groundlink.metrics import GroundlinkMetrics
 from appliance.groundlink.schedule import ScheduleStore, ScheduleUnavailable, fetch_schedule
 from appliance.metrics import Metrics
 from appliance.ports import (
@@ -78,6 +79,7 @@ class GroundLink:
         self.config = config
         self.clock = clock
         self.metrics = metrics
+        self.series = metrics.of(GroundlinkMetrics)
         self.flight = flight
         self.modem = modem
         self.outbox = outbox
@@ -245,7 +247,7 @@ class GroundLink:
         self._full_due = True
         self._full_at = self.clock.monotonic() + self.config.full_cycle_seconds
         self._drain_after = 0.0
-        self.metrics.groundlink_window_open.set(1)
+        self.series.groundlink_window_open.set(1)
         log.info("ground window %s", self.reason)
 
     async def _close(self, reason: str) -> None:
@@ -254,7 +256,7 @@ class GroundLink:
             log.info("ground window closed: %s", reason)
         self.open = False
         self.reason = reason
-        self.metrics.groundlink_window_open.set(0)
+        self.series.groundlink_window_open.set(0)
 
     async def _cancel_work(self) -> None:
         if self._work is not None:
@@ -294,7 +296,7 @@ class GroundLink:
         finally:
             if roaming:
                 self.roaming.save()
-                self.metrics.groundlink_roaming_bytes.labels(operator=mode).set(self.roaming.spent_today(mode))
+                self.series.groundlink_roaming_bytes.labels(operator=mode).set(self.roaming.spent_today(mode))
 
     async def _guarded(self, what: str, step: Awaitable[None]) -> None:
         try:
@@ -373,7 +375,7 @@ class GroundLink:
             self.client, self.clock, self.time_anchor, self.config.time_path, self.config.request_timeout
         )
         self.clock_skew = reading.skew
-        self.metrics.groundlink_clock_skew.set(reading.skew)
+        self.series.groundlink_clock_skew.set(reading.skew)
 
     async def _send_telemetry(self) -> None:
         assert self.client is not None
@@ -409,7 +411,7 @@ class GroundLink:
     def _note_error(self, error: str) -> None:
         self.errors += 1
         self.last_error = error
-        self.metrics.groundlink_requests.labels(outcome="error").inc()
+        self.series.groundlink_requests.labels(outcome="error").inc()
 
     # --- health ------------------------------------------------------------------------------------------
 

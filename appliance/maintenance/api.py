@@ -17,6 +17,7 @@ from appliance.jsonhttp import error
 from appliance.maintenance.auth import FailedAuthLimit, bearer_matches
 from appliance.maintenance.config import MaintenanceConfig
 from appliance.maintenance.documents import MaintenanceView, health_document, status_document
+from appliance.maintenance.metrics import MaintenanceMetrics
 
 log = logging.getLogger("appliance.maintenance")
 
@@ -63,7 +64,7 @@ def make_app(ctx: MaintenanceView, config: MaintenanceConfig, token: str) -> web
             if not bearer_matches(presented, token):
                 if presented is not None:  # a guess (no header at all is no guess: a scraper without config)
                     count = failures.failed(address)
-                    ctx.metrics.maintenance_auth_failures.inc()
+                    ctx.metrics.of(MaintenanceMetrics).maintenance_auth_failures.inc()
                     if count in {1, config.auth_failures_burst}:
                         log.warning("maintenance: %d failed authentication(s) from %s%s", count, address,
                                     "; refused for a while" if count >= config.auth_failures_burst else "")

@@ -15,6 +15,7 @@ from typing import Any
 from appliance.component import Check
 from appliance.metrics import Metrics
 from appliance.modem.config import ModemConfig
+from appliance.modem.metrics import ModemMetrics
 from appliance.modem.state import DOMAINS, PREFIX_DOMAIN, ModemState, NetworkStatus
 from appliance.ports import ModemPower
 from appliance.tasks import cancel_and_wait, wait_event
@@ -56,7 +57,7 @@ class Modem:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.metrics = metrics
+        self.metrics = metrics.of(ModemMetrics)
         self.power = power
         self.channel = channel_factory(config.port, config.baudrate, on_urc=self._on_urc)
         self.network = NetworkStatus()

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from appliance.httpserve import BadJSON, parse_json
 from appliance.portal.i18n import LANGUAGES
+from appliance.portal.metrics import PortalMetrics
 from appliance.portal.orders import ITEM_KINDS, OrderError, validate
 from appliance.portal.security import json_error
 from appliance.portal.services import services_of
@@ -119,11 +120,11 @@ async def _place(request: web.Request, document: Any, key: str | None) -> web.Re
         stored = await outbox.append(order.kind, order.payload(title, services.report.flight_number()), kept_request)
     except StorageRefused:
         services.orders_refused += 1
-        services.metrics.portal_orders.labels(kind=order.kind, result="refused").inc()
+        services.metrics.of(PortalMetrics).portal_orders.labels(kind=order.kind, result="refused").inc()
         log.warning("order refused by storage (kind %s)", order.kind)
         return json_error(503, "your request could not be stored just now; please try again",
                           {"Retry-After": "10"})
     services.orders_accepted += 1
-    services.metrics.portal_orders.labels(kind=order.kind, result="stored").inc()
+    services.metrics.of(PortalMetrics).portal_orders.labels(kind=order.kind, result="stored").inc()
     log.info("order %s stored (kind %s)", stored.id, order.kind)
     return web.json_response({"id": stored.id, **answer}, status=201, headers=NO_STORE)

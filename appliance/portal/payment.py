@@ -25,6 +25,7 @@ from aiohttp import web
 
 from appliance.httpserve import BadJSON, parse_json
 from appliance.portal.i18n import LANGUAGES
+from appliance.portal.metrics import PortalMetrics
 from appliance.portal.ordering import HEADER, KEY_RE, NO_STORE, body_digest, key_digest
 from appliance.portal.orders import EMAIL_RE, SEAT_RE
 from appliance.portal.security import json_error
@@ -182,12 +183,12 @@ async def _take(request: web.Request, services: Services, document: Any, key: st
     try:
         stored = await desk.take(card, payload, {"key": key, "body": body_hash, "answer": answer})
     except PaymentRefused as refused:
-        services.metrics.portal_orders.labels(kind="payment", result="refused").inc()
+        services.metrics.of(PortalMetrics).portal_orders.labels(kind="payment", result="refused").inc()
         return _invalid(str(refused), "card", reason=refused.code, limit_minor=refused.limit_minor)
     except StorageRefused:
         services.orders_refused += 1
         return json_error(503, "your payment could not be stored just now; please try again", {"Retry-After": "10"})
     services.orders_accepted += 1
-    services.metrics.portal_orders.labels(kind="payment", result="stored").inc()
+    services.metrics.of(PortalMetrics).portal_orders.labels(kind="payment", result="stored").inc()
     log.info("payment %s stored", stored.id)
     return web.json_response({"id": stored.id, **answer}, status=201, headers=NO_STORE)

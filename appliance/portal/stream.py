@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from appliance.metrics import Metrics
+from appliance.portal.metrics import PortalMetrics
 from appliance.tasks import cancel_and_wait
 from appliance.timebase import Clock
 
@@ -82,7 +83,7 @@ class Broadcaster:
     ) -> None:
         self._build = build
         self._clock = clock
-        self._metrics = metrics
+        self._metrics = metrics.of(PortalMetrics)
         self._interval = interval
         self._max_behind = max_behind
         self._max_clients = max_clients

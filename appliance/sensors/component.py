@@ -20,6 +20,7 @@ from appliance.alarms import OVER_TEMPERATURE
 from appliance.component import Check
 from appliance.core.spec import Setup
 from appliance.sensors.config import SensorsConfig
+from appliance.sensors.metrics import SensorsMetrics
 from appliance.tasks import cancel_and_wait
 from hal.sensors.bus import open_bus
 from hal.sensors.ina219 import INA219
@@ -63,8 +64,9 @@ class SensorsComponent:
                 "bus_voltage": _range(config.bus_voltage_range, (0.0, 26.0)),
                 "current": _range(config.current_range, (-3.2, 3.2))}),
         }
-        self._gauges = {"board_temperature": ctx.metrics.board_temperature, "bus_voltage": ctx.metrics.bus_voltage,
-                        "current": ctx.metrics.current}
+        self.series = ctx.metrics.of(SensorsMetrics)
+        self._gauges = {"board_temperature": self.series.board_temperature, "bus_voltage": self.series.bus_voltage,
+                        "current": self.series.current}
         self._task: asyncio.Task[None] | None = None
         self.polls = 0
 
@@ -136,8 +138,8 @@ class SensorsComponent:
             log.warning("sensor %s failed: %s (retry in %.1f s)", state.name, state.last_error, state.backoff)
         state.ok = False
         state.needs_init = True
-        self.ctx.metrics.sensor_errors.labels(sensor=state.name, kind="io").inc()
-        self.ctx.metrics.sensor_ok.labels(sensor=state.name).set(0)
+        self.series.sensor_errors.labels(sensor=state.name, kind="io").inc()
+        self.series.sensor_ok.labels(sensor=state.name).set(0)
         for key in state.ranges:
             self._gauges[key].set(math.nan)
         if self._bus is not None:
@@ -153,8 +155,8 @@ class SensorsComponent:
             state.range_errors += 1
             state.ok = False
             state.last_error = "out of range: " + ", ".join(f"{key}={values[key]:g}" for key in bad)
-            self.ctx.metrics.sensor_errors.labels(sensor=state.name, kind="range").inc()
-            self.ctx.metrics.sensor_ok.labels(sensor=state.name).set(0)
+            self.series.sensor_errors.labels(sensor=state.name, kind="range").inc()
+            self.series.sensor_ok.labels(sensor=state.name).set(0)
             for key in state.ranges:
                 self._gauges[key].set(math.nan)
             return
@@ -164,7 +166,7 @@ class SensorsComponent:
         state.ok = True
         state.backoff = 0.0
         state.values = values
-        self.ctx.metrics.sensor_ok.labels(sensor=state.name).set(1)
+        self.series.sensor_ok.labels(sensor=state.name).set(1)
         for key, value in values.items():
             self._gauges[key].set(value)
         if "board_temperature" in values:

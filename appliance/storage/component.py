@@ -38,6 +38,7 @@ from appliance.ports import FlightView, StorageRefused
 from appliance.storage.boot import BootRecord
 from appliance.storage.clock import TimeKeeper
 from appliance.storage.config import StorageConfig
+from appliance.storage.metrics import StorageMetrics
 from appliance.storage.outbox import JournalOutbox
 from appliance.storage.store import Store
 from appliance.storage.tinystore import JournaledDB
@@ -60,7 +61,7 @@ class StorageComponent:
                  alarms: Alarms | None = None) -> None:
         self.config = config
         self.clock = clock
-        self.metrics = metrics
+        self.metrics = metrics.of(StorageMetrics) if metrics is not None else None
         self.flight = flight
         self.ops = ops
         self.alarms = alarms

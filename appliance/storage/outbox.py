@@ -29,6 +29,7 @@ from tinydb import Query
 
 from appliance.metrics import Metrics
 from appliance.ports import OUTBOX_KINDS, OutboxItem, StorageRefused
+from appliance.storage.metrics import StorageMetrics
 from appliance.storage.tinystore import JournaledDB
 
 log = logging.getLogger("appliance.storage.outbox")
@@ -65,16 +66,16 @@ class JournalOutbox:
 
     def __init__(self, stamp: Callable[[], dict[str, Any]], metrics: Metrics | None = None) -> None:
         self._stamp = stamp
-        self._metrics = metrics
+        self._metrics = metrics.of(StorageMetrics) if metrics is not None else None
         self._db: JournaledDB | None = None
         self._index: dict[str, int] = {}  # item id -> TinyDB doc id
         self._inflight: set[str] = set()  # appended, not yet durable: not offered for delivery
         self._next_seq = 1
         self._pending_counts: dict[str, int] = {}  # kind -> pending items (kept incrementally)
-        if metrics is not None:  # every known kind has its samples (0) from the first scrape
+        if self._metrics is not None:  # every known kind has its samples (0) from the first scrape
             for kind in OUTBOX_KINDS:
-                metrics.outbox_pending.labels(kind=kind).set(0)
-                metrics.outbox_delivered.labels(kind=kind)
+                self._metrics.outbox_pending.labels(kind=kind).set(0)
+                self._metrics.outbox_delivered.labels(kind=kind)
         self._requests: dict[str, tuple[int, float]] = {}  # request key -> (doc id, created wall), oldest first
 
     def attach(self, db: JournaledDB) -> None:

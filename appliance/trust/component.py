@@ -29,6 +29,7 @@ from appliance.trust.client import TrustedMetadata
 from appliance.trust.config import TrustConfig
 from appliance.trust.fetcher import LoopFetcher
 from appliance.trust.gate import Entry, TrustGate
+from appliance.trust.metrics import TrustMetrics
 from appliance.trust.refusal import Refusal
 
 log = logging.getLogger("appliance.trust")
@@ -51,7 +52,7 @@ class TrustComponent:
         self._session: aiohttp.ClientSession | None = None
         self.last: TrustRefresh | None = None
         for reason in Refusal:  # every reason's sample (0) from the first scrape
-            metrics.trust_refusals.labels(reason=reason.value)
+            metrics.of(TrustMetrics).trust_refusals.labels(reason=reason.value)
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 

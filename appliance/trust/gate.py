@@ -25,6 +25,7 @@ from typing import Any
 from appliance.component import Check
 from appliance.metrics import Metrics
 from appliance.trust.client import RefreshOutcome, TrustedMetadata
+from appliance.trust.metrics import TrustMetrics
 from appliance.trust.refusal import Refusal
 
 log = logging.getLogger("appliance.trust")
@@ -42,7 +43,7 @@ class Entry:
 class TrustGate:
     def __init__(self, trusted: TrustedMetadata, metrics: Metrics | None = None) -> None:
         self.trusted = trusted
-        self.metrics = metrics
+        self.metrics = metrics.of(TrustMetrics) if metrics is not None else None
         self.episode: Refusal | None = None  # the reason of the current run of refusals
         self.episode_detail = ""
         # None: the metadata was refused (a verified refresh ends the episode); else the target refused (its

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from appliance.portal.metrics import PortalMetrics
 from appliance.ports import FlightInfo
 from tests.portal.conftest import PortalRig
 
@@ -236,7 +237,7 @@ async def test_stream_one_snapshot_per_tick_for_everyone_and_last_event_id(rig: 
         await asyncio.sleep(1.2)  # the ticker runs at 1 Hz
         e1 = await read_events(r1, 2)
         e2 = await read_events(r2, 2)
-        assert rig.metrics.sse_clients._value.get() == 2
+        assert rig.metrics.of(PortalMetrics).sse_clients._value.get() == 2
         assert e1[-1]["id"] == e2[-1]["id"]
         assert e1[-1]["data"] == e2[-1]["data"]  # the same serialised bytes
         doc = json.loads(e1[-1]["data"])

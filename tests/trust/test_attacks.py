@@ -14,6 +14,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Timestamp
 
 from appliance.metrics import Metrics
+from appliance.trust.metrics import TrustMetrics
 from appliance.trust.refusal import Refusal
 from tests.trust.support import T_NOW, Aircraft, Ground, RepoServer, aircraft, bundle, serve
 
@@ -39,7 +40,7 @@ async def _refused(plane: Aircraft, reason: Refusal, reference: float = T_NOW) -
     assert plane.trusted.store.current() == current
     # the counted refusal (what the wiring does with the reason)
     metrics = Metrics()
-    metrics.trust_refusals.labels(reason=outcome.refusal.value).inc()
+    metrics.of(TrustMetrics).trust_refusals.labels(reason=outcome.refusal.value).inc()
     assert metrics.registry.get_sample_value("appliance_trust_refusals_total", {"reason": reason.value}) == 1
 
 

@@ -21,6 +21,7 @@ from appliance.core.spec import ASSEMBLY, Assembly, Installed
 from appliance.core.testing import build_alone
 from appliance.fs import formats
 from appliance.lifecycle import Lifecycle
+from appliance.portal.metrics import PortalMetrics
 from appliance.timebase import ManualClock
 from appliance.update import COMPONENT
 from appliance.update.component import EX_SWITCH, UpdateComponent
@@ -186,10 +187,10 @@ def test_a_pending_release_goes_on_trial_only_on_the_ground_with_no_passenger_st
     update._tick()
     assert layout.link("current") == "1.0" and not stops  # in the air
     flight.on_ground = True
-    ctx.metrics.sse_clients.set(3)
+    ctx.metrics.of(PortalMetrics).sse_clients.set(3)
     update._tick()
     ctx.clock.advance(60)  # type: ignore[attr-defined]
-    ctx.metrics.sse_clients.set(0)
+    ctx.metrics.of(PortalMetrics).sse_clients.set(0)
     update._tick()
     assert layout.link("current") == "1.0" and not stops  # a passenger was streaming until now
     ctx.clock.advance(10)  # type: ignore[attr-defined]
