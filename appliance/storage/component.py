@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from appliance import ports
 from appliance.alarms import STORAGE_CORRUPTION, Alarms
 from appliance.component import Check
+from appliance.fs import formats
 from appliance.fs.fileops import REAL_OPS, FileOps, ensure_dir
 from appliance.metrics import Metrics
 from appliance.ports import FlightView, StorageRefused
@@ -79,6 +80,8 @@ class StorageComponent:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint_mono = clock.monotonic()
         self.reopens = 0
+        #: The state is in a format this release cannot read: nothing of it is touched, not even at stop.
+        self.format_refused = False
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class StorageComponent:
     async def _try_open(self) -> bool:
         try:
             await asyncio.to_thread(self._open)
-        except OSError as error:
+        except (OSError, formats.FormatUnreadable) as error:
             self.start_error = f"storage did not start: {error}"
             log.error("%s", self.start_error)
             return False
@@ -126,12 +129,28 @@ class StorageComponent:
 
     def _open(self) -> None:
         ensure_dir(self.directory, self.ops)
+        self.format_refused = False
+        # Before anything is written or repaired: state in a format this release cannot read is refused whole
+        # (health fails, so a release on trial is rolled back), never recovered as if it were corruption.
+        try:
+            problem = formats.can_read(formats.READS, formats.read_marker(self.directory, self.ops))
+        except formats.FormatUnreadable:
+            self.format_refused = True
+            raise
+        if problem is not None:
+            self.format_refused = True
+            raise formats.FormatUnreadable(f"{self.directory / formats.MARKER}: {problem}")
+        try:
+            store = Store.open(self.directory / "journal", self.ops, self.config.segment_bytes,
+                               self.config.checkpoint_bytes)
+        except formats.FormatUnreadable:
+            self.format_refused = True
+            raise
         if not self.boot.begun:
             self.boot.begin()
         self.time.boot_id = self.boot.boot_id
         self.time.begin()
-        self.store = Store.open(self.directory / "journal", self.ops, self.config.segment_bytes,
-                                self.config.checkpoint_bytes)
+        self.store = store
         recovery = self.store.recovery
         log.info("storage: recovered %d record(s) after snapshot %d in %.3f s; %d corrupt region(s)",
                  len(recovery.records), recovery.snapshot_seq, recovery.seconds, len(recovery.corruption))
@@ -139,6 +158,8 @@ class StorageComponent:
     async def stop(self) -> None:
         await cancel_and_wait(*self._tasks)
         self._tasks = []
+        if self.format_refused:
+            return  # the release that can read this state finds it exactly as it was
         if self.store is not None:
             store = self.store
             if store.failure is None:

@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import crc32c
 
+from appliance.fs.formats import FormatUnreadable
+
 RECORD_HEADER = struct.Struct("<IIQHHI")
 HEADER_SIZE = RECORD_HEADER.size  # 24
 ALIGN = 8
@@ -59,11 +61,16 @@ def encode_segment_header(index: int, first_seq: int) -> bytes:
 
 
 def decode_segment_header(data: bytes) -> tuple[int, int] | None:
-    """(index, first_seq), or None when the header is missing, short or corrupt."""
+    """(index, first_seq), or None when the header is missing, short or corrupt. A whole header (its CRC good) of
+    another journal format version raises FormatUnreadable: that is state to refuse, never corruption to skip."""
     if len(data) < SEGMENT_HEADER_SIZE:
         return None
     magic, index, first_seq, crc = SEGMENT_HEADER.unpack_from(data, 0)
-    if magic != SEGMENT_MAGIC or crc != crc32c.crc32c(data[:24]):
+    if crc != crc32c.crc32c(data[:24]):
+        return None
+    if magic != SEGMENT_MAGIC:
+        if magic[:7] == SEGMENT_MAGIC[:7]:
+            raise FormatUnreadable(f"journal segment of format {magic[7:]!r}: this release reads {SEGMENT_MAGIC[7:]!r}")
         return None
     return index, first_seq
 

@@ -18,6 +18,7 @@ import crc32c
 
 from appliance.fs.atomic import remove_stray_temps
 from appliance.fs.fileops import FileOps, ensure_dir
+from appliance.fs.formats import FormatUnreadable
 from appliance.storage.framing import SEGMENT_HEADER_SIZE, Record, decode_segment_header, scan_segment
 
 log = logging.getLogger("appliance.storage.journal")
@@ -39,16 +40,20 @@ def encode_snapshot(seq: int, payload: bytes) -> bytes:
 
 
 def decode_snapshot(data: bytes) -> tuple[int, bytes] | None:
-    """(seq, payload) or None when the snapshot is damaged."""
+    """(seq, payload) or None when the snapshot is damaged; FormatUnreadable for a whole snapshot of another format."""
     if len(data) < _SNAP_HEAD.size + 4:
         return None
     magic, seq, length = _SNAP_HEAD.unpack_from(data, 0)
     start = _SNAP_HEAD.size + 4
-    if magic != SNAPSHOT_MAGIC or len(data) != start + length:
+    if len(data) != start + length:
         return None
     (crc,) = struct.unpack_from("<I", data, _SNAP_HEAD.size)
     payload = data[start:]
     if crc != crc32c.crc32c(payload, crc32c.crc32c(data[: _SNAP_HEAD.size])):
+        return None
+    if magic != SNAPSHOT_MAGIC:
+        if magic[:6] == SNAPSHOT_MAGIC[:6]:
+            raise FormatUnreadable(f"snapshot of format {magic[6:]!r}: this release reads {SNAPSHOT_MAGIC[6:]!r}")
         return None
     return seq, payload
 
