@@ -27,15 +27,19 @@ T = TypeVar("T")
 
 
 
-def deferred(target: str) -> Callable[..., Any]:
+class Deferred:
     """A spec's builder or hook, "module:function", imported only when it is called: reading the specs (the CLI,
-    the config loader) then loads no component's heavy modules."""
+    the config loader) then loads no component's heavy modules. `module` says which module a call loads."""
 
-    def call(*args: Any) -> Any:
-        module_name, _, function_name = target.partition(":")
-        return getattr(importlib.import_module(module_name), function_name)(*args)
+    def __init__(self, target: str) -> None:
+        self.module, _, self.function = target.partition(":")
 
-    return call
+    def __call__(self, *args: Any) -> Any:
+        return getattr(importlib.import_module(self.module), self.function)(*args)
+
+
+def deferred(target: str) -> Callable[..., Any]:
+    return Deferred(target)
 
 
 def snapshot_section(component: Any) -> Any:

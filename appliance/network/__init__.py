@@ -10,16 +10,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from appliance.core.spec import ComponentSpec, Setup, lazy
+from appliance.core.spec import ComponentSpec, deferred, lazy
 from appliance.network.config import NetworkConfig
-
-
-def _build(setup: Setup[NetworkConfig]) -> Any:
-    from appliance.network.component import NetworkCheck
-
-    return NetworkCheck(setup.config)
 
 
 def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +28,6 @@ def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 COMPONENT = ComponentSpec(
     name="network",
     config=NetworkConfig,
-    build=_build,
+    build=deferred("appliance.network.component:build"),
     cli=_cli,
 )

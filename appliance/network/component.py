@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.component import Check
+from appliance.core.spec import Setup
 from appliance.network.config import NetworkConfig
 
 
@@ -32,3 +33,7 @@ class NetworkCheck:
             return Check.warning(f"not rendered: {', '.join(missing)} missing in {directory} "
                                  "(appliance network render)")
         return Check.passing(f"rendered in {directory}", interface=self.config.cabin_interface)
+
+
+def build(setup: Setup[NetworkConfig]) -> NetworkCheck:
+    return NetworkCheck(setup.config)

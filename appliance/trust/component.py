@@ -21,7 +21,9 @@ from typing import Any
 
 import aiohttp
 
+from appliance import ports
 from appliance.component import Check
+from appliance.core.spec import Setup
 from appliance.metrics import Metrics
 from appliance.ports import TrustedTime, TrustRefresh
 from appliance.timebase import Clock
@@ -149,3 +151,11 @@ class TrustComponent:
                                                        "problem": last.problem, "bytes": last.bytes,
                                                        "cpu_seconds": round(last.cpu_seconds, 4)},
         }
+
+
+def build(setup: Setup[TrustConfig]) -> TrustComponent:
+    component = TrustComponent(setup.config, setup.clock, setup.metrics,
+                               state_dir=setup.require(ports.STATE_DIR).path,
+                               time=setup.use(ports.TRUSTED_TIME))
+    setup.provide(ports.TRUST, component)
+    return component

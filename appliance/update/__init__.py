@@ -15,16 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from appliance import ports
-from appliance.core.spec import ASSEMBLY, ComponentSpec, Setup, deferred
+from appliance.core.spec import ASSEMBLY, ComponentSpec, deferred
 from appliance.update.config import UpdateConfig
-
-
-def _build(setup: Setup[UpdateConfig]) -> Any:
-    from appliance.update.component import build
-
-    component = build(setup)
-    setup.provide(ports.UPDATER, component)
-    return component
 
 
 def _status(component: Any) -> Any:
@@ -34,7 +26,7 @@ def _status(component: Any) -> Any:
 COMPONENT = ComponentSpec(
     name="update",
     config=UpdateConfig,
-    build=_build,
+    build=deferred("appliance.update.component:build"),
     provides=(ports.UPDATER,),
     requires=(ports.STATE_DIR,),
     uses=(ports.FLIGHT, ASSEMBLY),

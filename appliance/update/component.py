@@ -206,6 +206,8 @@ def build(setup: Setup[UpdateConfig]) -> UpdateComponent:
     config = setup.config
     state_dir = setup.require(ports.STATE_DIR).path
     layout = Layout(Path(config.root), state_dir, wall=setup.clock.wall, max_starts=config.max_starts)
-    return UpdateComponent(config, layout, setup.clock, setup.lifecycle, setup.metrics.registry,
-                           assembly=setup.use(ASSEMBLY), flight=setup.use(ports.FLIGHT),
-                           request_stop=setup.request_stop, version=running_version(Path(config.root)))
+    component = UpdateComponent(config, layout, setup.clock, setup.lifecycle, setup.metrics.registry,
+                                assembly=setup.use(ASSEMBLY), flight=setup.use(ports.FLIGHT),
+                                request_stop=setup.request_stop, version=running_version(Path(config.root)))
+    setup.provide(ports.UPDATER, component)
+    return component

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 import aiohttp
 import psutil
 
+from appliance.core.registry import load_specs
+from appliance.core.spec import Deferred
 from tests.bench import Figure, Rounds
 from tests.conftest import subprocess_env
 from tests.hil_harness import Aircraft, SimProcess, metric_sum
@@ -33,18 +35,24 @@ CLIENTS = 200
 CPU_WINDOW = 10.0
 
 
+def _builder_modules() -> list[str]:
+    """The modules the daemon imports to build every registered component: what no start can avoid."""
+    modules = ["appliance.daemon"]
+    for spec in load_specs():
+        modules.append(spec.build.module if isinstance(spec.build, Deferred) else spec.build.__module__)
+    return modules
+
+
 def _baseline_import_seconds() -> float:
     """Reference: a bare interpreter importing every component's module (the floor for start-to-READY)."""
     started = time.monotonic()
-    code = ("import appliance.core.registry as r, importlib; "
-            "[importlib.import_module(p + '.component') for p in r.PACKAGES]")
+    code = f"import importlib; [importlib.import_module(m) for m in {_builder_modules()!r}]"
     subprocess.run([sys.executable, "-c", code], env=subprocess_env(), check=True)
     return time.monotonic() - started
 
 
 _LIBRARIES = (
-    "import sys, importlib, appliance.daemon, appliance.core.registry as r; "
-    "[importlib.import_module(p + '.component') for p in r.PACKAGES]; "
+    "import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]; "
     "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) "
     "- {'appliance', 'hal', 'tests', 'firmware_sim'})))"
 )
@@ -52,8 +60,8 @@ _LIBRARIES = (
 
 def _libraries() -> list[str]:
     """The third-party libraries the daemon's component modules import (what the RSS reference imports)."""
-    out = subprocess.run([sys.executable, "-c", _LIBRARIES], env=subprocess_env(), capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", _LIBRARIES, *_builder_modules()], env=subprocess_env(),
+                         capture_output=True, text=True, check=True).stdout
     return [name for name in out.split() if not name.startswith("_") and name.isidentifier()]
 
 
