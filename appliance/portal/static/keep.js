@@ -1,6 +1,6 @@
 /* What the page (saved.js) and the service worker (sw.js) share about saved items: where they are kept and
    when they go. Loaded as a plain script by index.html and by importScripts in sw.js; `self` is the window in
-   the page and the worker's global scope in the worker. ES5.
+   the page and the worker's global scope in the worker; it adds Cabin.keep. ES5.
    The SAVED cache holds, per saved item, a record at /__saved__/<id> (JSON: id, kind, title, category, files,
    thumbnail, urls, hours, saved, until) and the item's files, each response stamped with X-Saved-Until: the
    latest `until` (ms since 1970) of the items that use it. */
@@ -64,5 +64,7 @@
     });
   }
 
-  scope.CabinKeep = { SAVED: SAVED, META: META, until: until, list: list, sweep: sweep, entries: entries };
+  /* the page's one global (core.js), or the worker's own */
+  scope.Cabin = scope.Cabin || {};
+  scope.Cabin.keep = { SAVED: SAVED, META: META, until: until, list: list, sweep: sweep, entries: entries };
 })(self);

@@ -1,11 +1,11 @@
 /* "Take it with you": readings and guides whose licence allows it (`offline_hours` in the catalog) saved to
    the passenger's device, for after landing, through the service worker (sw.js) and the Cache API (keep.js),
-   and the "Saved" tab: what is kept and until when, removed when its time is up. Only where the browser has
+   and the "Saved" view (a dialog from the Read and Guides tabs): what is kept and until when, removed when its time is up. Only where the browser has
    a secure context, service workers and the Cache API (HTTPS; not the captive mini-browser): elsewhere no Save
-   button and no Saved tab. ES5; see core.js. */
+   button and no Saved view. ES5; see core.js. */
 (function () {
   "use strict";
-  var C = window.Cabin, state = C.state, $ = C.$, t = C.t, el = C.el, button = C.button, Keep = window.CabinKeep;
+  var C = window.Cabin, state = C.state, $ = C.$, t = C.t, el = C.el, button = C.button, Keep = C.keep;
   var SWEEP_MS = 30000;
 
   function supported() {
@@ -129,21 +129,40 @@
   }
   function render() {
     var list = $("list-saved");
-    if (!list || !state.strings || !state.saved) { return; }
+    if (!state.strings || !state.saved) { return; }
     list.innerHTML = "";
     state.saved.forEach(function (r) { list.appendChild(savedCard(r)); });
     if (!state.saved.length) { list.appendChild(el("li", "empty", t("saved_empty"))); }
+    var counts = document.querySelectorAll(".saved-count"), i;
+    for (i = 0; i < counts.length; i++) { counts[i].textContent = state.saved.length ? "(" + state.saved.length + ")" : ""; }
   }
-  /* No catalog (no cabin server: after landing): say so, and open on what was saved. */
+  var opener = null;
+  function openSaved(from) {
+    opener = from || null;
+    $("saved").hidden = false;
+    $("saved-close").focus();
+  }
+  function closeSaved() {
+    $("saved").hidden = true;
+    if (opener && document.body.contains(opener)) { opener.focus(); }
+  }
+  /* No catalog (no cabin server: after landing): say so, and open what was saved. */
   function catalogUnavailable() {
     if (!supported() || !state.saved || !state.saved.length || state.offlineShown) { return; }
     state.offlineShown = true;
     $("saved-offline").hidden = false;
-    C.selectTab("saved");
+    C.selectTab("read");
+    openSaved(document.querySelector("#panel-read .saved-open"));
   }
   function setupSaved() {
     if (!supported()) { return; }
-    $("tab-saved").hidden = false;
+    var bars = document.querySelectorAll(".saved-bar"), i;
+    for (i = 0; i < bars.length; i++) {
+      bars[i].hidden = false;
+      (function (b) { b.onclick = function () { openSaved(b); }; })(bars[i].getElementsByTagName("button")[0]);
+    }
+    $("saved-close").onclick = closeSaved;
+    $("saved").onkeydown = function (e) { if (C.keyOf(e) === "Escape" && !state.reader) { closeSaved(); } };
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(null, function () { /* stays online-only */ });
     refresh().then(function () { if (state.catalogFailed) { catalogUnavailable(); } });
     setInterval(refresh, SWEEP_MS);  /* what expires while the app is open goes from the list */

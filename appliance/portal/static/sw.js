@@ -10,7 +10,7 @@
 "use strict";
 importScripts("/static/keep.js");
 
-var Keep = self.CabinKeep;
+var Keep = self.Cabin.keep;
 var SHELL = "cabin-shell-v1";
 var SHELL_FILES = ["/", "/static/app.css", "/static/favicon.svg", "/static/i18n.json",
   "/static/vendor/topojson-client.min.js", "/static/vendor/countries-110m.json", "/static/core.js",
