@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from appliance.portal.i18n import strings
-from tests.browser.conftest import HttpsRig, chromium, phone
+from tests.browser.conftest import HOST, HttpsRig, chromium, phone
 from tests.portal.conftest import CHROMIUM
 
 pytestmark = [pytest.mark.browser,
@@ -295,3 +295,25 @@ async def test_the_service_worker_is_served_for_the_portal_only_with_its_scope(s
             secure.origin + "/"
         assert urlsplit(await page.evaluate("() => navigator.serviceWorker.controller.scriptURL")).path == "/sw.js"
         await ctx.close()
+
+
+async def test_no_secure_context_no_save(tmp_path: Path) -> None:
+    """Plain HTTP under the cabin name (no certificate yet, as in a captive mini-browser): no service worker,
+    no Save button and no Saved view, and the catalog still works."""
+    from tests.portal.conftest import running_rig
+
+    async with running_rig(tmp_path) as rig:
+        port = rig.portal.address[1] if rig.portal.address else 0
+        fake = HttpsRig(rig, f"http://{HOST}:{port}", "")
+        async with chromium(fake) as browser:
+            ctx = await phone(browser)
+            page = await ctx.new_page()
+            await page.goto(fake.origin + "/")
+            assert await page.evaluate("() => window.isSecureContext") is False
+            await page.locator("#tab-read").click()
+            await expect(page.locator("#list-reading .card", has_text="Window seat")).to_be_visible()
+            assert await page.locator("[data-save], .keep").count() == 0
+            await expect(page.locator("#panel-read .saved-bar")).to_be_hidden()
+            assert await page.evaluate("() => navigator.serviceWorker === undefined || "
+                                       "navigator.serviceWorker.getRegistrations().then(r => r.length)") in (True, 0)
+            await ctx.close()
