@@ -174,6 +174,13 @@ async def test_saved_shows_what_is_kept_and_until_when_in_every_language(secure:
             await page.screenshot(path=str(SCREENSHOTS / f"payments-6-saved-{lang}.png"))
             await page.keyboard.press("Escape")
             await expect(dialog).to_be_hidden()
+        # after landing the app comes from the device, in the passenger's last choice (German), not in the
+        # language the kept page was made in
+        await ctx.set_offline(True)
+        await page.reload()
+        german = strings()["de"]
+        await expect(page.get_by_role("dialog", name=german["saved_title"])).to_be_visible(timeout=10000)
+        await expect(page.locator("#saved-offline")).to_have_text(german["saved_offline"])
         await ctx.close()
 
 
@@ -297,23 +304,26 @@ async def test_the_service_worker_is_served_for_the_portal_only_with_its_scope(s
         await ctx.close()
 
 
-async def test_no_secure_context_no_save(tmp_path: Path) -> None:
-    """Plain HTTP under the cabin name (no certificate yet, as in a captive mini-browser): no service worker,
-    no Save button and no Saved view, and the catalog still works."""
+async def test_plain_http_offers_no_save(tmp_path: Path) -> None:
+    """Plain HTTP (no certificate yet, or a captive mini-browser): under the cabin name (no secure context) and
+    on http://127.0.0.1 (a secure context, still plain HTTP) no service worker, no Save button and no Saved view,
+    and the catalog still works."""
     from tests.portal.conftest import running_rig
 
     async with running_rig(tmp_path) as rig:
         port = rig.portal.address[1] if rig.portal.address else 0
         fake = HttpsRig(rig, f"http://{HOST}:{port}", "")
         async with chromium(fake) as browser:
-            ctx = await phone(browser)
-            page = await ctx.new_page()
-            await page.goto(fake.origin + "/")
-            assert await page.evaluate("() => window.isSecureContext") is False
-            await page.locator("#tab-read").click()
-            await expect(page.locator("#list-reading .card", has_text="Window seat")).to_be_visible()
-            assert await page.locator("[data-save], .keep").count() == 0
-            await expect(page.locator("#panel-read .saved-bar")).to_be_hidden()
-            assert await page.evaluate("() => navigator.serviceWorker === undefined || "
-                                       "navigator.serviceWorker.getRegistrations().then(r => r.length)") in (True, 0)
-            await ctx.close()
+            for origin, secure_context in ((fake.origin, False), (rig.base, True)):
+                ctx = await phone(browser)
+                page = await ctx.new_page()
+                await page.goto(origin + "/")
+                assert await page.evaluate("() => window.isSecureContext") is secure_context
+                await page.locator("#tab-read").click()
+                await expect(page.locator("#list-reading .card", has_text="Window seat")).to_be_visible()
+                assert await page.locator("[data-save], .keep").count() == 0, origin
+                await expect(page.locator("#panel-read .saved-bar")).to_be_hidden()
+                assert await page.evaluate("() => navigator.serviceWorker === undefined || "
+                                           "navigator.serviceWorker.getRegistrations().then(r => r.length)") in (
+                                               True, 0)
+                await ctx.close()

@@ -181,5 +181,6 @@
 
   C.renderFlight = renderFlight;
   C.selectTab = selectTab;
+  C.setLang = setLang;
   start();
 })();

@@ -1,15 +1,18 @@
 /* "Take it with you": readings and guides whose licence allows it (`offline_hours` in the catalog) saved to
    the passenger's device, for after landing, through the service worker (sw.js) and the Cache API (keep.js),
-   and the "Saved" view (a dialog from the Read and Guides tabs): what is kept and until when, removed when its time is up. Only where the browser has
-   a secure context, service workers and the Cache API (HTTPS; not the captive mini-browser): elsewhere no Save
-   button and no Saved view. ES5; see core.js. */
+   and the "Saved" view (a dialog from the Read and Guides tabs): what is kept and until when, removed when its
+   time is up. Only over HTTPS where the browser has a secure context, service workers and the Cache API (not
+   the captive mini-browser): elsewhere no Save button and no Saved view. ES5; see core.js. */
 (function () {
   "use strict";
   var C = window.Cabin, state = C.state, $ = C.$, t = C.t, el = C.el, button = C.button, Keep = C.keep;
   var SWEEP_MS = 30000;
 
+  /* HTTPS only: http://localhost is a secure context too, but the portal's plain HTTP is for the captive
+     probes and what has no certificate yet; nothing kept there would open under the HTTPS name after landing */
   function supported() {
-    return !!(window.isSecureContext && navigator.serviceWorker && window.caches && window.fetch && window.Promise);
+    return !!(window.location.protocol === "https:" && window.isSecureContext && navigator.serviceWorker &&
+              window.caches && window.fetch && window.Promise);
   }
   function when(ms) {
     var d = new Date(ms);
@@ -150,6 +153,9 @@
   function catalogUnavailable() {
     if (!supported() || !state.saved || !state.saved.length || state.offlineShown) { return; }
     state.offlineShown = true;
+    /* the app came from the device: its page is in the language of the last visit, not the last choice */
+    var chosen = C.load("lang");
+    if (chosen && chosen !== state.lang) { C.setLang(chosen); }
     $("saved-offline").hidden = false;
     C.selectTab("read");
     openSaved(document.querySelector("#panel-read .saved-open"));
