@@ -1,7 +1,8 @@
 """Sample content SOURCE directories (catalog.json + files) as an airline's content team would prepare them:
 a newspaper edition per day (PDF + page image + thumbnail, so a new day's update is visible), a magazine, a
 photo magazine of page images only (no PDF), a short HLS video (master + media playlist + MPEG-TS segments),
-city guides for the destination, and offers.
+city guides for the destination, and offers. The newspaper, the photo magazine and the guide carry
+`offline_hours` (a passenger may keep them on their device, "Take it with you"); the magazine does not.
 Pack one with `python -m appliance content pack SRC DEST`.
 
 Pictures and documents are synthesised with the standard library (a hand-written PDF, PNGs via zlib); the film
@@ -178,6 +179,7 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
                         "fr": "Le journal du jour.", "de": "Die Zeitung von heute."},
         "files": {"pdf": news, "pages": [f"readings/daily-{stamp}-p1.png"]},
         "thumbnail": f"thumbs/daily-{stamp}.png",
+        "offline_hours": 24,  # the newspaper's licence: a day on the passenger's device
     })
     (dest / "readings/skyways.pdf").write_bytes(pdf("Skyways magazine", ["Travel, food and design.",
                                                                           f"Month of {day:%B %Y}."]))
@@ -186,6 +188,7 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
         "id": "skyways", "kind": "reading", "category": "magazine", "languages": ["en", "es"],
         "title": {"en": "Skyways magazine", "es": "Revista Skyways"},
         "files": {"pdf": "readings/skyways.pdf"}, "thumbnail": "thumbs/skyways.png",
+        # no offline_hours: this magazine's licence does not let passengers keep it (read on board only)
     })
     pages = []
     for n, (top, bottom) in enumerate(PHOTO_PAGES, start=1):
@@ -195,7 +198,7 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
     items.append({  # pictures only, no PDF: the app turns its pages itself
         "id": "window-seat", "kind": "reading", "category": "magazine", "languages": ["en", "es"],
         "title": {"en": "Window seat: a photo magazine", "es": "Ventanilla: una revista de fotos"},
-        "files": {"pages": pages}, "thumbnail": "thumbs/window-seat.png",
+        "files": {"pages": pages}, "thumbnail": "thumbs/window-seat.png", "offline_hours": 72,
     })
     master = hls(dest / "video" / "coast", segments, bitrate=bitrate)
     (dest / "thumbs/coast.png").write_bytes(png(160, 90, (30, 110, 160), (230, 200, 140)))
@@ -217,6 +220,7 @@ def generate(dest: Path, day: date, destination: str = "LEMD", segments: int = 3
         "title": _per_lang({"en": "{c} in a day", "es": "{c} en un día", "ca": "{c} en un dia",
                             "fr": "{c} en un jour", "de": "{c} an einem Tag"}, c=city),
         "files": {"html": guide}, "thumbnail": f"thumbs/{city.lower()}.png",
+        "offline_hours": 168,  # a city guide is for the trip: a week
     })
     (dest / "thumbs/hotel.png").write_bytes(png(160, 90, (90, 60, 120), (230, 190, 210)))
     items.append({

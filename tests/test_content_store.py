@@ -36,6 +36,7 @@ def test_pack_command_builds_a_bundle_and_publishes_it(tmp_path: Path) -> None:
         "files": 3,
         "bytes": 600 * KIB + 5 * KIB + 2,
         "dest": str(tmp_path / "ground/b1"),
+        "savable": [],
     }
     manifest = load_manifest(tmp_path / "ground/b1")
     video = manifest.by_path()["videos/a.mp4"]

@@ -71,6 +71,7 @@ def install(args: argparse.Namespace) -> int:
 
 
 def pack(args: argparse.Namespace) -> int:
+    from appliance.content.catalog import check_catalog
     from appliance.content.pack import pack as build_bundle
     from appliance.content.pack import publish
 
@@ -98,6 +99,7 @@ def pack(args: argparse.Namespace) -> int:
                 "files": len(manifest.files),
                 "bytes": manifest.total_size,
                 "dest": str(args.dest),
+                "savable": check_catalog(Path(args.dest)),  # items passengers may keep (offline_hours)
             }
         )
     )

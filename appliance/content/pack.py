@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.content.catalog import check_catalog
 from appliance.content.hashing import digest_file
 from appliance.content.manifest import (
     BUNDLE_ID,
@@ -60,7 +61,8 @@ def pack(
     chunk_size: int = CHUNK_SIZE,
     now: datetime | None = None,
 ) -> Manifest:
-    """Copy `src` into the new bundle directory `dest` (absent or empty) with its manifest, all fsynced."""
+    """Copy `src` into the new bundle directory `dest` (absent or empty) with its manifest, all fsynced.
+    A catalog.json whose licence fields are wrong (`offline_hours`) is refused before anything is written."""
     now = now or datetime.now(UTC)
     bundle_id = bundle_id or default_bundle_id(src, now)
     if not BUNDLE_ID.fullmatch(bundle_id):
@@ -70,6 +72,7 @@ def pack(
     if dest.exists() and any(dest.iterdir()):
         raise ManifestError(f"{dest} exists and is not empty")
     paths = source_files(src)
+    check_catalog(src)
     dest.mkdir(parents=True, exist_ok=True)
     entries: list[FileEntry] = []
     for rel in paths:

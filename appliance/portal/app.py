@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from appliance.httpserve import set_server_header
 from appliance.portal import api, mine, ordering, payment, welcome
@@ -13,11 +14,10 @@ from appliance.portal.captive import PROBE_HOSTS, PROBE_PATHS
 from appliance.portal.catalog import resolve_inside
 from appliance.portal.i18n import choose
 from appliance.portal.openapi import document
-from appliance.portal.security import Guard, json_error
+from appliance.portal.security import Guard, is_own_host, json_error
 from appliance.portal.services import SERVICES, Services, services_of
 
 STATIC = Path(__file__).with_name("static")
-
 
 
 @cache
@@ -45,6 +45,25 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         return json_error(404, "not found")
     cache = "public, max-age=86400" if "/vendor/" in path.as_posix() else "no-cache"
     return web.FileResponse(path, headers={"Content-Type": STATIC_TYPES[suffix], "Cache-Control": cache})
+
+
+#: The service worker's headers: checked for an update on every registration (no-cache; the browser bypasses
+#: its HTTP cache for it anyway after 24 h), allowed to control the whole origin from its own path at the root.
+SERVICE_WORKER_HEADERS = {"Content-Type": "text/javascript", "Cache-Control": "no-cache",
+                          "Service-Worker-Allowed": "/"}
+
+
+def service_worker(own_hosts: frozenset[str]) -> Handler:
+    """`GET /sw.js`: the web app's service worker ("Take it with you": saved readings for after landing). Only
+    for the portal's own names: a worker outlives the flight in the passenger's browser, so a rebound DNS name
+    (evil.example pointing here) gets a 403 instead of a copy of it under its origin."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not is_own_host(request, own_hosts):
+            return json_error(403, "this server does not answer for that host name")
+        return web.FileResponse(STATIC / "sw.js", headers=SERVICE_WORKER_HEADERS)
+
+    return handler
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -75,6 +94,7 @@ def make_app(services: Services) -> web.Application:
     r.add_get("/api/v1/openapi.json", guard(openapi))
     r.add_get("/content/{path:.+}", guard(api.content_file))
     r.add_get("/static/{path:.+}", guard(static_file))
+    r.add_get("/sw.js", guard(service_worker(guard.own)))
     for path in sorted(PROBE_PATHS):
         r.add_get(path, guard(welcome.probe, plain=True))  # the probes stay on plain HTTP
     r.add_route("*", r"/{anything:[\s\S]*}", guard(guard.not_found))  # last: JSON 404 and 405 for the rest

@@ -21,8 +21,12 @@
                 "mode": "bought" | "booked" | "requested",  # optional: bought and booked take card payment
                                                      # (they need a structured price); default: offers with a
                                                      # price are booked, other offers requested
-                "orders": ["email"]                  # optional: the order kinds it takes (booking, offer,
+                "orders": ["email"],                 # optional: the order kinds it takes (booking, offer,
                                                      # email); default per kind, DEFAULT_ORDERS
+                "offline_hours": 24                  # optional, readings and guides only: the licence lets a
+                                                     # passenger keep it on their device this many hours after
+                                                     # saving it (0 < h <= 8760); absent (old bundles): not savable.
+                                                     # The API adds `savable` (true with offline_hours)
                }],
      "categories": {"newspaper": {"en": "Newspaper", "es": "Periódico"}}}  # optional: names per language
 
@@ -61,6 +65,9 @@ MODES = ("bought", "booked", "requested")
 MINOR_EXPONENTS = {c: 0 for c in ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
                                   "VND", "VUV", "XAF", "XOF", "XPF")} | {
     c: 3 for c in ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")}
+#: the kinds a licence may let a passenger keep on their device (`offline_hours`); films and offers never
+SAVABLE_KINDS = ("reading", "guide")
+MAX_OFFLINE_HOURS = 8760  # a year
 FILE_KEYS = {"video": ("hls",), "reading": ("pdf", "pages"), "guide": ("html", "pdf", "pages"), "offer": ()}
 
 #: What the content listener serves, by extension; anything else is 404.
@@ -208,6 +215,12 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     if mode is not None:
         item["mode"] = mode
     item["payable"] = mode in ("bought", "booked")
+    if "offline_hours" in raw:
+        hours = offline_hours(kind, raw["offline_hours"])
+        if hours is None:
+            return None
+        item["offline_hours"] = hours
+    item["savable"] = "offline_hours" in item
     orders = raw.get("orders")
     if orders is None:
         item["orders"] = list(DEFAULT_ORDERS[kind]) + (["booking"] if kind == "offer" and "price" in item else [])
@@ -216,6 +229,14 @@ def _validate(raw: Any) -> dict[str, Any] | None:
     else:
         return None
     return item
+
+
+def offline_hours(kind: str, raw: Any) -> int | float | None:
+    """A catalog item's `offline_hours` when it is valid for its kind (a positive number of hours, at most a year,
+    on a reading or a guide), else None."""
+    if kind not in SAVABLE_KINDS or isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return raw if 0 < raw <= MAX_OFFLINE_HOURS else None
 
 
 def minor_exponent(currency: str) -> int:

@@ -228,6 +228,13 @@ def document() -> dict[str, Any]:
                           "403": _error("video on the ground"), "404": _error("no such file"),
                           "503": _error("new video sessions are paused (over-temperature)")},
         }},
+        "/sw.js": {"get": {
+            "summary": "the web app's service worker (scope /): keeps saved readings and the app for after "
+                       "landing; never API answers or the stream",
+            "tags": ["app"],
+            "responses": {"200": _text("text/javascript", "the script (no-cache; Service-Worker-Allowed: /)"),
+                          "403": _error("a host name that is not the portal's")},
+        }},
         "/static/{path}": {"get": {
             "summary": "the web app's files", "tags": ["app"],
             "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -293,7 +300,15 @@ def document() -> dict[str, Any]:
                                                "per": {"type": "string", "enum": ["night", "item", "person"]}}},
                                            "mode": {"type": "string", "enum": ["bought", "booked", "requested"]},
                                            "payable": {"type": "boolean",
-                                                       "description": "takes card payment on board"}}}},
+                                                       "description": "takes card payment on board"},
+                                           "offline_hours": {"type": "number", "exclusiveMinimum": 0,
+                                                             "maximum": 8760,
+                                                             "description": "readings and guides whose licence "
+                                                                            "allows it: hours a passenger may "
+                                                                            "keep it on their device"},
+                                           "savable": {"type": "boolean",
+                                                       "description": "may be saved to the device (has "
+                                                                      "offline_hours)"}}}},
                                        "lang": {"type": "string"}, "profile": {"type": "string"},
                                        "video_available": {"type": "boolean"},
                                        "video_unavailable_reason": {"type": ["string", "null"]},

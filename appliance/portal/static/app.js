@@ -17,6 +17,7 @@
     $("lang-select").value = state.lang;
     renderFlight();
     C.renderCatalog();  /* and the open reader */
+    C.renderSaved();
   }
   function setLang(lang) {
     if (LANGS.indexOf(lang) < 0) { return; }
@@ -161,6 +162,7 @@
     $("player-close").onclick = C.closePlayer;
     setupTabs();
     C.setupReader();
+    C.setupSaved();
     xhr("GET", "/static/i18n.json", null, function (status, data) {
       if (status === 200 && data) { state.strings = data; applyStrings(); }
     });
@@ -178,5 +180,7 @@
   }
 
   C.renderFlight = renderFlight;
+  C.selectTab = selectTab;
+  C.setLang = setLang;
   start();
 })();

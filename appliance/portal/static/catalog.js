@@ -7,7 +7,8 @@
   /* ---- catalog ----------------------------------------------------------------------------------------- */
   function loadCatalog() {
     xhr("GET", "/api/v1/catalog?lang=" + state.lang, null, function (status, data) {
-      if (status === 200 && data) { state.catalog = data; renderCatalog(); }
+      if (status === 200 && data) { state.catalog = data; state.catalogFailed = false; renderCatalog(); C.renderSaved(); }
+      else { state.catalogFailed = true; C.catalogUnavailable(); }  /* after landing: what was saved */
     });
   }
   /* "89,00 €" in German, "€89.00" in English: the passenger's locale (Intl), else the catalog's own text */
@@ -70,6 +71,7 @@
       b.setAttribute("data-order", kind);
       actions.appendChild(b);
     });
+    C.saveControls(item, actions, body);  /* "Save for after landing", where the licence allows it */
     for (var i = 0; i < actions.children.length; i++) {  // "Open", "Play"... each says which item it is for
       actions.children[i].setAttribute("aria-describedby", title.id);
     }
