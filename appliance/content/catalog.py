@@ -4,33 +4,18 @@ reading or a guide on their own device, docs of appliance/portal/catalog.py).
 
 The portal parses the catalog itself on board (and skips an item that breaks the schema); this check is the
 ground side's, so that a content team learns about a bad licence field when it packs, not when an item has
-quietly vanished from every aircraft's app. The rule is the portal's (tests/portal/test_saved_catalog.py keeps
-the two in step); a catalog that is not JSON or has no item list is left to the portal, as before."""
+quietly vanished from every aircraft's app. The rule is one, shared with the portal (appliance/licence.py);
+a catalog that is not JSON or has no item list is left to the portal, as before."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from appliance.content.manifest import ManifestError
+from appliance.licence import offline_hours_error
 
 CATALOG_NAME = "catalog.json"
-SAVABLE_KINDS = ("reading", "guide")
-MAX_OFFLINE_HOURS = 8760  # a year
-
-
-def offline_hours_error(kind: Any, hours: Any) -> str | None:
-    """Why an item's `offline_hours` is refused, or None when it is good."""
-    if kind not in SAVABLE_KINDS:
-        return f"offline_hours is only for {' and '.join(SAVABLE_KINDS)} items, not {kind!r}"
-    if isinstance(hours, bool) or not isinstance(hours, int | float):
-        return f"offline_hours must be a number of hours, not {hours!r}"
-    if not 0 < hours <= MAX_OFFLINE_HOURS:
-        return f"offline_hours must be more than 0 and at most {MAX_OFFLINE_HOURS} (a year), not {hours!r}"
-    return None
-
-
 def check_catalog(src: Path) -> list[str]:
     """The ids of the items a passenger may save (with their licence's `offline_hours`), in catalog order.
     Raises ManifestError naming the item of a refused `offline_hours`."""

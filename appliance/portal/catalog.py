@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.licence import offline_hours_error
 from appliance.portal.i18n import DEFAULT, strings
 from appliance.portal.orders import ITEM_KINDS
 
@@ -65,9 +66,6 @@ MODES = ("bought", "booked", "requested")
 MINOR_EXPONENTS = {c: 0 for c in ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
                                   "VND", "VUV", "XAF", "XOF", "XPF")} | {
     c: 3 for c in ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")}
-#: the kinds a licence may let a passenger keep on their device (`offline_hours`); films and offers never
-SAVABLE_KINDS = ("reading", "guide")
-MAX_OFFLINE_HOURS = 8760  # a year
 FILE_KEYS = {"video": ("hls",), "reading": ("pdf", "pages"), "guide": ("html", "pdf", "pages"), "offer": ()}
 
 #: What the content listener serves, by extension; anything else is 404.
@@ -232,11 +230,8 @@ def _validate(raw: Any) -> dict[str, Any] | None:
 
 
 def offline_hours(kind: str, raw: Any) -> int | float | None:
-    """A catalog item's `offline_hours` when it is valid for its kind (a positive number of hours, at most a year,
-    on a reading or a guide), else None."""
-    if kind not in SAVABLE_KINDS or isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    return raw if 0 < raw <= MAX_OFFLINE_HOURS else None
+    """A catalog item's `offline_hours` when it is valid for its kind (appliance/licence.py), else None."""
+    return None if offline_hours_error(kind, raw) is not None else raw
 
 
 def minor_exponent(currency: str) -> int:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from appliance.content.catalog import check_catalog, offline_hours_error
+from appliance.content.catalog import check_catalog
 from appliance.content.manifest import ManifestError
 from appliance.content.pack import pack
+from appliance.licence import offline_hours_error
 from appliance.portal.catalog import parse_catalog
 from tests.conftest import python_module, subprocess_env
 from tests.portal.conftest import PortalRig
