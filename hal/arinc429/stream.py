@@ -295,11 +295,12 @@ class AdapterStream:
             if decoded is None or decoded.word != word:  # decode() depends on (word, channel) only
                 decoded = decoded_before[k] = decode(word, channel)
             batch.latest[(channel, decoded.label, decoded.sdi)] = decoded
-        ids = usable & (kind == _FLIGHT_ID)
-        if ids.any():
-            ids &= (hi >> 13) & 3 == _NORMAL_SSM
-            for channel, low, high in zip(*(c[_last_per_key(np.flatnonzero(ids), key)].tolist() for c in (ch, lo, hi)),
-                                          strict=True):
+        ids = np.flatnonzero(usable & (kind == _FLIGHT_ID) & ((hi >> 13) & 3 == _NORMAL_SSM))
+        if ids.size:  # a few words a read: the latest per key in Python, fed in key order
+            columns = zip(ch[ids].tolist(), lo[ids].tolist(), hi[ids].tolist(), strict=True)
+            latest_id = dict(zip(key[ids].tolist(), columns, strict=True))
+            for k in sorted(latest_id):
+                channel, low, high = latest_id[k]
                 flight_id = self.flight_id.feed(channel, low | high << 16)
                 if flight_id is not None:
                     batch.flight_ids.append(flight_id)
@@ -334,7 +335,7 @@ def _last_per_key(idx: I64, key: I64) -> I64:
     if idx.size == 0:
         return idx
     keys = key[idx]
-    order = np.argsort(keys, kind="stable")  # equal keys keep their order: the last of a run is the latest
+    order = keys.argsort(kind="stable")  # equal keys keep their order: the last of a run is the latest
     ordered = keys[order]
     last = np.empty(ordered.size, dtype=bool)
     last[-1] = True
