@@ -28,7 +28,7 @@ import logging
 import resource
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -239,12 +239,14 @@ class GuardedHandler(RequestHandler):
             self._guard.count_refusal("header_timeout")
             self.force_close()
 
-    async def _handle_request(self, request: BaseRequest, start_time: float | None,
-                              request_handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
-                              ) -> tuple[StreamResponse, bool]:
+    # _handle_request and finish_response hand aiohttp's own coroutine back rather than awaiting it inside one
+    # of their own: one coroutine less per request on the listeners' hottest path.
+    def _handle_request(self, request: BaseRequest, start_time: float | None,
+                        request_handler: Callable[[BaseRequest], Awaitable[StreamResponse]],
+                        ) -> Coroutine[Any, Any, tuple[StreamResponse, bool]]:
         if request.version not in HTTP_1:  # "HTTP/2.0" in a request line: nothing here speaks it that way
             request_handler = _version_not_supported
-        return await super()._handle_request(request, start_time, request_handler)
+        return super()._handle_request(request, start_time, request_handler)
 
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> StreamResponse:
@@ -264,12 +266,12 @@ class GuardedHandler(RequestHandler):
         response.force_close()
         return response
 
-    async def finish_response(self, request: BaseRequest, resp: StreamResponse,
-                              start_time: float | None) -> tuple[StreamResponse, bool]:
+    def finish_response(self, request: BaseRequest, resp: StreamResponse,
+                        start_time: float | None) -> Coroutine[Any, Any, tuple[StreamResponse, bool]]:
         if isinstance(resp, web.HTTPException) and resp.status >= 400 and not resp.prepared \
                 and (resp.content_type or "") not in JSON_TYPES:
             resp = _as_json(resp)
-        return await super().finish_response(request, resp, start_time)
+        return super().finish_response(request, resp, start_time)
 
 
 HTTP_1 = ((1, 1), (1, 0))

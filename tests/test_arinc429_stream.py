@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -94,7 +93,7 @@ def _reference(chunks: list[bytes]) -> dict[str, Any]:
                 continue
             decoded = decode(frame.word, frame.channel)
             if frame.line_error and decoded.error is None:
-                decoded = replace(decoded, value=None, error="line")
+                decoded = decoded._replace(value=None, error="line")
             if decoded.error is None and decoded.label == "360":
                 done = info.feed(frame.channel, frame.word)
                 if done is not None:
@@ -218,3 +217,64 @@ def test_a_word_the_adapter_flagged_is_counted_and_never_used() -> None:
         assert batch.counters[0].line_errors == 1 and batch.counters[0].parity_errors == 0
         every = AdapterStream(keep_words=True, small=small).feed(data).words
         assert [w.as_contract() for w in every][1] == {"channel": 0, "label": "203", "error": "line"}
+
+
+@st.composite
+def in_step_stream(draw: st.DrawFn) -> bytes:
+    """What the adapter sends when nothing goes wrong: whole frames back to back (heartbeats, flagged words, bad
+    parity, blocks, flight ids included), maybe after a partial frame or garbage with no sync pair in it."""
+    segments = [s for s in draw(st.lists(segment(), min_size=1, max_size=60)) if _whole_frames(s)]
+    lead = draw(st.binary(max_size=13).filter(lambda b: b"\x5a\xa5" not in b and not b.endswith(b"\x5a")))
+    return lead + b"".join(segments)
+
+
+def _whole_frames(data: bytes) -> bool:
+    return len(data) % 14 == 0 and all(
+        data[i : i + 2] == b"\x5a\xa5" and len(FrameParser().feed(data[i : i + 14])) == 1
+        for i in range(0, len(data), 14)
+    )
+
+
+class _CountingStream(AdapterStream):
+    """Counts the reads whose frames the general hunt found (so a test can say the in-step path was taken)."""
+
+    hunts = 0
+
+    def _hunt_all(self, buf: bytes, batch: Any) -> Any:
+        frames = super()._hunt_all(buf, batch)
+        self.hunts += frames is not None
+        return frames
+
+
+@settings(max_examples=200, deadline=None)
+@given(in_step_stream(), st.lists(st.integers(0, 10_000), max_size=8), st.booleans())
+def test_a_stream_in_step_takes_the_short_path_and_equals_frame_by_frame(
+    data: bytes, cuts: list[int], keep_words: bool
+) -> None:
+    chunks = _chunks(data, cuts)
+    reference = _reference(chunks)
+    stream = _CountingStream(keep_words=keep_words, small=0)
+    words: list[DecodedWord] = []
+    latest: dict[tuple[int, str, int], DecodedWord] = {}
+    for chunk in chunks:
+        batch = stream.feed(chunk)
+        words += batch.words
+        latest.update(batch.latest)
+    assert stream.totals == reference["counters"]
+    assert latest == reference["latest"]
+    if keep_words:
+        assert words == reference["words"]
+    assert stream.hunts == 0
+
+
+def test_one_bad_frame_in_a_stream_in_step_goes_through_the_hunt() -> None:
+    frames = [encode_frame(0, encode("altitude", 1000.0 * i)) for i in range(40)]
+    corrupt = bytearray(frames[20])
+    corrupt[9] ^= 0x10  # the CRC no longer checks
+    data = b"".join(frames[:20]) + bytes(corrupt) + b"".join(frames[21:])
+    stream = _CountingStream(small=0)
+    batch = stream.feed(data)
+    assert stream.hunts == 1
+    assert batch.counters[0].crc_errors == 1 and batch.counters[0].resyncs == 1
+    assert batch.counters[0].words == 39
+    assert batch.latest[(0, "203", 0)].value == 39000.0

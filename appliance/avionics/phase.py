@@ -60,6 +60,8 @@ class PhaseTracker:
         self._history: deque[tuple[float, float]] = deque()
         self._last_input = -1e18
         self.vertical_speed: float | None = None  # ft/min over the window
+        self._slope = 0.0  # ft/s of the history as it was when last worked out
+        self._slope_valid = False
 
     @property
     def on_ground(self) -> bool | None:
@@ -97,22 +99,32 @@ class PhaseTracker:
 
     def _track_vertical_speed(self, now: float, altitude: float) -> None:
         history = self._history
+        changed = False
         if not history or now - history[-1][0] >= 0.25:
             history.append((now, altitude))
+            changed = True
         while len(history) > 2 and now - history[1][0] >= self.rules.vs_window_s:
             history.popleft()
+            changed = True
         t0 = history[0][0]
         if now - t0 < 1.0:
             self.vertical_speed = None
+            self._slope_valid = False
             return
-        # the least-squares slope over the window: one noisy sample at either end moves it far less than it
-        # moves the difference of the two ends (which broke every hold it crossed)
+        if changed or not self._slope_valid:  # the slope depends on the history only: most reads keep it
+            self._slope = self._least_squares_slope()
+            self._slope_valid = True
+        self.vertical_speed = self._slope * 60.0
+
+    def _least_squares_slope(self) -> float:
+        """The least-squares slope (ft/s) over the window: one noisy sample at either end moves it far less
+        than it moves the difference of the two ends (which broke every hold it crossed)."""
+        history = self._history
         n = len(history)
         mean_t = sum(t for t, _ in history) / n
         mean_a = sum(a for _, a in history) / n
         spread = sum((t - mean_t) ** 2 for t, _ in history)
-        slope = sum((t - mean_t) * (a - mean_a) for t, a in history) / spread
-        self.vertical_speed = slope * 60.0
+        return sum((t - mean_t) * (a - mean_a) for t, a in history) / spread
 
     def _wanted(self, altitude: float, gs: float) -> str:
         r, phase, vs = self.rules, self.phase, self.vertical_speed

@@ -9,7 +9,8 @@ word in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from hal.arinc429.frame import (
     FLAG_LINE_ERROR,
     FRAME_SIZE,
     HEARTBEAT_CHANNEL,
+    SYNC,
     ChannelCounters,
     Counters,
     FrameParser,
@@ -37,10 +39,11 @@ from hal.arinc429.word import REVERSE, DecodedWord, decode
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
+U16 = npt.NDArray[np.uint16]
 U32 = npt.NDArray[np.uint32]
 
 
-def _crc_tables() -> tuple[U32, U32]:
+def _crc_tables() -> tuple[U32, U16]:
     """CRC-16/CCITT-FALSE tables: one byte at a time, and two bytes (one register width) at a time."""
     table = np.zeros(256, dtype=np.uint32)
     for byte in range(256):
@@ -51,32 +54,44 @@ def _crc_tables() -> tuple[U32, U32]:
     # Two bytes fill the 16-bit register, so crc' = T16[crc ^ next16]: T16[x] is two byte steps from x.
     x = np.arange(65536, dtype=np.uint32)
     first = ((x << 8) & 0xFFFF) ^ table[x >> 8]
-    table16 = ((first << 8) & 0xFFFF) ^ table[first >> 8]
+    table16 = (((first << 8) & 0xFFFF) ^ table[first >> 8]).astype(np.uint16)
     return table, table16
 
 
 _CRC_TABLE, _CRC_TABLE16 = _crc_tables()
-_PARITY8 = np.array([bin(b).count("1") & 1 for b in range(256)], dtype=np.uint8)
+#: The first step from the initial register 0xFFFF: T16[0xFFFF ^ x].
+_CRC_FIRST16 = _CRC_TABLE16[np.arange(65536) ^ 0xFFFF]
+#: Parity of each 16-bit half of a word: a word's parity is the xor of its halves'.
+_PARITY16 = np.array([bin(b).count("1") & 1 for b in range(256)], dtype=np.uint8)
+_PARITY16 = (_PARITY16[np.arange(65536) & 0xFF] ^ _PARITY16[np.arange(65536) >> 8]).astype(bool)
 _REVERSE = np.array(REVERSE, dtype=np.int64)
 #: Per label number: 1 when bits 9-10 are an SDI (so part of the flight-state key).
 _HAS_SDI = np.array([1 if spec is None or spec.has_sdi else 0 for spec in BY_CODE], dtype=np.int64)
-_IS_FLIGHT_ID = np.isin(np.arange(256), FLIGHT_ID_LABELS)
+#: From a word's low 16 bits (wire label, SDI, 6 data bits): its flight-state key below the channel
+#: (label number << 2 | SDI where the label has one) and its kind (a 360 block word, a 233-236 flight id, other).
+_LOW = np.arange(65536, dtype=np.int64)
+_KEY16 = _REVERSE[_LOW & 0xFF] << 2 | ((_LOW >> 8) & 3) * _HAS_SDI[_REVERSE[_LOW & 0xFF]]
+_OTHER, _BLOCK, _FLIGHT_ID = 0, 1, 2
+_KIND16 = np.where(_REVERSE[_LOW & 0xFF] == BLOCK_LABEL, _BLOCK,
+                   np.where(np.isin(_REVERSE[_LOW & 0xFF], FLIGHT_ID_LABELS), _FLIGHT_ID, _OTHER)).astype(np.uint8)
+del _LOW
 #: Channel byte of a bad-CRC frame -> the channel its CRC error is charged to (frame.crc_channel).
 _CRC_CHANNEL = np.array([crc_channel(byte) for byte in range(256)], dtype=np.int64)
-_BODY_OFFSETS = np.arange(2, 12, dtype=np.int64)
-_WORD_OFFSETS = np.arange(8, 12, dtype=np.int64)
+_BODY_OFFSETS = np.arange(2, 14, dtype=np.int64)
 _NORMAL_SSM = 3  # 233-236 use the BNR status matrix
 #: Below this many bytes a read is parsed frame by frame: numpy's fixed cost per call outweighs its speed.
 SMALL_CHUNK = 1024
 
 
-def _crc16(bodies: U8) -> U32:
-    """CRC-16/CCITT-FALSE of each row (10 bytes) at once, 16 bits per step."""
-    pairs = np.ascontiguousarray(bodies).view(">u2").astype(np.uint32)
-    crc = np.full(bodies.shape[0], 0xFFFF, dtype=np.uint32)
-    for j in range(pairs.shape[1]):
+def _crc_ok(pairs: U16) -> npt.NDArray[np.bool_]:
+    """Per row of six big-endian 16-bit values (frame bytes 2..13): does the CRC of the first five (bytes
+    2..11) equal the stored one (bytes 12..13, little-endian, so byte-swapped in this view)?"""
+    crc = _CRC_FIRST16[pairs[:, 0]]
+    for j in range(1, 5):
         crc = _CRC_TABLE16[crc ^ pairs[:, j]]
-    return crc
+    stored = pairs[:, 5]
+    ok: npt.NDArray[np.bool_] = crc == ((stored >> 8) | (stored << 8))
+    return ok
 
 
 def _greedy(good: I64) -> I64:
@@ -92,12 +107,23 @@ def _greedy(good: I64) -> I64:
     return np.array(accepted, dtype=np.int64)
 
 
-def _bincount(channels: I64) -> dict[int, int]:
+def _bincount(channels: npt.NDArray[np.integer]) -> dict[int, int]:
     """Occurrences per channel (UNKNOWN_CHANNEL -1 included)."""
     if channels.size == 0:
         return {}
     counts = np.bincount(channels + 1)
     return {int(c) - 1: int(counts[c]) for c in np.flatnonzero(counts)}
+
+
+class _Frames(NamedTuple):
+    """The accepted frames of one read, as columns."""
+
+    ch: I64  # channel byte
+    flags: U8
+    lo: U16  # the word's low 16 bits (wire label, SDI, ...)
+    hi: U16  # its high 16 bits (..., SSM, parity)
+    resync: npt.NDArray[np.bool_] | None  # per frame; None: only the first can be, by `first_resync`
+    first_resync: bool
 
 
 @dataclass
@@ -132,6 +158,7 @@ class AdapterStream:
         self.flight_info = FlightInfoAssembler()
         self.flight_id = FlightIdAssembler()
         self._hunt = FrameParser()  # the hunt's state (pending bytes, skipped), shared by both paths
+        self._decoded: dict[int, DecodedWord] = {}  # flight-state key -> its last decoded word (a cache)
 
     def reset(self) -> None:
         """Forget a partial frame (after the device was reopened). Counters and assemblers stay."""
@@ -153,18 +180,43 @@ class AdapterStream:
             self._decode_each([f.channel for f in words], [f.word for f in words], [f.line_error for f in words],
                               batch)
         else:
-            self._bulk(self._hunt.pending + bytes(data), batch)
+            buf = self._hunt.pending + bytes(data)
+            columns = self._in_step(buf, batch)
+            if columns is None:
+                columns = self._hunt_all(buf, batch)
+            if columns is not None:
+                self._frames(columns, batch)
         add_counters(self.totals, batch.counters)
         return batch
 
-    def _bulk(self, buf: bytes, batch: Batch) -> None:
+    def _in_step(self, buf: bytes, batch: Batch) -> _Frames | None:
+        """The usual read of a stream in sync: from the first sync pair on, back-to-back frames that all check.
+        Then the hunt would accept exactly these (each next sync pair is where the last frame ended, and no
+        candidate lies outside them), so the frames are a reshaped view of the bytes. None otherwise."""
+        start = buf.find(SYNC)
+        count = (len(buf) - start) // FRAME_SIZE if start >= 0 else 0
+        end = start + count * FRAME_SIZE
+        if count == 0 or buf[start:end:FRAME_SIZE] != SYNC[:1] * count \
+                or buf[start + 1 : end : FRAME_SIZE] != SYNC[1:] * count:
+            return None
+        pairs = np.frombuffer(buf, dtype=">u2", count=count * 7, offset=start).reshape(count, 7)
+        if not _crc_ok(pairs[:, 1:]).all():
+            return None
+        first_resync = self._hunt.skipped or start > 0
+        self._hunt.pending, self._hunt.skipped = b"", False
+        self._hunt.feed(buf[end:], batch.counters)  # the partial frame after them: the hunt's own rule
+        rows = np.frombuffer(buf, dtype=np.uint8, count=count * FRAME_SIZE, offset=start).reshape(count, FRAME_SIZE)
+        little = pairs.view("<u2")
+        return _Frames(rows[:, 2].astype(np.int64), rows[:, 3], little[:, 4], little[:, 5], None, first_resync)
+
+    def _hunt_all(self, buf: bytes, batch: Batch) -> _Frames | None:
+        """Any read: every sync candidate checked at once, then the sequential hunt's choice among them."""
         a = np.frombuffer(buf, dtype=np.uint8)
         n = a.size
         cand = np.flatnonzero((a[:-1] == 0x5A) & (a[1:] == 0xA5)).astype(np.int64) if n >= 2 else _EMPTY
         complete = cand[cand + FRAME_SIZE <= n]
-        bodies = a[complete[:, None] + _BODY_OFFSETS]
-        stored = a[complete + 12].astype(np.uint32) | a[complete + 13].astype(np.uint32) << 8
-        ok = _crc16(bodies) == stored
+        body = np.ascontiguousarray(a[complete[:, None] + _BODY_OFFSETS]).view(">u2")
+        ok = _crc_ok(body)
         acc = _greedy(complete[ok])
         last_end = int(acc[-1]) + FRAME_SIZE if acc.size else 0
 
@@ -184,61 +236,74 @@ class AdapterStream:
         else:
             keep = n
         self._hunt.pending = buf[keep:]
-
-        if acc.size:
-            prev_end = np.empty_like(acc)
-            prev_end[0] = 0
-            prev_end[1:] = acc[:-1] + FRAME_SIZE
-            resync = acc > prev_end
-            resync[0] |= self._hunt.skipped
-            self._hunt.skipped = keep > last_end
-            self._frames(a, acc, resync, batch)
-        else:
+        if not acc.size:
             self._hunt.skipped = self._hunt.skipped or keep > 0
+            return None
+        prev_end = np.empty_like(acc)
+        prev_end[0] = 0
+        prev_end[1:] = acc[:-1] + FRAME_SIZE
+        resync = acc > prev_end
+        resync[0] |= self._hunt.skipped
+        self._hunt.skipped = keep > last_end
+        accepted = body[np.searchsorted(complete, acc)].view("<u2")
+        return _Frames(a[acc + 2].astype(np.int64), a[acc + 3], accepted[:, 3], accepted[:, 4], resync, False)
 
-    def _frames(self, a: U8, acc: I64, resync: npt.NDArray[np.bool_], batch: Batch) -> None:
+    def _frames(self, f: _Frames, batch: Batch) -> None:
         batch.alive = True
-        ch = a[acc + 2].astype(np.int64)
-        words: U32 = np.ascontiguousarray(a[acc[:, None] + _WORD_OFFSETS]).view("<u4").ravel().astype(np.uint32)
-        folded = words ^ (words >> 16)
-        folded ^= folded >> 8
-        parity_ok = _PARITY8[folded & 0xFF].astype(bool)
+        ch, lo, hi = f.ch, f.lo, f.hi
+        parity_ok = _PARITY16[lo] ^ _PARITY16[hi]
         is_word = ch != HEARTBEAT_CHANNEL
         for channel, count in _bincount(ch).items():
             counters = batch.counters.setdefault(channel, ChannelCounters())
             counters.frames += count
             if channel != HEARTBEAT_CHANNEL:
                 counters.words += count
+        usable = is_word & parity_ok
         if not parity_ok.all():
             for channel, count in _bincount(ch[is_word & ~parity_ok]).items():
                 batch.counters[channel].parity_errors += count
-        line_error = is_word & (a[acc + 3] & FLAG_LINE_ERROR != 0)
+        line_error = is_word & (f.flags & FLAG_LINE_ERROR != 0)
         if line_error.any():
+            usable &= ~line_error
             for channel, count in _bincount(ch[line_error]).items():
                 batch.counters[channel].line_errors += count
-        if resync.any():
-            for channel, count in _bincount(ch[resync]).items():
+        if f.resync is not None and f.resync.any():
+            for channel, count in _bincount(ch[f.resync]).items():
                 batch.counters[channel].resyncs += count
+        elif f.resync is None and f.first_resync:
+            batch.counters[int(ch[0])].resyncs += 1
         if self.keep_words:
-            self._decode_each(ch[is_word].tolist(), words[is_word].tolist(), line_error[is_word].tolist(), batch)
+            words = (lo.astype(np.int64) | hi.astype(np.int64) << 16)[is_word]
+            self._decode_each(ch[is_word].tolist(), words.tolist(), line_error[is_word].tolist(), batch)
             return
-        code = _REVERSE[(words & 0xFF).astype(np.int64)]
-        usable = is_word & parity_ok & ~line_error
-        block = usable & (code == BLOCK_LABEL)
-        for channel, word in zip(ch[block].tolist(), words[block].tolist(), strict=True):
-            info = self.flight_info.feed(channel, word)
-            if info is not None:
-                batch.flight_information.append(info)
-        wire_sdi = (words.astype(np.int64) >> 8) & 3
-        key = ch << 10 | code << 2 | wire_sdi * _HAS_SDI[code]
-        for channel, word in _last_per_key(np.flatnonzero(usable & ~block), key, ch, words):
-            decoded = decode(word, channel)
+        kind = _KIND16[lo]
+        block = usable & (kind == _BLOCK)
+        if block.any():
+            usable &= ~block
+            for channel, low, high in zip(ch[block].tolist(), lo[block].tolist(), hi[block].tolist(), strict=True):
+                info = self.flight_info.feed(channel, low | high << 16)
+                if info is not None:
+                    batch.flight_information.append(info)
+        key = ch << 10 | _KEY16[lo]
+        idx = np.flatnonzero(usable)
+        last = _last_per_key(idx, key)
+        decoded_before = self._decoded
+        for k, channel, low, high in zip(key[last].tolist(), ch[last].tolist(), lo[last].tolist(), hi[last].tolist(),
+                                         strict=True):
+            word = low | high << 16
+            decoded = decoded_before.get(k)
+            if decoded is None or decoded.word != word:  # decode() depends on (word, channel) only
+                decoded = decoded_before[k] = decode(word, channel)
             batch.latest[(channel, decoded.label, decoded.sdi)] = decoded
-        ids = usable & _IS_FLIGHT_ID[code] & ((words >> 29) & 3 == _NORMAL_SSM)
-        for channel, word in _last_per_key(np.flatnonzero(ids), key, ch, words):
-            flight_id = self.flight_id.feed(channel, word)
-            if flight_id is not None:
-                batch.flight_ids.append(flight_id)
+        ids = np.flatnonzero(usable & (kind == _FLIGHT_ID) & ((hi >> 13) & 3 == _NORMAL_SSM))
+        if ids.size:  # a few words a read: the latest per key in Python, fed in key order
+            columns = zip(ch[ids].tolist(), lo[ids].tolist(), hi[ids].tolist(), strict=True)
+            latest_id = dict(zip(key[ids].tolist(), columns, strict=True))
+            for k in sorted(latest_id):
+                channel, low, high = latest_id[k]
+                flight_id = self.flight_id.feed(channel, low | high << 16)
+                if flight_id is not None:
+                    batch.flight_ids.append(flight_id)
 
     def _decode_each(self, channels: list[int], words: list[int], line_errors: list[bool], batch: Batch) -> None:
         """The per-word path (small reads, `appliance decode`): every word decoded, in order."""
@@ -246,7 +311,7 @@ class AdapterStream:
         for channel, word, line_error in zip(channels, words, line_errors, strict=True):
             decoded = decode(word, channel)
             if line_error and decoded.error is None:
-                decoded = replace(decoded, value=None, error="line")
+                decoded = decoded._replace(value=None, error="line")
             if decoded.error is None:
                 code = REVERSE[word & 0xFF]
                 if code == BLOCK_LABEL:
@@ -265,11 +330,17 @@ class AdapterStream:
                 batch.words.append(decoded)
 
 
-def _last_per_key(idx: I64, key: I64, ch: I64, words: U32) -> zip[tuple[int, int]]:
-    """(channel, word) of the last of `idx` for each distinct key, ordered by key."""
-    _, first_from_end = np.unique(key[idx][::-1], return_index=True)
-    last = idx[idx.size - 1 - first_from_end]
-    return zip(ch[last].tolist(), words[last].tolist(), strict=True)
+def _last_per_key(idx: I64, key: I64) -> I64:
+    """Of the positions `idx`, the last one of each distinct key, ordered by key."""
+    if idx.size == 0:
+        return idx
+    keys = key[idx]
+    order = keys.argsort(kind="stable")  # equal keys keep their order: the last of a run is the latest
+    ordered = keys[order]
+    last = np.empty(ordered.size, dtype=bool)
+    last[-1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=last[:-1])
+    return idx[order[last]]
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)

@@ -3,6 +3,9 @@
     python -m tests.bench.portal_load sse URL CLIENTS SECONDS   -> one JSON line: per event id [first, last, count]
     (URL http:// or https://)
     python -m tests.bench.portal_load bare PORT FILE            -> a bare aiohttp server answering FILE's bytes
+                                                                   with the portal's flight headers
+    python -m tests.bench.portal_load files PORT ROOT           -> a bare aiohttp server sending ROOT's files at
+                                                                   /content/ by the portal's sendfile path
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 EVENT_ID = re.compile(rb"(?:^|\n)id: ([0-9a-f]+-[0-9]+)\n")
 
@@ -92,13 +96,41 @@ async def sse(url: str, clients: int, seconds: float) -> dict[str, object]:
 
 
 def bare(port: int, body_file: Path) -> None:
+    """The same bytes and the same headers as the portal's /api/v1/flight (its Server name included), with none
+    of the portal around it: no guard, no connection caps, no header timeout, no Server-header hook."""
+    from appliance.httpserve import SERVER_NAME
+    from appliance.portal.api import FLIGHT_HEADERS
+
     body = body_file.read_bytes()
+    headers = CIMultiDict(FLIGHT_HEADERS)
+    headers["Server"] = SERVER_NAME
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "no-store"})
+        return web.Response(body=body, headers=headers)
 
     app = web.Application()
     app.router.add_get("/api/v1/flight", handler)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def files(port: int, root: Path) -> None:
+    """The portal's file path (BundleDir, OpenFileResponse: open and fstat on the loop, corked sendfile) in a
+    bare aiohttp app: no guard, no caps, no content store. What aiohttp's per-request work allows."""
+    from appliance.httpserve import SERVER_NAME
+    from appliance.portal.files import BundleDir, send_file
+
+    bundle = BundleDir()
+    resolved = root.resolve()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        opened = bundle.open(resolved, request.match_info["path"])
+        if opened is None:
+            raise web.HTTPNotFound()
+        return await send_file(request, opened, {"Content-Type": "video/mp2t", "Cache-Control": "public, max-age=3600",
+                                                 "X-Content-Type-Options": "nosniff", "Server": SERVER_NAME})
+
+    app = web.Application()
+    app.router.add_get("/content/{path:.+}", handler)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -109,6 +141,9 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "bare":
         bare(int(argv[1]), Path(argv[2]))
+        return 0
+    if argv[0] == "files":
+        files(int(argv[1]), Path(argv[2]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -112,6 +112,24 @@ async def test_a_file_larger_than_the_socket_takes_at_once_arrives_whole(
     assert offsets and all(0 < offset < len(body) for offset in offsets)  # the rest, after a first direct send
 
 
+async def test_a_unix_socket_is_sent_to_without_a_cork() -> None:
+    """TCP_CORK is refused on a socket that is not TCP: the headers then go on their own, nothing fails."""
+    left, right = socket.socketpair(socket.AF_UNIX)
+
+    class Transport(asyncio.BaseTransport):
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return left if name == "socket" else default
+
+    try:
+        with files._corked(Transport()) as sock:
+            assert sock is left
+            left.sendall(b"headers")
+        assert right.recv(16) == b"headers"
+    finally:
+        left.close()
+        right.close()
+
+
 async def test_the_cork_comes_off_even_when_sending_fails() -> None:
     server = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(server.getsockname())
