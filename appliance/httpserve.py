@@ -12,8 +12,8 @@ address, `Server: Python/... aiohttp/...`. Here the passengers reach the daemon 
   (router 404/405, `OPTIONS *`, `CONNECT`) turned into a JSON body.
 - `accept()` failures (out of descriptors) are counted and logged once per episode instead of one traceback
   per attempt (asyncio's default).
-- `plan_descriptors` checks at start that RLIMIT_NOFILE covers every listener's caps plus the daemon's own files
-  (raising the soft limit up to the hard one), and says what fits when it does not.
+- `appliance.descriptors.plan_descriptors` checks at start that RLIMIT_NOFILE covers every listener's caps;
+  `appliance.jsonhttp.parse_json` limits a request body's nesting.
 
 Failure semantics: nothing here raises into aiohttp; a connection over a cap costs one accept, one write and one
 close. The accept-error handler passes every other loop exception to the handler that was there before.
@@ -25,7 +25,6 @@ import asyncio
 import errno
 import json
 import logging
-import resource
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -41,9 +40,6 @@ log = logging.getLogger("appliance.http")
 
 SERVER_NAME = "appliance"  # the Server header of both listeners: no software or version for a prober to look up
 JSON_TYPES = ("application/json", "application/health+json", "application/captive+json")
-# the daemon's own descriptors besides its listeners' connections: journal, state files, serial ports, GPIO
-# chips, I2C, the modem, ground-link connections, the listening sockets, logs, Python's own
-OWN_FILES = 512
 
 
 @dataclass(frozen=True)
@@ -377,94 +373,3 @@ class _AcceptErrors:
 
 
 # --- descriptors ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DescriptorPlan:
-    """What RLIMIT_NOFILE allows: `needed` for the configured caps, `limit` the soft limit in effect,
-    `portal_connections` the passenger cap that fits (the configured one unless clamped)."""
-
-    needed: int
-    limit: int
-    portal_connections: int
-
-    @property
-    def clamped(self) -> bool:
-        return self.limit < self.needed
-
-
-def descriptors_needed(portal_connections: int, maintenance_connections: int, own: int = OWN_FILES) -> int:
-    """Each passenger connection may hold a second descriptor (the bundle file it is being sent); the
-    maintenance listener's connections hold only their socket."""
-    return 2 * portal_connections + maintenance_connections + own
-
-
-def plan_descriptors(portal_connections: int, maintenance_connections: int, own: int = OWN_FILES) -> DescriptorPlan:
-    """Make RLIMIT_NOFILE cover the caps: raise the soft limit (up to the hard one) when it is below what they
-    need. When even the hard limit is short, the passenger cap is clamped to what fits (the maintenance
-    listener's reserve and the daemon's own files first) and a WARNING says so; never fails."""
-    needed = descriptors_needed(portal_connections, maintenance_connections, own)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(hard, max(needed, soft))
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            log.info("descriptor limit raised from %d to %d (the listeners' caps need %d)", soft, target, needed)
-            soft = target
-        except (ValueError, OSError) as error:
-            log.warning("descriptor limit %d could not be raised: %s", soft, error)
-    limit = needed if soft == resource.RLIM_INFINITY else int(soft)
-    if limit >= needed:
-        return DescriptorPlan(needed, limit, portal_connections)
-    fits = max(16, (limit - maintenance_connections - own) // 2)
-    log.warning("descriptor limit %d is below the %d that portal.max_connections = %d needs: passenger "
-                "connections capped at %d (raise LimitNOFILE= or lower portal.max_connections)",
-                limit, needed, portal_connections, fits)
-    return DescriptorPlan(needed, limit, min(fits, portal_connections))
-
-
-# --- request bodies ---------------------------------------------------------------------------------------
-
-MAX_JSON_DEPTH = 16
-
-
-class BadJSON(ValueError):
-    """A body that is not acceptable JSON; the message is safe to send back (it quotes nothing)."""
-
-
-def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """The JSON document in `raw`. Raises BadJSON for bytes that are not UTF-8 JSON, or that nest arrays and
-    objects deeper than `max_depth` (checked before parsing, so a 2,000-deep body costs one scan, never a
-    RecursionError)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadJSON("the body is not UTF-8") from None
-    if json_depth(text) > max_depth:
-        raise BadJSON(f"the body nests deeper than {max_depth} levels")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise BadJSON("the body is not valid JSON") from None
-
-
-def json_depth(text: str) -> int:
-    """The deepest nesting of `[` and `{` outside strings (an upper bound for malformed text)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest

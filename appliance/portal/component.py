@@ -15,7 +15,8 @@ from aiohttp import web
 from appliance import ports
 from appliance.alarms import Alarms
 from appliance.component import Check
-from appliance.httpserve import ConnectionGuard, ConnectionLimits, GuardedSite, plan_descriptors
+from appliance.descriptors import plan_descriptors
+from appliance.httpserve import ConnectionGuard, ConnectionLimits, GuardedSite
 from appliance.metrics import Metrics
 from appliance.portal.airports import Airports
 from appliance.portal.app import make_app

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance.httpserve import BadJSON, parse_json
+from appliance.jsonhttp import BadJSON, parse_json
 from appliance.portal.ordering import KEY_RE, NO_STORE, key_digest
 from appliance.portal.security import json_error
 from appliance.portal.services import services_of

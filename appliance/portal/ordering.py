@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance.httpserve import BadJSON, parse_json
+from appliance.jsonhttp import BadJSON, parse_json
 from appliance.portal.i18n import LANGUAGES
 from appliance.portal.metrics import PortalMetrics
 from appliance.portal.orders import ITEM_KINDS, OrderError, validate

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from appliance.httpserve import descriptors_needed
+from appliance.descriptors import descriptors_needed
 from appliance.maintenance.config import MaintenanceConfig
 from appliance.portal.config import PortalConfig
 from tests.hostile.conftest import (
@@ -143,7 +143,7 @@ def test_a_hard_limit_below_the_budget_clamps_the_passenger_cap_with_a_warning()
     """A process whose hard limit is 600: the plan says so in one line and caps the passengers to what fits."""
     code = ("import logging, resource; logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s');"
             "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 600));"
-            "from appliance.httpserve import plan_descriptors; p = plan_descriptors(4096, 64);"
+            "from appliance.descriptors import plan_descriptors; p = plan_descriptors(4096, 64);"
             "print(p.limit, p.portal_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     limit, capped, soft = (int(v) for v in done.stdout.split())
