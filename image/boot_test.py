@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from image.build import OUT, log, make_disk
+from image.build import OUT, ensure_tools, log, make_disk
 from image.vm import GuestFailed, Http, Vm, until
 
 QEMU_NETWORK = "10.0.2.0/24"  # qemu's user-mode network: the host is 10.0.2.2, the guest 10.0.2.15
@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("make image-test: needs root (file ownership in the disk image)")
+    ensure_tools()  # qemu-system-x86, mmdebstrap, e2fsprogs
     args.out.mkdir(parents=True, exist_ok=True)
     return boot(args.out, args.mode, args.timeout)
 
