@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import sys
 import time
@@ -131,6 +132,16 @@ class Disk:
         return guest
 
 
+def console_time(vm: Vm, pattern: str, after: float = 0.0) -> float:
+    """The guest's uptime (the kernel's console timestamp) of the first daemon line matching `pattern` after
+    uptime `after`: the daemon's log is on the console (boot_test.CONSOLE_DROP_IN)."""
+    for line in vm.console.lines:
+        match = re.match(r"\[\s*(\d+\.\d+)\] appliance\[\d+\]: (.*)", line)
+        if match and float(match.group(1)) > after and re.search(pattern, match.group(2)):
+            return float(match.group(1))
+    raise GuestFailed(f"no console line matching {pattern!r} after {after:.1f} s of uptime")
+
+
 def event_wall(release: dict[str, Any], event: str, version: str) -> float | None:
     last = release.get("last_event") or {}
     return float(last["wall"]) if last.get("event") == event and last.get("version") == version else None
@@ -149,8 +160,18 @@ def take_n1(guest: Guest, ground: Ground, *, n: str, n1: str, timeout: float, fi
     figures["n1_switch_seconds"] = round(time.monotonic() - t0 - figures["n1_fetch_install_seconds"], 1)
     until(f"{n1} committed", lambda: guest.release()["committed"] == n1, timeout, guest.vm)
     figures["n1_ready_to_commit_seconds"] = round(time.monotonic() - t0, 1)
-    log(f"{n1} switched to and serving {figures['n1_switch_seconds']} s later, committed "
-        f"{figures['n1_ready_to_commit_seconds']} s after READY")
+    # the guest's own times, from its console (the host's polls wait while the daemon restarts)
+    vm = guest.vm
+    window = console_time(vm, r"appliance\.groundlink: ground window open")
+    installed = console_time(vm, rf"release {re.escape(n1)} installed", window)
+    switched = console_time(vm, rf"release activate: {re.escape(n1)}; restarting", installed)
+    ready = console_time(vm, r"appliance\.daemon: ready:", switched)
+    committed = console_time(vm, rf"release {re.escape(n1)} committed", ready)
+    figures["guest_n1"] = {"window_to_installed": round(installed - window, 1),
+                           "installed_to_switch": round(switched - installed, 1),
+                           "switch_to_ready": round(ready - switched, 1),
+                           "ready_to_commit": round(committed - ready, 1)}
+    log(f"{n1} on the guest's clock: {figures['guest_n1']}")
 
 
 def refuse_n2(guest: Guest, ground: Ground, release2: Path, *, n1: str, n2: str, timeout: float,
@@ -169,6 +190,14 @@ def refuse_n2(guest: Guest, ground: Ground, release2: Path, *, n1: str, n2: str,
         return n2 in release["refused"] and guest.serving(n1)
 
     until(f"{n2} rolled back to {n1}", rolled_back, timeout, guest.vm)
+    vm = guest.vm
+    switched = console_time(vm, rf"release activate: {re.escape(n2)}; restarting")
+    ready = console_time(vm, r"appliance\.daemon: ready:", switched)
+    figures["guest_n2"] = {
+        "installed_to_switch": round(switched - console_time(vm, rf"release {re.escape(n2)} installed"), 1),
+        "exits_at_start": sum(1 for line in vm.console.lines if f"release {n2}: exits at start" in line),
+        "switch_to_n1_ready": round(ready - switched, 1)}
+    log(f"{n2} on the guest's clock: {figures['guest_n2']}")
     back = time.time()
     release = guest.release()
     assert_release(release, running=n1, committed=n1, current=n1)
