@@ -83,7 +83,7 @@ image: $(STAMP)
 
 # Root; installs qemu-system-x86, mmdebstrap and nginx-light with apt-get when missing (image/README.md).
 # Part 1: boot, READY, the cabin network, sshd (about 3 minutes). Part 2: release N+1 from an nginx ground,
-# switch, reboot, a broken N+2 rolled back (about 15 minutes). Not in `make test`: too slow for CI.
+# switch, reboot, a broken N+2 rolled back (6-17 minutes). Not in `make test`: too slow for CI.
 image-test: $(STAMP)
 	$(BIN)/python -m image.boot_test
 	$(BIN)/python -m image.update_test
