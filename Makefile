@@ -81,8 +81,12 @@ modem-goldens: $(STAMP)
 image: $(STAMP)
 	$(BIN)/python -m image.build
 
+# Root; installs qemu-system-x86, mmdebstrap and nginx-light with apt-get when missing (image/README.md).
+# Part 1: boot, READY, the cabin network, sshd (about 3 minutes). Part 2: release N+1 from an nginx ground,
+# switch, reboot, a broken N+2 rolled back (6-17 minutes). Not in `make test`: too slow for CI.
 image-test: $(STAMP)
 	$(BIN)/python -m image.boot_test
+	$(BIN)/python -m image.update_test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .sim-state .mypy_cache .ruff_cache .pytest_cache

@@ -1,9 +1,16 @@
-"""`make image-test`: boot the image under qemu (software emulation, TCG) and wait for appliance.service to be
-active (Type=notify: active means READY=1 was sent) and for /livez to answer through a forwarded port.
+"""`make image-test`, part 1: boot the image under qemu (software emulation, TCG) and wait for appliance.service
+to be active (Type=notify: active means READY=1 was sent), for the maintenance listener to answer through a
+forwarded port, for the cabin network (dnsmasq, nftables) to run with the config rendered from this boot's
+`[network]` section, and for sshd on its port.
 
 `--mode absent` (default) runs the aircraft's own config with no devices attached: ready, but degraded.
 `--mode sim` runs `appliance run --sim` through a unit drop-in, so every device is the simulator's, inside the
-image (this needs a simulator that provides every required device: avionics.port, modem.port, groundlink.url).
+image. Part 2 (issue 14's release scenario) is image/update_test.py.
+
+The guest is the aircraft with qemu's user-mode network as its maintenance network: the host's forwarded ports
+arrive from 10.0.2.2 on eth0, so this boot's config names 10.0.2.0/24 in `maintenance.allow_from` and
+`network.maintenance_networks` (the image's own config names the aircraft's 10.20.0.0/16, and its nftables
+fence drops everything else before the daemon sees it).
 """
 
 from __future__ import annotations
@@ -11,19 +18,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import socket
-import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from image.build import OUT, log, make_disk
+from image.build import OUT, ensure_tools, log, make_disk
+from image.vm import GuestFailed, Http, Vm, until
+
+QEMU_NETWORK = "10.0.2.0/24"  # qemu's user-mode network: the host is 10.0.2.2, the guest 10.0.2.15
 
 REPORT_MARK = "BOOT-REPORT"
+
+# The daemon's own log on the console too (the test's only window into the guest besides the listener)
+CONSOLE_DROP_IN = """\
+[Service]
+StandardOutput=journal+console
+StandardError=journal+console
+"""
 
 SIM_DROP_IN = """\
 [Service]
@@ -33,18 +47,22 @@ ExecStart=/opt/appliance/current/bin/appliance run --sim --config /etc/appliance
 WorkingDirectory=/var/lib/appliance
 """
 
-SIM_CONFIG = """\
+SIM_CONFIG = f"""\
 [maintenance]
 listen = "0.0.0.0:9180"
 token_file = "/etc/appliance/maintenance.token"
 # QEMU's user-mode network: the host's forwarded port arrives from 10.0.2.2
-allow_from = ["10.0.2.0/24"]
+allow_from = ["{QEMU_NETWORK}"]
 """
 
+# After appliance.service is active (or 900 s): its state, the cabin network's units, the tables nftables holds,
+# the rendered files, whether the live engineers' chain names this boot's maintenance network (the ruleset was
+# rendered from this config, not a stale one), dnsmasq's command line, option 114 in the file it reads, and the
+# units systemd lists as failed.
 REPORT_UNIT = f"""\
 [Unit]
 Description=Boot test: report appliance.service's state on the console
-After=appliance.service
+After=appliance.service appliance-dnsmasq.service
 
 [Service]
 Type=oneshot
@@ -54,7 +72,12 @@ ExecStart=/bin/sh -c 'for i in $(seq 900); do systemctl is-active -q appliance.s
   appliance.service | tr "\\n" " ")"; sleep 1; done; \
   echo "{REPORT_MARK} $(systemctl show -p ActiveState -p SubState -p NRestarts -p StatusText appliance.service \
   | tr "\\n" " ") NETWORK=$(systemctl is-active appliance-nftables.service appliance-dnsmasq.service | tr "\\n" ,) \
-  TABLES=$(nft list tables | tr " \\n" _,) RENDERED=$(ls /run/appliance-network | tr "\\n" ,)"; \
+  TABLES=$(nft list tables | tr " \\n" _,) RENDERED=$(ls /run/appliance-network | tr "\\n" ,) \
+  ENGINEERS=$(nft list chain inet appliance engineers | grep -c "ip saddr {QEMU_NETWORK}") \
+  DNSMASQ=$(pgrep -a dnsmasq | grep -c -- "-C /run/appliance-network/dnsmasq.conf") \
+  OPTION114=$(grep -c "^dhcp-option=114,.https://portal.cabin.invalid/captive-portal/api.$" \
+  /run/appliance-network/dnsmasq.conf) \
+  FAILED=$(systemctl list-units --failed --plain --no-legend | cut -d " " -f 1 | tr "\\n" ,)"; \
   journalctl -b -u appliance.service -n 40 --no-pager -o cat'
 
 [Install]
@@ -64,19 +87,23 @@ WantedBy=multi-user.target
 
 def cabin_network_up(report: str) -> bool:
     """The boot report says appliance-nftables and appliance-dnsmasq are active, nftables holds the rendered
-    tables and the rendered files are in /run/appliance-network (units/appliance-network.service)."""
-    return ("NETWORK=active,active," in report and "inet_appliance" in report and "bridge_appliance_cabin" in report
-            and "dnsmasq.conf" in report and "appliance.nft" in report)
+    tables with this boot's maintenance network in the engineers' chain, the rendered files are in
+    /run/appliance-network (units/appliance-network.service), and dnsmasq runs on the rendered file, which
+    advertises the portal's RFC 8908 API in option 114."""
+    fields = dict(re.findall(r"\b([A-Z0-9]+)=(\S*)", report))
+    return (fields.get("NETWORK") == "active,active," and "table_inet_appliance" in fields.get("TABLES", "")
+            and "table_bridge_appliance_cabin" in fields.get("TABLES", "")
+            and {"dnsmasq.conf", "appliance.nft"} <= set(fields.get("RENDERED", "").split(","))
+            and fields.get("ENGINEERS") == "1" and fields.get("DNSMASQ") == "1" and fields.get("OPTION114") == "1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def failed_units(report: str) -> list[str]:
+    """The units systemd lists as failed in the boot report."""
+    match = re.search(r"\bFAILED=(\S*)", report)
+    return [unit for unit in (match.group(1) if match else "").split(",") if unit]
 
 
-def _ids(root: Path, name: str) -> tuple[int, int]:
+def ids(root: Path, name: str) -> tuple[int, int]:
     for line in (root / "etc" / "passwd").read_text().splitlines():
         fields = line.split(":")
         if fields[0] == name:
@@ -84,20 +111,44 @@ def _ids(root: Path, name: str) -> tuple[int, int]:
     raise SystemExit(f"image-test: no user {name!r} in the image (did systemd-sysusers run?)")
 
 
+def qemu_maintenance_network(config: str) -> str:
+    """The aircraft's config with qemu's user network as its maintenance network (allow_from and the fence)."""
+    aircraft = '["10.20.0.0/16"]'
+    for key in ("allow_from", "maintenance_networks"):
+        line = f"{key} = {aircraft}"
+        if config.count(line) != 1:
+            raise SystemExit(f"image-test: the image's config has no single {line!r} to point at qemu's network")
+        config = config.replace(line, f'{key} = ["{QEMU_NETWORK}"]')
+    return config
+
+
+def write_owned(root: Path, path: Path, text: str, mode: int, user: str = "appliance") -> None:
+    """A file of the guest's, owned by `user` and the group `appliance` (the daemon's user reads it)."""
+    uid = ids(root, user)[0]
+    gid = ids(root, "appliance")[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chown(path, uid, gid)
+    path.chmod(mode)
+
+
 def customize(root: Path, token: str, mode: str) -> None:
-    """The boot test's additions: a token (each aircraft makes its own; the test needs to know it), the
-    drop-in for --sim, and a unit that prints appliance.service's state on the console."""
-    uid, gid = _ids(root, "appliance")
+    """The boot test's additions: a token (each aircraft makes its own; the test needs to know it), qemu's
+    network as the maintenance network, the drop-in for --sim, the daemon's log on the console, and a unit that
+    prints appliance.service's state on the console."""
     etc = root / "etc"
-    token_file = etc / "appliance" / "maintenance.token"
-    token_file.write_text(token + "\n")
-    os.chown(token_file, uid, gid)
-    token_file.chmod(0o600)
+    write_owned(root, etc / "appliance" / "maintenance.token", token + "\n", 0o600)
+    config = etc / "appliance" / "appliance.toml"
+    config.write_text(qemu_maintenance_network(config.read_text()))
     system = etc / "systemd" / "system"
+    drop_in = system / "appliance.service.d"
+    drop_in.mkdir(parents=True, exist_ok=True)
+    (drop_in / "boot-test-console.conf").write_text(CONSOLE_DROP_IN)
+    fsck_drop_in = system / "appliance-fsck.service.d"
+    fsck_drop_in.mkdir(parents=True, exist_ok=True)
+    (fsck_drop_in / "boot-test-console.conf").write_text(CONSOLE_DROP_IN)
     if mode == "sim":
-        (etc / "appliance" / "boot-test.toml").write_text(SIM_CONFIG)
-        drop_in = system / "appliance.service.d"
-        drop_in.mkdir(parents=True, exist_ok=True)
+        write_owned(root, etc / "appliance" / "boot-test.toml", SIM_CONFIG, 0o640, "root")
         (drop_in / "boot-test.conf").write_text(SIM_DROP_IN)
     (system / "appliance-boot-report.service").write_text(REPORT_UNIT)
     wants = system / "multi-user.target.wants"
@@ -105,7 +156,7 @@ def customize(root: Path, token: str, mode: str) -> None:
     (wants / "appliance-boot-report.service").symlink_to("../appliance-boot-report.service")
 
 
-def _ssh_banner(port: int) -> str:
+def ssh_banner(port: int) -> str:
     """The first line a server sends on `port` ("SSH-2.0-OpenSSH_..."), "" when nothing answers."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -114,35 +165,27 @@ def _ssh_banner(port: int) -> str:
         return ""
 
 
-def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+def maintenance_connections(metrics: str) -> dict[str, float]:
+    """The maintenance listener's own view of its connections (httpserve.ConnectionGuard): open now, and refused
+    by reason, from /metrics."""
+    found: dict[str, float] = {}
+    for line in metrics.splitlines():
+        match = re.match(r'appliance_http_connections(_refused_total)?\{(.*)\} (\S+)$', line)
+        if match and 'listener="maintenance"' in match.group(2):
+            reason = re.search(r'reason="([^"]+)"', match.group(2))
+            found[f"refused_{reason.group(1)}" if reason else "open"] = float(match.group(3))
+    return found
 
 
-class Console:
-    """qemu's serial console (stdout), kept in a log file and searched by the test."""
-
-    def __init__(self, process: subprocess.Popen[bytes], path: Path) -> None:
-        self.lines: list[str] = []
-        self._path = path
-        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self._thread.start()
-
-    def _read(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        with self._path.open("w") as log_file:
-            for raw in process.stdout:
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                self.lines.append(line)
-                log_file.write(line + "\n")
-                log_file.flush()
-
-    def find(self, mark: str) -> str | None:
-        return next((line for line in self.lines if mark in line), None)
+def wait_ready(vm: Vm, http: Http, timeout: float, start: int = 0) -> tuple[str, float]:
+    """The console's boot report (appliance.service active: READY=1 was sent), then /livez and /readyz over
+    the forwarded port. Returns the report and the seconds since qemu started."""
+    report = vm.wait_console(REPORT_MARK, timeout, start)
+    if "ActiveState=active" not in report:
+        raise GuestFailed(f"appliance.service did not become active: {report}")
+    until("/livez and /readyz", lambda: http.request("GET", "/livez")[0] == 200
+          and http.request("GET", "/readyz")[0] == 200, 120, vm)
+    return report, time.monotonic() - vm.started
 
 
 def boot(out: Path, mode: str, timeout: float) -> int:
@@ -154,68 +197,43 @@ def boot(out: Path, mode: str, timeout: float) -> int:
     token = secrets.token_urlsafe(24)
     disk = out / f"boot-test-{mode}.img"
     kernel, initrd = make_disk(tarball, disk, customize=lambda root: customize(root, token, mode))
-    port, ssh_port, ssh_default = _free_port(), _free_port(), _free_port()
-    argv = [
-        # -cpu max: a cabin server's CPU, not qemu64's (the numpy the avionics decoder uses needs x86-64-v2)
-        "qemu-system-x86_64", "-m", "1536", "-smp", "2", "-cpu", "max", "-nographic", "-no-reboot", "-accel", "tcg",
-        "-kernel", str(kernel), "-initrd", str(initrd),
-        "-drive", f"file={disk},format=raw,if=virtio",
-        "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1",
-        "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:9180"
-                f",hostfwd=tcp:127.0.0.1:{ssh_port}-:2222,hostfwd=tcp:127.0.0.1:{ssh_default}-:22",
-    ]  # fmt: skip
-    log("$ " + " ".join(argv))
-    started = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    console = Console(process, out / f"boot-test-{mode}-console.log")
-    base = f"http://127.0.0.1:{port}"
+    console_log = out / f"boot-test-{mode}-console.log"
+    console_log.unlink(missing_ok=True)
+    vm = Vm(disk, kernel, initrd, console_log, [9180, 2222, 22])
+    http = Http(vm.ports[9180], token)
     result: dict[str, object] = {"mode": mode}
     try:
-        while time.monotonic() - started < timeout:
-            if process.poll() is not None:
-                log(f"qemu exited ({process.returncode}); console in {out}/boot-test-{mode}-console.log")
-                return 1
-            report = console.find(REPORT_MARK)
-            if report is not None and "ActiveState=active" not in report:
-                log(f"appliance.service did not become active: {report}")
-                log("\n".join(console.lines[-45:]))
-                return 1
-            try:
-                live, _ = _get(f"{base}/livez")
-                ready, _ = _get(f"{base}/readyz", token)
-            except OSError:
-                live = ready = 0
-            if report is not None and not cabin_network_up(report):
-                log(f"the cabin network is not up with the rendered config: {report}")
-                log("\n".join(console.lines[-45:]))
-                return 1
-            if report is not None and live == 200 and ready == 200:
-                elapsed = time.monotonic() - started
-                status, body = _get(f"{base}/health", token)
-                health = json.loads(body)
-                result |= {"seconds_to_ready": round(elapsed, 1), "report": report, "health": health["status"]}
-                log(f"READY after {elapsed:.0f} s under TCG: {report}")
-                log(f"/livez 200, /readyz 200, /health {status} {health['status']}: {health.get('output', '')}")
-                banner = ""
-                ssh_deadline = time.monotonic() + 240  # host keys are made on the first boot: slow under TCG
-                while not banner.startswith("SSH-2.0-") and time.monotonic() < ssh_deadline:
-                    banner = _ssh_banner(ssh_port)
-                    time.sleep(0 if banner else 5)
-                default = _ssh_banner(ssh_default)
-                log(f"sshd on 2222: {banner!r}; on 22: {default!r}")
-                result |= {"ssh_2222": banner, "ssh_22": default}
-                if not banner.startswith("SSH-2.0-") or default:
-                    log("sshd is not (only) on port 2222")
-                    return 1
-                (out / f"boot-test-{mode}.json").write_text(json.dumps(result, indent=2))
-                return 0
-            time.sleep(2)
-        log(f"timed out after {timeout:.0f} s; last console lines:")
-        log("\n".join(console.lines[-30:]))
+        report, elapsed = wait_ready(vm, http, timeout)
+        log(f"READY after {elapsed:.0f} s under TCG: {report}")
+        if not cabin_network_up(report):
+            raise GuestFailed(f"the cabin network is not up with the rendered config: {report}")
+        failed = failed_units(report)
+        if failed:
+            raise GuestFailed(f"failed units after the boot: {failed}")
+        status, body = http.request("GET", "/health")
+        health = json.loads(body)
+        log(f"/livez 200, /readyz 200, /health {status} {health['status']}: {health.get('output', '')}")
+        connections = maintenance_connections(http.request("GET", "/metrics")[1].decode())
+        log(f"maintenance listener: {connections}; the test opened {http.connections} connection(s)")
+        if any(key.startswith("refused_") and value for key, value in connections.items()):
+            raise GuestFailed(f"the maintenance listener refused the test's probes: {connections}")
+        result |= {"seconds_to_ready": round(elapsed, 1), "report": report, "health": health["status"],
+                   "maintenance_connections": connections}
+        banner = until("sshd on 2222", lambda: (b := ssh_banner(vm.ports[2222])).startswith("SSH-2.0-") and b,
+                       240, vm, every=5)  # host keys are made on the first boot: slow under TCG
+        default = ssh_banner(vm.ports[22])
+        log(f"sshd on 2222: {banner!r}; on 22: {default!r}")
+        result |= {"ssh_2222": banner, "ssh_22": default}
+        if default:
+            raise GuestFailed("sshd answers on port 22 too")
+        (out / f"boot-test-{mode}.json").write_text(json.dumps(result, indent=2))
+        return 0
+    except GuestFailed as failure:
+        log(f"FAILED: {failure}; last console lines ({console_log}):\n{vm.console.tail()}")
         return 1
     finally:
-        process.kill()
-        process.wait()
+        http.close()
+        vm.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("make image-test: needs root (file ownership in the disk image)")
+    ensure_tools()  # qemu-system-x86, mmdebstrap, e2fsprogs
     args.out.mkdir(parents=True, exist_ok=True)
     return boot(args.out, args.mode, args.timeout)
 

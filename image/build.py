@@ -40,8 +40,10 @@ def run(argv: list[str], **kwargs: object) -> None:
     subprocess.run(argv, check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def ensure_tools() -> None:
-    missing = sorted({package for tool, package in TOOLS.items() if shutil.which(tool) is None})
+def ensure_tools(extra: dict[str, str] | None = None) -> None:
+    """Install the Debian packages of the tools that are missing (`extra`: more tool -> package)."""
+    tools = TOOLS | (extra or {})
+    missing = sorted({package for tool, package in tools.items() if shutil.which(tool) is None})
     if missing:
         if os.geteuid() != 0:
             raise SystemExit(f"make image: needs root to install {' '.join(missing)}")

@@ -114,3 +114,39 @@ def test_the_boot_test_customization(overlay: Path) -> None:
     wants = overlay / "etc/systemd/system/multi-user.target.wants/appliance-boot-report.service"
     assert wants.is_symlink() and wants.resolve().exists()
 
+
+
+def test_the_boot_test_makes_qemus_network_the_maintenance_network(overlay: Path, tmp_path: Path) -> None:
+    """The boot test's aircraft config lets the forwarded ports in (from qemu's 10.0.2.2 on eth0) through both
+    fences, renders, and is what the boot report's live-ruleset check looks for."""
+    passwd = f"root:x:0:0::/root:/bin/sh\nappliance:x:{os.getuid()}:{os.getgid()}::/:/bin/false\n"
+    (overlay / "etc/passwd").write_text(passwd)
+    customize(overlay, "tok", "absent")
+    config = overlay / "etc/appliance/appliance.toml"
+    raw = read_toml(config)
+    assert raw["maintenance"]["allow_from"] == raw["network"]["maintenance_networks"] == ["10.0.2.0/24"]
+    assert raw["network"]["maintenance_interface"] == "eth0"  # net.ifnames=0 on the guest's kernel line
+    parse_config(raw, str(config))
+    out = tmp_path / "rendered"
+    subprocess.run([sys.executable, "-m", "appliance", "network", "render", "--config", str(config), "--out",
+                    str(out)], check=True, capture_output=True)
+    assert re.search(r'iifname "eth0" ip saddr \{ 10\.0\.2\.0/24 \} tcp dport \{ 2299, 9180 \} accept',
+                     (out / "appliance.nft").read_text())
+    assert 'dhcp-option=114,"https://portal.cabin.invalid/captive-portal/api"' in (out / "dnsmasq.conf").read_text()
+
+
+def test_the_boot_report_is_read_field_by_field() -> None:
+    from image.boot_test import cabin_network_up, failed_units, maintenance_connections
+
+    good = ("BOOT-REPORT StatusText=ok NRestarts=0 ActiveState=active NETWORK=active,active, "
+            "TABLES=table_inet_appliance,table_bridge_appliance_cabin, RENDERED=appliance.nft,dnsmasq.conf, "
+            "ENGINEERS=1 DNSMASQ=1 OPTION114=1 FAILED=")
+    assert cabin_network_up(good) and failed_units(good) == []
+    assert not cabin_network_up(good.replace("ENGINEERS=1", "ENGINEERS=0"))  # a stale ruleset
+    assert not cabin_network_up(good.replace("NETWORK=active,active,", "NETWORK=active,failed,"))
+    assert not cabin_network_up(good.replace("OPTION114=1", "OPTION114=0"))
+    assert failed_units(good + "appliance-fsck.service,") == ["appliance-fsck.service"]
+    metrics = ('appliance_http_connections{listener="maintenance"} 1.0\n'
+               'appliance_http_connections{listener="portal"} 7.0\n'
+               'appliance_http_connections_refused_total{listener="maintenance",reason="per_address"} 4.0\n')
+    assert maintenance_connections(metrics) == {"open": 1.0, "refused_per_address": 4.0}

@@ -84,6 +84,12 @@ def test_the_daemon_unit_is_notify_watchdog_and_socket_activated() -> None:
     fsck = read_unit(UNITS / "appliance-fsck.service")
     assert fsck["Service"]["Type"] == "oneshot" and "fsck --repair" in fsck["Service"]["ExecStart"]
     assert fsck["Unit"]["Before"] == "appliance.service"
+    # a first boot (no journal, no content store) skips the check instead of failing the unit (fsck exits 8)
+    conditions = [line for line in (UNITS / "appliance-fsck.service").read_text().splitlines()
+                  if line.startswith("Condition")]
+    assert conditions == ["ConditionPathIsDirectory=|/var/lib/appliance/journal",
+                          "ConditionPathIsDirectory=|/var/lib/appliance/content/bundles",
+                          "ConditionPathExists=|/var/lib/appliance/content/current"]
 
 
 def test_sysusers_and_tmpfiles_apply_to_a_root(tmp_path: Path) -> None:

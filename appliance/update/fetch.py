@@ -94,7 +94,9 @@ def reuse(dest: Path, target: Target, candidates: list[Path], progress: Progress
 async def fetch_file(session: aiohttp.ClientSession, target: Target, dest: Path, budget: ByteBudget | None,
                      progress: Progress, *, ops: FileOps = REAL_OPS, block: int = BLOCK,
                      request_seconds: float = 30.0) -> str:
-    if _verify(dest, target):
+    # the hashing of whole files runs off the event loop: a wheel of tens of MB takes seconds on the aircraft's
+    # disk (and blocked the watchdog past WatchdogSec under the image test's emulated CPU)
+    if await asyncio.to_thread(_verify, dest, target):
         return "done"
     ensure_dir(dest.parent, ops)
     part, log = dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".offset")
@@ -116,7 +118,7 @@ async def fetch_file(session: aiohttp.ClientSession, target: Target, dest: Path,
             atomic_write_bytes(log, str(offset).encode(), ops=ops)
     finally:
         ops.close(fd)
-    if not _verify(part, target):
+    if not await asyncio.to_thread(_verify, part, target):
         progress.mismatches += 1
         part.unlink(missing_ok=True)
         log.unlink(missing_ok=True)

@@ -128,7 +128,8 @@ class WindowRunner:
             for wheel, target in wheel_targets:
                 dest = where / "wheels" / wheel.name
                 others = [self.layout.releases / v / "wheels" / wheel.name for v in self.layout.installed()]
-                fetch = dest.exists() or not reuse(dest, target, others, progress)
+                # hashing and copying tens of MB: off the event loop (the watchdog, the passengers)
+                fetch = dest.exists() or not await asyncio.to_thread(reuse, dest, target, others, progress)
                 if fetch and await fetch_file(session, target, dest, budget, progress) == "budget":
                     return {**result, "status": "budget"}
         except (ManifestError, Mismatch) as error:
