@@ -52,20 +52,28 @@ def test_a_kill_storm_during_fetch_and_install_resumes_and_installs_whole(tmp_pa
     server = holder["server"]
     argv = [sys.executable, "-m", "tests.update.killfetch", server.url, str(ground.pinned_root()), str(work)]
     rng = random.Random(14)
-    kills_during_install = 0
+    kills_during_install = kills = 0
+    finished = False
     try:
         for _ in range(KILLS):
             child = subprocess.Popen(argv, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(0.8, 2.5))
             child.kill()
             out, _ = child.communicate()
-            assert not out, f"finished before the kill: {out!r}"
+            if out:  # the wheels were all down and the install is quick on a quiet machine: the storm is over
+                assert json.loads(out.splitlines()[-1])["status"] == "installed", out
+                assert kills >= 2, f"finished before the second kill: {out!r}"
+                finished = True
+                break
+            kills += 1
             kills_during_install += (layout.releases / "1.1.0").exists()
             assert layout.link("current") == layout.link("committed") == "1.0.0"
             assert "1.1.0" not in layout.installed() or (layout.releases / "1.1.0" / "bin" / "appliance").is_file()
-        done = subprocess.run(argv, env=subprocess_env(), capture_output=True, text=True, timeout=300, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert json.loads(done.stdout.splitlines()[-1])["status"] == "installed"
+        if not finished:
+            done = subprocess.run(argv, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+                                  check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert json.loads(done.stdout.splitlines()[-1])["status"] == "installed"
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
@@ -75,8 +83,8 @@ def test_a_kill_storm_during_fetch_and_install_resumes_and_installs_whole(tmp_pa
                                 "import cabinprobe; print(cabinprobe.VERSION)"], capture_output=True, text=True,
                                check=False)
     assert completed.stdout.strip() == "1.1.0", completed.stderr
-    print(f"\nkill storm: {KILLS} kills ({kills_during_install} during the install), {server.body_bytes} bytes "
+    print(f"\nkill storm: {kills} kills ({kills_during_install} during the install), {server.body_bytes} bytes "
           f"sent for a release of {size}")
-    assert size <= server.body_bytes <= size + KILLS * BLOCK, (server.body_bytes, size)
+    assert size <= server.body_bytes <= size + kills * BLOCK, (server.body_bytes, size)
     if kills_during_install == 0:
         pytest.fail("no kill landed during the install: the storm did not cover it")
