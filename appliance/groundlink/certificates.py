@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -218,13 +219,13 @@ class CertificateStep:
             self.state = "refused"
             self.last_problem = f"certificate refused ({refusal}): not the signed {self.target}"
             return REFUSED
-        try:
+        try:  # signed, yet perhaps no certificate: the installer says why
             leaf = x509.load_pem_x509_certificates(reply.body)[0]
-        except ValueError:
-            leaf = None
-        if leaf is not None and served is not None and \
-                leaf.fingerprint(hashes.SHA256()).hex() == served.fingerprint:
-            if _spki(leaf.public_key()) == _spki(key.public_key()):  # installed before a restart
+            leaf_print, leaf_spki = leaf.fingerprint(hashes.SHA256()).hex(), _spki(leaf.public_key())
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm):
+            leaf_print, leaf_spki = "", b""
+        if served is not None and leaf_print == served.fingerprint:
+            if leaf_spki == _spki(key.public_key()):  # installed before a restart
                 await self._forget_key()
                 return INSTALLED
             return NOTHING  # the ground still publishes the certificate in use: ours is not issued yet
