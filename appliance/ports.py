@@ -373,6 +373,31 @@ class Certificates(Protocol):
         with a reason and the old pair kept. An OSError writing the files is a refusal too. Call it on the
         event loop (it takes a few milliseconds: two small files written and fsynced, OpenSSL loading the pair);
         the first pair installed while the portal runs on HTTP only starts its HTTPS listener."""
+        ...
+
+    @property
+    def public_host(self) -> str:
+        """`portal.public_host`: the name a certificate must carry (what a certificate request asks for)."""
+        ...
+
+    @property
+    def enabled(self) -> bool:
+        """HTTPS is configured (`portal.tls_listen`): a certificate is wanted."""
+        ...
+
+    def served(self) -> CertificateInstall | None:
+        """The facts of the pair in use (names, expiry, fingerprint), None when HTTPS has no pair."""
+        ...
+
+
+class CertificateEnrollment(Protocol):
+    """The ground link's certificate step (the aircraft's own key, its CSR to the ground, the signed certificate
+    back). The portal hands it its installer: the portal already uses the ground link (GROUNDLINK), so the link
+    cannot use the portal's CERTIFICATES without a dependency cycle."""
+
+    def attach(self, certificates: Certificates) -> None:
+        """Install delivered certificates through `certificates` from now on."""
+        ...
 
 
 # --- trusted metadata (appliance.trust's TrustedMetadata fits as it is) -> the updater ---------------------
@@ -442,6 +467,8 @@ GROUNDLINK: ServiceKey[GroundLinkControl] = ServiceKey("groundlink", "the ground
 UPDATER: ServiceKey[ReleaseUpdater] = ServiceKey("updater", "releases from the ground, trial, rollback (update)")
 SCHEDULE: ServiceKey[ScheduleView] = ServiceKey("schedule", "the aircraft's published schedule (groundlink)")
 CERTIFICATES: ServiceKey[Certificates] = ServiceKey("certificates", "install the HTTPS certificate (portal)")
+CERTIFICATE_ENROLLMENT: ServiceKey[CertificateEnrollment] = ServiceKey(
+    "certificate_enrollment", "the on-board TLS key, its CSR and the signed certificate (groundlink)")
 
 
 # --- payments -> portal ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from appliance import ports
 from appliance.core.spec import ASSEMBLY
+from appliance.groundlink.certificates import CertificateStep
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.groundlink.link import GroundLink
 
@@ -15,11 +16,14 @@ if TYPE_CHECKING:
 
 def build(setup: Setup[GroundlinkConfig]) -> GroundLink:
     assembly = setup.use(ASSEMBLY)
+    state_dir = setup.require(ports.STATE_DIR).path
+    certificate = CertificateStep(setup.config, state_dir / "groundlink-certificate", setup.clock,
+                                  setup.use(ports.TRUSTED_TIME))
     link = GroundLink(
         setup.config,
         setup.clock,
         setup.metrics,
-        state_dir=setup.require(ports.STATE_DIR).path,
+        state_dir=state_dir,
         flight=setup.use(ports.FLIGHT),
         modem=setup.use(ports.MODEM),
         outbox=setup.use(ports.OUTBOX),
@@ -29,7 +33,9 @@ def build(setup: Setup[GroundlinkConfig]) -> GroundLink:
         updater=setup.use(ports.UPDATER),
         components=assembly.components if assembly is not None else list,
         boot=setup.use(ports.BOOT),
+        certificate=certificate,
     )
     setup.provide(ports.GROUNDLINK, link)
     setup.provide(ports.SCHEDULE, link.schedule)
+    setup.provide(ports.CERTIFICATE_ENROLLMENT, certificate)  # the portal attaches its installer
     return link

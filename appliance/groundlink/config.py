@@ -3,6 +3,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+AIRCRAFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+
 
 @dataclass(frozen=True)
 class GroundlinkConfig:
@@ -36,6 +38,12 @@ class GroundlinkConfig:
     flight_required: bool = True
     roaming_budget_bytes: int = 1_000_000  # per operator (MCC+MNC) per UTC day, unless listed below
     roaming_budgets: dict[str, int] = field(default_factory=dict)  # {"26202": 500000}
+    # The HTTPS certificate (appliance/groundlink/certificates.py, docs/tls.md): the aircraft's own key and CSR,
+    # POST {certificates_path}/{aircraft}/csr; the signed target certificates/{aircraft}/cert.pem back, served at
+    # GET {certificates_path}/{aircraft}/cert.pem. No `aircraft` (or a portal without tls_listen): no step.
+    aircraft: str = ""  # this aircraft's name on the ground (e.g. its registration, "EC-MXV")
+    certificates_path: str = "/certificates"
+    certificate_renew_days: int = 30  # ask for a new certificate when the served one expires sooner than this
 
     def validate(self) -> None:
         positive = ("poll_seconds", "full_cycle_seconds", "health_seconds", "health_timeout", "request_timeout")
@@ -57,6 +65,12 @@ class GroundlinkConfig:
                 raise ValueError(f"roaming_budgets.{operator}", "expected an MCC+MNC of 5 or 6 digits")
             if budget < 0:
                 raise ValueError(f"roaming_budgets.{operator}", "must be >= 0")
+        if self.aircraft and not AIRCRAFT.fullmatch(self.aircraft):
+            raise ValueError("aircraft", "expected 1 to 32 letters, digits or '-' (e.g. EC-MXV)")
+        if not self.certificates_path.startswith("/"):
+            raise ValueError("certificates_path", "must start with /")
+        if self.certificate_renew_days < 1:
+            raise ValueError("certificate_renew_days", "must be >= 1")
 
     def roaming_budget(self, operator: str | None) -> int:
         return self.roaming_budgets.get(operator or "", self.roaming_budget_bytes)

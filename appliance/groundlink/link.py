@@ -28,6 +28,7 @@ import aiohttp
 from appliance.component import Check, Component, Status
 from appliance.groundlink import telemetry
 from appliance.groundlink.budget import RoamingLedger, RoamingMeter
+from appliance.groundlink.certificates import CertificateStep
 from appliance.groundlink.client import BudgetExhausted, GroundClient
 from appliance.groundlink.clockcheck import ClockUnavailable, check_clock
 from appliance.groundlink.config import GroundlinkConfig
@@ -75,6 +76,7 @@ class GroundLink:
         trust: Trust | None = None,
         updater: ReleaseUpdater | None = None,
         rng: random.Random | None = None,
+        certificate: CertificateStep | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -91,6 +93,7 @@ class GroundLink:
         self.trust = trust
         self.updater = updater  # releases: after the content, in the window, checked against the signed targets
         self.last_release: dict[str, Any] = {}
+        self.certificate = certificate  # the HTTPS certificate: the on-board key's CSR out, the signed one back
         self.last_trust: TrustRefresh | None = None
         self.rng = rng or random.Random()
         self.roaming = RoamingLedger(state_dir / "groundlink-roaming.json", clock)
@@ -287,6 +290,8 @@ class GroundLink:
                 await self._guarded("telemetry", self._send_telemetry())
             if not trusted:  # the last good schedule and content stay in use
                 return
+            if self.certificate is not None:
+                await self._guarded("certificate", self._certificate())
             if self.config.schedule:
                 await self._guarded("schedule", self._fetch_schedule())
             if self.content is not None:
@@ -356,6 +361,12 @@ class GroundLink:
         self.last_release = await self.updater.window(self._session, signed)
         if self.last_release.get("status") in ("failed", "refused"):
             self._note_error(f"release: {self.last_release.get('status')} {self.last_release.get('reason', '')}")
+
+    async def _certificate(self) -> None:
+        assert self.certificate is not None and self.client is not None
+        problem = await self.certificate.run(self.client, self.trust, self._refresh_trust)
+        if problem:
+            self._note_error(problem)
 
     async def _update_content(self) -> None:
         assert self.content is not None
@@ -441,6 +452,7 @@ class GroundLink:
                 "ok": self.last_trust.ok, "refusal": self.last_trust.refusal, "problem": self.last_trust.problem,
                 "versions": dict(self.last_trust.versions), "bytes": self.last_trust.bytes},
             "schedule": self.schedule.snapshot(),
+            "certificate": self.certificate.snapshot() if self.certificate is not None else None,
             "last_content": {k: v for k, v in self.last_content.items() if isinstance(v, str | int | float | None)},
             "roaming_spent": self.roaming.snapshot(),
             "bytes": {

@@ -38,6 +38,7 @@ COMPONENT = ComponentSpec(
     name="portal",
     config=PortalConfig,
     build=deferred("appliance.portal.component:build"),
-    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.STATE_DIR, ports.PAYMENTS),
+    uses=(ports.FLIGHT, ports.OUTBOX, ports.CONTENT, ports.SCHEDULE, ports.GROUNDLINK, ports.STATE_DIR, ports.PAYMENTS,
+          ports.CERTIFICATE_ENROLLMENT),  # hands the ground link's certificate step its installer
     provides=(ports.CERTIFICATES,),  # the ground's signed certificate targets are installed through it
 )

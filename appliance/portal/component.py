@@ -208,4 +208,7 @@ def build(setup: Setup[PortalConfig]) -> Portal:
                              groundlink=setup.use(ports.GROUNDLINK), payments=setup.use(ports.PAYMENTS),
                              state_dir=state.path if (state := setup.use(ports.STATE_DIR)) is not None else None)
     setup.provide(ports.CERTIFICATES, services.https)
+    enrollment = setup.use(ports.CERTIFICATE_ENROLLMENT)  # the ground link's certificate step, when it runs
+    if enrollment is not None:
+        enrollment.attach(services.https)
     return Portal(services, config.listen, reserved_descriptors=setup.descriptors_reserved_by_others)

@@ -52,6 +52,15 @@ class Https:
     def has_pair(self) -> bool:
         return self.endpoint.loaded is not None
 
+    @property
+    def enabled(self) -> bool:
+        """appliance.ports.Certificates.enabled: `portal.tls_listen` is set."""
+        return bool(self.listen)
+
+    def served(self) -> CertificateInstall | None:
+        """appliance.ports.Certificates.served: the facts of the pair in use."""
+        return self.endpoint.loaded
+
     def origin(self, request: web.BaseRequest) -> str:
         """`https://<public_host>[:port]`: where the plain listener sends everyone."""
         host = self.public_host or _own_address(request)

@@ -27,13 +27,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from appliance.fs.atomic import atomic_write_bytes
 from appliance.fs.durable import remove_tree, swap_symlink
 from appliance.ports import CertificateInstall
 
 log = logging.getLogger("appliance.portal.tls")
+# what decoding a damaged certificate raises (cryptography decodes some parts only when they are read)
+DAMAGED = (ValueError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 
 def _public(key: object) -> bytes:
@@ -76,13 +80,21 @@ def check_pair(cert_pem: bytes, key_pem: bytes, host: str, reference_time: datet
         return CertificateInstall(False, "the reference time has no time zone")
     try:
         chain = x509.load_pem_x509_certificates(cert_pem)
-    except ValueError:
+    except DAMAGED:
         return CertificateInstall(False, "the certificate is not PEM X.509")
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError):
         return CertificateInstall(False, "the key is not an unencrypted PEM private key")
-    leaf = chain[0]
+    try:  # cryptography decodes a certificate's parts lazily: a damaged one raises here, not at loading
+        return _check_leaf(chain[0], key, cert_pem=cert_pem, key_pem=key_pem, host=host,
+                           reference_time=reference_time, margin=margin)
+    except DAMAGED as error:
+        return CertificateInstall(False, f"the certificate is malformed ({error})")
+
+
+def _check_leaf(leaf: x509.Certificate, key: PrivateKeyTypes, *, cert_pem: bytes, key_pem: bytes, host: str,
+                reference_time: datetime, margin: timedelta) -> CertificateInstall:
     names = _names(leaf)
     fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
 

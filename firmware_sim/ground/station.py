@@ -41,6 +41,7 @@ from aiohttp import web
 
 from firmware_sim.content_samples import generate
 from firmware_sim.device import World
+from firmware_sim.ground.ca import CertificateDesk, add_certificate_control, add_certificate_routes
 from firmware_sim.ground.content import ContentServer, add_content_routes
 from firmware_sim.ground.faults import FaultPlan, parse_rule
 from firmware_sim.ground.ledger import KeyConflict, KeyInProgress, Ledger, fingerprint
@@ -106,6 +107,8 @@ class GroundStation:
         self.bundles_dir = bundles_dir
         self._tuf_dir: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(prefix="ground-tuf-")
         self.tuf = TufServer(Path(self._tuf_dir.name))  # every edition is also signed, served at /tuf/
+        self.certificates = CertificateDesk(Path(self._tuf_dir.name) / "certificates", self._publish_certificate,
+                                            self.ground_now, lambda: self.tuf.attack == "tampered_target")
         self.ledger = Ledger()
         self.processor = Processor()
         self.faults = FaultPlan()
@@ -140,6 +143,7 @@ class GroundStation:
         self.content = add_content_routes(app, self.bundles_dir, self.link,
                                           tampered=lambda: self.tuf.attack == "tampered_target")
         add_tuf_routes(app, self.tuf)
+        add_certificate_routes(app, self.certificates)
         return app
 
     @web.middleware
@@ -265,6 +269,9 @@ class GroundStation:
             return error(404, "no schedule for this aircraft")
         return web.json_response({"legs": self.world.schedule()})
 
+    async def _publish_certificate(self, paths: list[Path], prefix: str) -> None:
+        await self.tuf.publish(paths, prefix, now=self.ground_now())
+
     def ground_now(self) -> datetime:
         """The station's clock (GET /time): what it signs with."""
         return datetime.now(UTC) + timedelta(seconds=self.time_offset)
@@ -372,6 +379,7 @@ class GroundStation:
             "editions": list(self.editions),
             "pack_errors": list(self.pack_errors),
             "tuf": self.tuf.state(),
+            "certificates": self.certificates.state(),
         }
 
     # --- control routes ---------------------------------------------------------------------------------
@@ -389,6 +397,7 @@ class GroundStation:
         app.router.add_post("/ground/content/publish", self._post_publish)
         app.router.add_get("/ground/tuf", self._get_tuf)
         app.router.add_put("/ground/tuf", self._put_tuf)
+        add_certificate_control(app, self.certificates)
 
     async def _get_received(self, request: web.Request) -> web.Response:
         with_payloads = request.query.get("payloads", "1") not in ("0", "false", "no")
