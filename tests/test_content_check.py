@@ -5,15 +5,20 @@ background re-hash finds silent corruption."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from pytest import MonkeyPatch
 
 from appliance.component import Status
 from appliance.content.check import Checker
 from appliance.content.component import ContentComponent
 from appliance.content.config import ContentConfig
+from appliance.content.manifest import Manifest
 from appliance.content.pack import pack
+from appliance.content.statcache import STATCACHE
 from appliance.content.store import ContentStore
 from appliance.metrics import Metrics
 from tests.content_support import KIB, wait_until, write_tree
@@ -154,6 +159,22 @@ async def test_background_rehash_finds_silent_corruption(tmp_path: Path) -> None
         await component.stop()
 
 
+async def test_background_rehash_waits_for_ready(tmp_path: Path) -> None:
+    """The re-hash is background work: it starts once the daemon has sent READY=1, not during the start."""
+    store, _ = install(tmp_path)
+    ready = False
+    config = ContentConfig(dir=str(store.root), rehash_mb_per_s=50, rehash_pause_s=0.1, watch=False)
+    component = ContentComponent(config, Metrics(), Boot(previous_shutdown_clean=True), lambda: ready)
+    await component.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert component.rehash_passes == 0
+        ready = True
+        assert await wait_until(lambda: component.rehash_passes >= 1, 5.0)
+    finally:
+        await component.stop()
+
+
 def test_rate_limiter_bounds_the_background_rate() -> None:
     import threading
     import time
@@ -165,3 +186,46 @@ def test_rate_limiter_bounds_the_background_rate() -> None:
     for _ in range(8):
         limiter(128 * 1024)  # 1 MiB in all: about half a second
     assert time.monotonic() - started >= 0.45
+
+
+def test_active_id_after_a_boot_check_parses_no_manifest(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    """Health asks for the active bundle's id on the event loop (READY's STATUS= line among them): a boot's check
+    that finds the bundle unchanged gives the store its id, so no manifest is parsed for it; a new install or a
+    changed manifest is parsed again."""
+    import appliance.content.store as store_module
+
+    store, root = install(tmp_path)
+    Checker(store).check(full=False, repair=False)  # the first check: manifest parsed, summary with its id
+    parsed: list[Path] = []
+    real_load = store_module.load_manifest
+
+    def counting_load(bundle_dir: Path) -> Manifest:
+        parsed.append(bundle_dir)
+        return real_load(bundle_dir)
+
+    monkeypatch.setattr(store_module, "load_manifest", counting_load)
+    booted = ContentStore(store.root)  # the next boot: a new store and checker, the bundle unchanged
+    assert Checker(booted).check(full=False, repair=False).hashed_files == 0
+    assert booted.active_id() == "b1" and booted.active_id() == "b1" and parsed == []
+    assert booted.active_manifest() is not None and len(parsed) == 1  # the files are parsed when asked for
+    assert booted.active_manifest() is not None and len(parsed) == 1  # once
+
+    # a stat cache from before ids were kept: the check parses once (in its thread) and keeps the id
+    cache = json.loads((store.state / STATCACHE).read_bytes())
+    del cache["bundles"][root.name]["bundle_id"]
+    (store.state / STATCACHE).write_bytes(json.dumps(cache).encode())
+    legacy = ContentStore(store.root)
+    Checker(legacy).check(full=False, repair=False)
+    assert json.loads((store.state / STATCACHE).read_bytes())["bundles"][root.name]["bundle_id"] == "b1"
+    parsed.clear()
+    assert legacy.active_id() == "b1" and parsed == []
+
+    # a new bundle is activated (as another process, `appliance content install`, would): its id, not b1's
+    manifest = pack(tmp_path / "src", store.staging / "in2", bundle_id="b2")
+    ContentStore(store.root).install(store.staging / "in2", manifest)
+    assert booted.active_id() == "b2" and len(parsed) == 1
+    # what the store knew no longer matches the manifest on disk (another inode): parsed again
+    active = booted.active_dir()
+    assert active is not None
+    booted.remember_manifest(active, [0, 0, 0], "stale")
+    assert booted.active_id() == "b2" and len(parsed) == 2

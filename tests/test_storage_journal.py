@@ -4,6 +4,7 @@ silently, and what is valid after it is kept."""
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 from appliance.alarms import Alarms
@@ -179,3 +180,29 @@ def test_unusable_records_are_reported_not_fatal(tmp_path: Path) -> None:
     assert len(store.recovery.corruption) == 3
     assert all("unusable" in p.reason for p in store.recovery.corruption)
     store.close()
+
+
+def test_replay_rebuilds_every_kind_of_transaction(tmp_path: Path) -> None:
+    """Recovery's inline path (a lone put into a known table) and the general one give the state memory held."""
+    store = Store.open(tmp_path, checkpoint_bytes=1 << 40)
+    store.commit_sync([["put", "t", "a", {"v": 1}]])  # a lone put creating its table
+    store.commit_sync([["put", "t", "b", {"v": 2}]])  # a lone put into a known table (the inline path)
+    store.commit_sync([["put", "t", "a", {"v": 3}]])  # overwrite
+    store.commit_sync([["put", "u", "x", [1, 2]], ["put", "t", "c", None], ["del", "t", "b"]])
+    store.commit_sync([["put", "v", "gone", {}]])
+    store.commit_sync([["clear", "v"]])
+    store.commit_sync([["del", "t", "never there"]])
+    store.commit_sync([["put", "u", "y", "s"]])
+    before = {name: dict(docs) for name, docs in store.tables.items()}
+    store.journal.close()  # a crash: no checkpoint
+    journal, _ = Journal.open(tmp_path)
+    journal.append_sync(1, b'[["put","t","n",NaN]]')  # orjson refuses NaN, the standard parser takes it
+    journal.append_sync(1, b'[["put","t",["unhashable"],{}]]')
+    journal.append_sync(1, b'[["put","t"]]')
+    journal.close()
+    again = Store.open(tmp_path)
+    assert math.isnan(again.tables["t"].pop("n"))
+    assert again.tables == before == {"t": {"a": {"v": 3}, "c": None}, "u": {"x": [1, 2], "y": "s"}}
+    assert [p.reason.split(":")[0] for p in again.recovery.corruption] == [
+        f"record {journal.durable_seq - 1} unusable", f"record {journal.durable_seq} unusable"]
+    again.close()

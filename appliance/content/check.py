@@ -8,7 +8,6 @@ records what is missing so the next content sync fetches it again.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import stat
@@ -21,10 +20,9 @@ from typing import Any
 
 from appliance.content.hashing import Verdict, verify_batch, verify_file
 from appliance.content.manifest import MANIFEST_NAME, FileEntry, ManifestError, load_manifest
+from appliance.content.statcache import STATCACHE, StatCache
 from appliance.content.store import ContentStore
-from appliance.fs.durable import atomic_write_bytes
 
-STATCACHE = "statcache.json"
 PROCESS_THRESHOLD = 512  # files: below this, worker processes cost more than they save
 KINDS = ("corrupt", "truncated", "missing", "extra", "manifest", "unreadable", "layout")
 LAYOUT_DIRS = ("bundles", "staging", "quarantine", "state")
@@ -66,87 +64,6 @@ class CheckReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"counts": self.counts()}
-
-
-class StatCache:
-    """Size, mtime and inode of every file last verified good ("dir/path" keys), and per bundle a summary of a
-    check that found it whole (its manifest's and directories' stats, its file count), persisted by atomic
-    replace. A bundle whose manifest, directories and files all still match needs no reading at all."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, list[int]] = {}
-        self.bundles: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        try:
-            raw = json.loads(path.read_bytes())
-            files, bundles = raw["files"], raw["bundles"]
-            self.entries = {k: v for k, v in files.items() if isinstance(v, list) and len(v) == 3}
-            self.bundles = {k: v for k, v in bundles.items() if isinstance(v, dict)}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.entries, self.bundles = {}, {}
-
-    @staticmethod
-    def signature(st: os.stat_result) -> list[int]:
-        return [st.st_size, st.st_mtime_ns, st.st_ino]
-
-    def matches(self, key: str, st: os.stat_result) -> bool:
-        return self.entries.get(key) == self.signature(st)
-
-    def record(self, key: str, st: os.stat_result) -> None:
-        signature = self.signature(st)
-        if self.entries.get(key) != signature:
-            self.entries[key] = signature
-            self.dirty = True
-
-    def forget(self, key: str) -> None:
-        if self.entries.pop(key, None) is not None:
-            self.dirty = True
-
-    def keep_only(self, keys: set[str]) -> None:
-        stale = [k for k in self.entries if k not in keys]
-        for key in stale:
-            del self.entries[key]
-        self.dirty = self.dirty or bool(stale)
-
-    def set_summary(self, bundle: str, summary: dict[str, Any] | None) -> None:
-        if summary is None:
-            if self.bundles.pop(bundle, None) is not None:
-                self.dirty = True
-        elif self.bundles.get(bundle) != summary:
-            self.bundles[bundle] = summary
-            self.dirty = True
-
-    def unchanged(self, bundle: Path) -> int | None:
-        """The file count when `bundle` is exactly as a check last found it whole (manifest, directories and
-        every file unchanged by stat); None when anything differs and the bundle must be examined."""
-        summary = self.bundles.get(bundle.name)
-        if summary is None:
-            return None
-        sig = self.signature
-        try:
-            if sig(os.lstat(f"{bundle}/{MANIFEST_NAME}")) != summary.get("manifest"):
-                return None
-            for rel, expected in summary.get("dirs", {}).items():
-                if sig(os.lstat(f"{bundle}/{rel}")) != expected:
-                    return None
-            prefix = bundle.name + "/"
-            parent = bundle.parent
-            count = 0
-            for key, expected in self.entries.items():
-                if key.startswith(prefix):
-                    count += 1
-                    if sig(os.lstat(f"{parent}/{key}")) != expected:
-                        return None
-        except OSError:
-            return None
-        return count if count == summary.get("files") else None
-
-    def save(self) -> None:
-        if self.dirty:
-            data = {"files": self.entries, "bundles": self.bundles}
-            atomic_write_bytes(self.path, json.dumps(data, separators=(",", ":")).encode())
-            self.dirty = False
 
 
 @dataclass
@@ -198,6 +115,7 @@ class Checker:
                 if count is not None:
                     report.files += count
                     seen_keys.update(k for k in self.cache.entries if k.startswith(prefix))
+                    self._remember_id(bundle)
                     continue
             try:
                 manifest_stat = os.lstat(bundle / MANIFEST_NAME)
@@ -206,6 +124,7 @@ class Checker:
                 report.problems.append(Problem("manifest", bundle.name, MANIFEST_NAME, str(error)))
                 self.cache.set_summary(bundle.name, None)
                 continue
+            self.store.remember_manifest(bundle, StatCache.signature(manifest_stat), manifest.bundle_id, manifest)
             known_missing = set(damage.get(bundle.name, []))
             listed = {MANIFEST_NAME}
             for entry in manifest.files:
@@ -241,6 +160,7 @@ class Checker:
                 "manifest": StatCache.signature(manifest_stat),
                 "files": len(manifest.files),
                 "dirs": dir_stats,
+                "bundle_id": manifest.bundle_id,
             }
         self._hash(jobs, workers if processes else 1, progress, throttle, report)
         self.cache.keep_only(seen_keys)
@@ -257,6 +177,18 @@ class Checker:
             self.cache.save()
         report.seconds = time.monotonic() - started
         return report
+
+    def _remember_id(self, bundle: Path) -> None:
+        """Tell the store the id of a bundle found unchanged (its manifest is then not parsed for health); a
+        summary from before ids were kept gets its id now, from one parse here, off the event loop."""
+        summary = self.cache.bundles[bundle.name]
+        if not isinstance(summary.get("bundle_id"), str):
+            try:
+                self.cache.set_summary(bundle.name, summary | {"bundle_id": load_manifest(bundle).bundle_id})
+            except ManifestError:
+                return  # changed since: the next check examines it
+            summary = self.cache.bundles[bundle.name]
+        self.store.remember_manifest(bundle, summary["manifest"], summary["bundle_id"])
 
     def _layout(self) -> list[Problem]:
         """The store's own directories (a missing one is made by --repair) and a `current` that points at no

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("appliance.content")
 
 EVENT_DEBOUNCE_S = 0.2
+READY_WAIT_MAX_S = 60.0  # the re-hash starts after READY=1, or after this long without it
 
 
 class _Stopping(Exception):
@@ -66,8 +67,10 @@ class RateLimiter:
 class ContentComponent:
     name = "content"
 
-    def __init__(self, config: ContentConfig, metrics: Metrics, boot: BootInfo | None) -> None:
+    def __init__(self, config: ContentConfig, metrics: Metrics, boot: BootInfo | None,
+                 ready: Callable[[], bool] = lambda: True) -> None:
         self.config = config
+        self.ready = ready  # the daemon has sent READY=1: the background re-hash waits for it
         self.metrics = metrics.of(ContentMetrics)
         self.boot = boot
         self.store = ContentStore(Path(config.dir))
@@ -224,6 +227,11 @@ class ContentComponent:
                 log.warning("content check failed: %s", error)
 
     async def _rehash_loop(self) -> None:
+        # Background work follows READY=1 (the first pass parses every manifest, on the GIL the start needs)
+        waited = 0.0
+        while not self.ready() and waited < READY_WAIT_MAX_S:
+            await asyncio.sleep(0.05)
+            waited += 0.05
         while True:
             limiter = RateLimiter(self.config.rehash_mb_per_s * 1e6, self._stopping)  # no burst after a pause
             try:
@@ -273,7 +281,8 @@ class ContentComponent:
 
 
 def build(setup: Setup[ContentConfig]) -> ContentComponent:
-    component = ContentComponent(setup.config, setup.metrics, setup.use(ports.BOOT))
+    lifecycle = setup.lifecycle
+    component = ContentComponent(setup.config, setup.metrics, setup.use(ports.BOOT), lambda: lifecycle.ready)
     setup.provide(ports.CONTENT, component.store)
     setup.provide(ports.CONTENT_UPDATER, component)
     return component

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ STATE_WRITING = "writing.json"
 STATE_DAMAGED = "damaged.json"
 
 
+def manifest_signature(bundle_dir: Path) -> list[int] | None:
+    """Size, mtime and inode of `bundle_dir`'s manifest.json (the stat cache's signature), None if unreadable."""
+    try:
+        st = os.lstat(bundle_dir / MANIFEST_NAME)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
 class ContentStore:
     """Implements appliance.ports.ContentView."""
 
@@ -42,7 +52,10 @@ class ContentStore:
         self.quarantine = root / "quarantine"
         self.state = root / "state"
         self.current = root / "current"
-        self._manifest_cache: tuple[Path, Manifest] | None = None
+        # bundle dir name -> (its manifest.json's stat signature, bundle id, parsed manifest or None): bundles
+        # are immutable once installed, a new install is a new directory and a new manifest inode, so a
+        # signature that still matches means the same manifest (see `_known`)
+        self._manifests: dict[str, tuple[list[int], str, Manifest | None]] = {}
         self._active_cache: tuple[str, Path] | None = None  # (link target, resolved bundle directory)
         self._next_serial: int | None = None  # of the next quarantine entry
         self.lock = StoreLock(root)  # installs and repairs, one at a time: worker threads and other processes
@@ -99,20 +112,40 @@ class ContentStore:
         directory = self.active_dir()
         if directory is None:
             return None
-        cached = self._manifest_cache
-        if cached is not None and cached[0] == directory:
-            return cached[1]
+        signature = manifest_signature(directory)
+        known = self._manifests.get(directory.name)
+        if signature is not None and known is not None and known[0] == signature and known[2] is not None:
+            return known[2]
         try:
             manifest = load_manifest(directory)
         except ManifestError as error:
             log.warning("active bundle %s: %s", directory.name, error)
             return None
-        self._manifest_cache = (directory, manifest)
+        if signature is not None:
+            self.remember_manifest(directory, signature, manifest.bundle_id, manifest)
         return manifest
 
     def active_id(self) -> str | None:
+        """The active bundle's id. Asked for every health check and STATUS= line (READY's among them) on the
+        event loop: known from a check that found the bundle whole (`remember_manifest`), so a 20,000-file
+        manifest is not parsed for it; parsed only when nothing is known of the manifest now on disk."""
+        directory = self.active_dir()
+        if directory is None:
+            return None
+        known = self._manifests.get(directory.name)
+        if known is not None and known[0] == manifest_signature(directory):
+            return known[1]
         manifest = self.active_manifest()
         return manifest.bundle_id if manifest is not None else None
+
+    def remember_manifest(self, bundle_dir: Path, signature: list[int], bundle_id: str,
+                          manifest: Manifest | None = None) -> None:
+        """What a check (or a parse) found of `bundle_dir`'s manifest when its manifest.json had `signature`
+        (`manifest_signature`): its id, and the manifest itself when it was parsed."""
+        known = self._manifests.get(bundle_dir.name)
+        if manifest is None and known is not None and known[0] == signature and known[1] == bundle_id:
+            manifest = known[2]  # keep a parsed manifest that is still the one on disk
+        self._manifests[bundle_dir.name] = (signature, bundle_id, manifest)
 
     def installed(self) -> list[Path]:
         if not self.bundles.is_dir():
@@ -164,6 +197,7 @@ class ContentStore:
                 continue  # never delete the only content there is
             remove_tree(bundle, self.ops)
             self.forget_damage(bundle.name)
+            self._manifests.pop(bundle.name, None)
             removed = True
         if removed:
             self.ops.fsync_dir(self.bundles)

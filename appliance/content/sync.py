@@ -30,11 +30,11 @@ from pathlib import Path, PurePosixPath
 import aiohttp
 
 from appliance.content.answers import IDENTITY, LinkDown, SyncFailed, Unusable, check_document
-from appliance.content.check import STATCACHE, StatCache
 from appliance.content.fetch import ByteBudget, Job, Run, SyncResult, SyncStatus, download
 from appliance.content.hashing import file_sha256, read_verified, verify_file, verify_range
 from appliance.content.manifest import FileEntry, Manifest, ManifestError, parse_manifest, validate_path
 from appliance.content.staging import Staging
+from appliance.content.statcache import STATCACHE, StatCache
 from appliance.content.store import ContentStore
 from appliance.ports import ContentVerifier
 

@@ -28,7 +28,6 @@ import orjson
 
 from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.ports import StorageRefused
-from appliance.storage.framing import Record
 from appliance.storage.journal import Journal
 from appliance.storage.recovery import Problem, Recovery
 
@@ -166,32 +165,28 @@ class Store:
 
 
 def _replay(tables: Tables, recovery: Recovery) -> None:
-    """Apply the journal after the snapshot. All payloads are decoded in one orjson call (fast); if that
-    fails, record by record. A record that cannot be applied is reported (never fails recovery)."""
-    records = recovery.records
-    try:
-        if any(r.rtype != TXN for r in records):
-            raise ValueError("unknown record type")
-        decoded: list[Any] = orjson.loads(b"[" + b",".join(r.payload for r in records) + b"]")
-    except ValueError:  # orjson.JSONDecodeError is a ValueError
-        decoded = [_decode(r) for r in records]
-    for record, ops in zip(records, decoded, strict=True):
+    """Apply the journal after the snapshot, record by record (one orjson call each: as fast as one call over
+    the joined payloads, without the copy). A record that cannot be applied is reported (never fails
+    recovery). A lone put, the outbox's and TinyDB's common transaction, is applied inline (recovery's hot
+    path: 100,000 records at a boot after a long flight); anything else goes through `_apply`."""
+    loads = orjson.loads
+    problems = recovery.problems
+    for record in recovery.records:
         try:
-            if isinstance(ops, Exception):
-                raise ops
-            _apply(tables, ops, None)
+            if record.rtype != TXN:
+                raise ValueError(f"unknown record type {record.rtype}")
+            try:
+                ops = loads(record.payload)
+            except ValueError:  # orjson.JSONDecodeError is a ValueError; the standard parser is the judge
+                ops = json.loads(record.payload)
+            if type(ops) is list and len(ops) == 1 and type(op := ops[0]) is list and len(op) == 4 \
+                    and op[0] == "put" and (docs := tables.get(op[1])) is not None:
+                docs[op[2]] = op[3]
+            else:
+                _apply(tables, ops, None)
         except Exception as error:  # a bad record is data to report, never a reason not to boot
-            recovery.problems.append(Problem("journal", record.offset, len(record.payload), False,
-                                             f"record {record.seq} unusable: {error!r}"))
-
-
-def _decode(record: Record) -> Any:
-    if record.rtype != TXN:
-        return ValueError(f"unknown record type {record.rtype}")
-    try:
-        return json.loads(record.payload)
-    except ValueError as error:
-        return error
+            problems.append(Problem("journal", record.offset, len(record.payload), False,
+                                    f"record {record.seq} unusable: {error!r}"))
 
 
 def _succeeded(future: concurrent.futures.Future[int]) -> bool:
