@@ -9,8 +9,10 @@ everything valid forever (a freeze attack would go unnoticed) and an RTC at 2038
 expired (the aircraft would refuse every honest update). TimeKeeper already refuses both RTCs (quality
 "floor"), and a reference time before BUILD_FLOOR (2025-01-01) is refused here with Refusal.CLOCK rather than
 accepted. python-tuf reads datetime.now() once, into its TrustedMetadataSet's `reference_time`, when the
-Updater is constructed; `_Updater` replaces that value before any metadata is judged (the one place python-tuf
-reads the time; tests/trust/test_clock.py fails if a python-tuf release changes that).
+Updater is constructed; `GenerationUpdater` (appliance.trust.updater) replaces that value before any metadata
+is judged (the one place python-tuf reads the time; tests/trust/test_clock.py fails if a python-tuf release
+changes that). The same Updater writes its metadata through the store's FileOps (crash safety: see
+appliance.trust.store).
 
 Failure semantics: `refresh()` never raises for what the ground served: it returns a RefreshOutcome whose
 `refusal` names the attack, or `link_error` for a download failure; either way the last good metadata stays
@@ -33,21 +35,13 @@ from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Time
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
 from appliance.fs.atomic import atomic_write_bytes
+from appliance.fs.fileops import REAL_OPS, FileOps
 from appliance.timebase import BUILD_FLOOR
 from appliance.trust.refusal import Refusal, classify
-from appliance.trust.store import GenerationStore
+from appliance.trust.store import HISTORY, GenerationStore
+from appliance.trust.updater import GenerationUpdater
 
 log = logging.getLogger("appliance.trust")
-
-
-class _Updater(Updater):
-    """The Updater with its reference time set by the caller (see the module's clock rule)."""
-
-    def __init__(self, *args: Any, reference_time: datetime, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if not hasattr(self._trusted_set, "reference_time"):
-            raise RuntimeError("python-tuf no longer keeps TrustedMetadataSet.reference_time")
-        self._trusted_set.reference_time = reference_time
 
 
 class _Recorder(FetcherInterface):
@@ -136,8 +130,9 @@ class TrustedMetadata:
         *,
         fetcher: FetcherInterface,
         config: UpdaterConfig | None = None,
+        ops: FileOps = REAL_OPS,
     ) -> None:
-        self.store = GenerationStore(metadata_dir)
+        self.store = GenerationStore(metadata_dir, ops)
         self.pinned_root = pinned_root
         self.metadata_url = metadata_url
         self.targets_url = targets_url if targets_url.endswith("/") else targets_url + "/"
@@ -148,12 +143,12 @@ class TrustedMetadata:
 
     @classmethod
     def from_files(cls, metadata_dir: Path, pinned_root: Path, base_url: str, fetcher: FetcherInterface,
-                   config: UpdaterConfig | None = None) -> TrustedMetadata:
+                   config: UpdaterConfig | None = None, *, ops: FileOps = REAL_OPS) -> TrustedMetadata:
         """`base_url` is the repository's root (`<groundlink.url>/tuf`). Raises OSError if the pinned root
         cannot be read (the image is broken: nothing from the ground can be trusted)."""
         base = base_url.rstrip("/")
         return cls(metadata_dir, pinned_root.read_bytes(), f"{base}/metadata/", f"{base}/targets/", fetcher=fetcher,
-                   config=config)
+                   config=config, ops=ops)
 
     # --- refresh --------------------------------------------------------------------------------------------
 
@@ -177,10 +172,11 @@ class TrustedMetadata:
             gen = self.store.begin()
         except OSError as error:
             return outcome(False, disk_error=str(error))
-        updater: _Updater | None = None
+        updater: GenerationUpdater | None = None
         try:
-            updater = _Updater(str(gen), self.metadata_url, None, self.targets_url, self.fetcher, self.config,
-                               bootstrap=self.pinned_root, reference_time=reference_datetime(reference_time))
+            updater = GenerationUpdater(self.store, gen, self.metadata_url, None, self.targets_url, self.fetcher,
+                                        self.config, bootstrap=self.pinned_root,
+                                        reference_time=reference_datetime(reference_time))
             updater.refresh()
             view = _view_of(updater)
         except OSError as error:
@@ -213,7 +209,7 @@ class TrustedMetadata:
             current = self.store.current()
             if current is not None:
                 try:
-                    self._view = _load_committed(current, self.pinned_root)
+                    self._view = _load_committed(current, self.pinned_root, self.store)
                 except (OSError, exceptions.RepositoryError, ValueError, KeyError) as error:
                     log.warning("trusted metadata in %s does not verify: %s", current, error)
         return self._view
@@ -298,27 +294,36 @@ def _view_of(updater: Updater) -> TrustedView:
     return TrustedView(trusted.root, trusted.timestamp, trusted.snapshot, trusted.targets)
 
 
-def _load_committed(gen: Path, pinned_root: bytes) -> TrustedView:
-    """Re-verify a committed generation offline: the root chain from the pinned root, then each role's
-    signature by the final root and the version links timestamp -> snapshot -> targets."""
+def _load_committed(gen: Path, pinned_root: bytes, store: GenerationStore | None = None) -> TrustedView:
+    """Re-verify a committed generation offline (read through `store`'s FileOps): the root chain from the
+    pinned root, then each role's signature by the final root and the version links timestamp -> snapshot ->
+    targets. Raises OSError (a file missing), RepositoryError or ValueError (not whole, not signed, not linked)."""
+    reader = store if store is not None else GenerationStore(gen.parent)
+
+    def read(name: str) -> bytes:
+        data = reader.read(gen, name)
+        if data is None:
+            raise FileNotFoundError(f"{gen}/{name}")
+        return data
+
     root_md = Metadata[Root].from_bytes(pinned_root)
     root = root_md.signed
     root.verify_delegate(Root.type, root_md.signed_bytes, root_md.signatures)
-    history = gen / "root_history"
-    while (history / f"{root.version + 1}.root.json").is_file():
-        new_md = Metadata[Root].from_bytes((history / f"{root.version + 1}.root.json").read_bytes())
+    history = set(reader.history(gen))
+    while f"{root.version + 1}.root.json" in history:
+        new_md = Metadata[Root].from_bytes(read(f"{HISTORY}/{root.version + 1}.root.json"))
         root.verify_delegate(Root.type, new_md.signed_bytes, new_md.signatures)
         new_md.signed.verify_delegate(Root.type, new_md.signed_bytes, new_md.signatures)
         if new_md.signed.version != root.version + 1:
             raise exceptions.BadVersionNumberError("root history out of order")
         root = new_md.signed
-    timestamp_md = Metadata[Timestamp].from_bytes((gen / "timestamp.json").read_bytes())
+    timestamp_md = Metadata[Timestamp].from_bytes(read("timestamp.json"))
     root.verify_delegate(Timestamp.type, timestamp_md.signed_bytes, timestamp_md.signatures)
-    snapshot_md = Metadata[Snapshot].from_bytes((gen / "snapshot.json").read_bytes())
+    snapshot_md = Metadata[Snapshot].from_bytes(read("snapshot.json"))
     root.verify_delegate(Snapshot.type, snapshot_md.signed_bytes, snapshot_md.signatures)
     if snapshot_md.signed.version != timestamp_md.signed.snapshot_meta.version:
         raise exceptions.BadVersionNumberError("snapshot is not the timestamp's")
-    targets_md = Metadata[Targets].from_bytes((gen / "targets.json").read_bytes())
+    targets_md = Metadata[Targets].from_bytes(read("targets.json"))
     root.verify_delegate(Targets.type, targets_md.signed_bytes, targets_md.signatures)
     if targets_md.signed.version != snapshot_md.signed.meta["targets.json"].version:
         raise exceptions.BadVersionNumberError("targets is not the snapshot's")
