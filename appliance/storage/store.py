@@ -16,11 +16,13 @@ Use from one thread at a time (the event loop's), or hold `lock` around reads th
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
 import json
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +66,10 @@ class Store:
         process: once loaded they are moved out of the cyclic GC's generations (`gc.freeze`), so no later
         collection walks them again (they are plain JSON, acyclic: reference counting still frees each one
         that is deleted or replaced)."""
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # recovery allocates ~1 object per document and frees none: cyclic GC passes only cost time
-        try:
+        with gc_paused():  # recovery allocates ~1 object per document and frees none: GC passes only cost time
             store = cls._open(directory, ops, segment_bytes, checkpoint_bytes)
             gc.freeze()
             return store
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     @classmethod
     def _open(cls, directory: Path, ops: FileOps, segment_bytes: int, checkpoint_bytes: int) -> Store:
@@ -162,6 +159,18 @@ class Store:
     @property
     def failure(self) -> str | None:
         return self.journal.failure
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic GC pass inside (for bulk passes over the documents that allocate nothing cyclic)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _replay(tables: Tables, recovery: Recovery) -> None:
