@@ -4,6 +4,8 @@ own section, with the services the others provided), and shows those services as
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,19 @@ def rig_for(specs: list[ComponentSpec[Any]], document: dict[str, Any], **context
     from appliance.appconfig import parse_config
 
     return Rig(parse_config(document, "<test>", specs), **context)
+
+
+@asynccontextmanager
+async def started(rig: Rig, specs: Sequence[ComponentSpec[Any]]) -> AsyncIterator[dict[str, Any]]:
+    """Build every spec on `rig`, start them in the given order and stop those started in reverse (the
+    daemon's order, for tests that wire a few real components together)."""
+    parts = {spec.name: rig.build(spec) for spec in specs}
+    running: list[Any] = []
+    try:
+        for spec in specs:
+            await parts[spec.name].start()
+            running.append(parts[spec.name])
+        yield parts
+    finally:
+        for component in reversed(running):
+            await component.stop()

@@ -17,7 +17,7 @@ from appliance import content, groundlink, storage, trust
 from appliance.component import Check
 from appliance.timebase import Clock
 from firmware_sim.ground.station import GroundStation
-from tests.component_rig import Rig, rig_for
+from tests.component_rig import Rig, rig_for, started
 
 SPECS = [storage.COMPONENT, trust.COMPONENT, content.COMPONENT, groundlink.COMPONENT]
 
@@ -96,16 +96,8 @@ async def plane(tmp_path: Path, url: str, root: Path, station: GroundStation | N
                        **(groundlink_keys or {})},
     }
     rig = rig_for(SPECS, document, **({"clock": clock} if clock is not None else {}))
-    parts = {spec.name: rig.build(spec) for spec in SPECS}
-    started: list[Any] = []
-    try:
-        for spec in SPECS:
-            await parts[spec.name].start()
-            started.append(parts[spec.name])
+    async with started(rig, SPECS) as parts:
         yield Plane(rig, station, parts)
-    finally:
-        for component in reversed(started):
-            await component.stop()
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from appliance import content, groundlink, portal, storage, trust
 from appliance.groundlink.certificates import KEY_FILE
 from firmware_sim.ground.station import GroundStation
-from tests.component_rig import rig_for
+from tests.component_rig import rig_for, started
 from tests.trust.daemon_support import Plane
 
 HOST = "portal.cabin.test"
@@ -97,16 +97,10 @@ async def cabin(tmp_path: Path, *, days: float = 90.0, mode: str = "issue", boot
         "portal": portal_section,
     }
     rig = rig_for(SPECS, document)
-    parts = {spec.name: rig.build(spec) for spec in SPECS}
-    started: list[Any] = []
     try:
-        for spec in SPECS:
-            await parts[spec.name].start()
-            started.append(parts[spec.name])
-        yield Cabin(rig, station, parts)
+        async with started(rig, SPECS) as parts:
+            yield Cabin(rig, station, parts)
     finally:
-        for component in reversed(started):
-            await component.stop()
         await station.stop()
 
 
