@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -27,12 +27,13 @@ from appliance.core.spec import Setup
 from appliance.metrics import Metrics
 from appliance.ports import TrustedTime, TrustRefresh
 from appliance.timebase import Clock
-from appliance.trust.client import TrustedMetadata
 from appliance.trust.config import TrustConfig
-from appliance.trust.fetcher import LoopFetcher
-from appliance.trust.gate import Entry, TrustGate
 from appliance.trust.metrics import TrustMetrics
 from appliance.trust.refusal import Refusal
+
+if TYPE_CHECKING:  # python-tuf is imported with the gate, at the first ground window (see _gate_for)
+    from appliance.trust.client import TrustedMetadata
+    from appliance.trust.gate import TrustGate
 
 log = logging.getLogger("appliance.trust")
 
@@ -82,6 +83,12 @@ class TrustComponent:
             return None
         base = base_url.rstrip("/") + self.config.path
         if self.gate is None or base != self._base:
+            # Imported here: python-tuf and securesystemslib cost ~90 ms of start-up and their memory, and
+            # nothing before the first ground window needs them (bench_ops, docs/components.md).
+            from appliance.trust.client import TrustedMetadata
+            from appliance.trust.fetcher import LoopFetcher
+            from appliance.trust.gate import TrustGate
+
             fetcher = LoopFetcher(self._session, asyncio.get_running_loop(), read_timeout=self.config.read_timeout_s,
                                   min_rate=self.config.min_rate_bps, rate_grace=self.config.rate_grace_s)
             trusted = TrustedMetadata(self.metadata_dir, self.pinned, f"{base}/metadata/", f"{base}/targets/",
@@ -119,6 +126,8 @@ class TrustComponent:
     def check_entries(self, prefix: str, entries: Sequence[tuple[str, int, str]]) -> str | None:
         if self.gate is None:
             return Refusal.UNKNOWN_TARGET.value
+        from appliance.trust.gate import Entry  # loaded with the gate
+
         problems = self.gate.check_entries(prefix, [Entry(path, size, sha) for path, size, sha in entries])
         return problems[0][1].value if problems else None
 

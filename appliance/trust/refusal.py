@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import enum
 
-from tuf.api import exceptions
-
 
 class Refusal(enum.StrEnum):
     SIGNATURE = "signature"  # not signed by the threshold of the right keys (tampered metadata, wrong key)
@@ -31,7 +29,11 @@ def classify(error: BaseException) -> Refusal | None:
     (no connection, an HTTP error status, the link's budget), which is a `LinkFailure`, not a refusal.
 
     BadVersionNumberError carries both rollback and mix-and-match: python-tuf's messages tell them apart
-    (checked by tests/trust/test_attacks.py, so a change of wording fails a test, not the aircraft)."""
+    (checked by tests/trust/test_attacks.py, so a change of wording fails a test, not the aircraft).
+
+    python-tuf is imported here, not at the top: the daemon reads this module to label its metrics at start,
+    and needs python-tuf only once a ground window refreshes (bench_ops: ~90 ms of start-up, and its memory)."""
+    from tuf.api import exceptions
     if isinstance(error, exceptions.UnsignedMetadataError):
         return Refusal.SIGNATURE
     if isinstance(error, exceptions.ExpiredMetadataError):
