@@ -32,19 +32,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from appliance.fs.atomic import atomic_write_bytes, read_state_file
 from appliance.groundlink.client import GroundClient
 from appliance.groundlink.config import GroundlinkConfig
 from appliance.ports import Certificates, ContentVerifier, TrustedTime
 from appliance.timebase import Clock
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-# `cryptography` is imported by the functions that use it, not here: a daemon that has no certificate request
-# in progress never loads it before a ground window (bench_ops: ~30 ms of start-up, and its memory).
 
 log = logging.getLogger("appliance.groundlink.certificates")
 
@@ -53,17 +53,11 @@ INSTALLED, REFUSED, NOTHING = "installed", "refused", "nothing"
 
 
 def _spki(public_key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
     data: bytes = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return data
 
 
 def make_csr(key: ec.EllipticCurvePrivateKey, host: str) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
-
     """A PKCS#10 request for `host` (CN and the one subjectAltName), signed with `key`: PEM."""
     try:
         alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
@@ -106,9 +100,6 @@ class CertificateStep:
     def pending_key(self) -> ec.EllipticCurvePrivateKey | None:
         """The key of the request in progress (kept across restarts), None when there is none."""
         if not self._loaded:
-            from cryptography.hazmat.primitives import serialization
-            from cryptography.hazmat.primitives.asymmetric import ec
-
             self._loaded = True
             raw = read_state_file(self.directory / KEY_FILE)
             if raw is not None:
@@ -124,9 +115,6 @@ class CertificateStep:
         return self._key
 
     async def _new_key(self) -> ec.EllipticCurvePrivateKey:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -215,10 +203,6 @@ class CertificateStep:
         """Fetch the published certificate and install it if it is the signed target for `key`: INSTALLED (also
         when the pair in use already is `key`'s), REFUSED (not the signed target: the request stays; or the
         installer's refusal: the request is dropped, a new key asks again next window) or NOTHING (not issued)."""
-        from cryptography import x509
-        from cryptography.exceptions import UnsupportedAlgorithm
-        from cryptography.hazmat.primitives import hashes, serialization
-
         assert self.certificates is not None
         served = self.certificates.served()
         reply = await client.request("GET", f"{self.base}/cert.pem", time_limit=self.time_limit)

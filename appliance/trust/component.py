@@ -83,8 +83,8 @@ class TrustComponent:
             return None
         base = base_url.rstrip("/") + self.config.path
         if self.gate is None or base != self._base:
-            # Imported here: python-tuf and securesystemslib cost ~90 ms of start-up and their memory, and
-            # nothing before the first ground window needs them (bench_ops, docs/components.md).
+            # Imported here: python-tuf and securesystemslib cost ~70 ms of start-up and 2.5 MB of RSS, and
+            # nothing before the first ground window needs them (bench_ops; tests/architecture/test_startup_imports.py).
             from appliance.trust.client import TrustedMetadata
             from appliance.trust.fetcher import LoopFetcher
             from appliance.trust.gate import TrustGate
