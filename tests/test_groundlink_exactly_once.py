@@ -186,7 +186,9 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
         rig.coverage("home")  # the first boot at the gate brings the catalog on board
         rig.start_daemon()
         items = wait_for(lambda: offers(rig), 30, "the catalog synced from the ground")
-        while kills < KILLS:
+        # KILLS at least; more (up to twice as many) while fewer than a quarter landed mid-delivery, which a
+        # loaded machine's slow starts make likelier: the storm covers what it claims, the checks stay the same
+        while kills < KILLS or (mid_delivery < KILLS // 4 and kills < 2 * KILLS):
             in_the_air = rng.random() < 0.5
             rig.coverage("none" if in_the_air else "home")
             if rig.daemon is None:
