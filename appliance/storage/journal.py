@@ -2,11 +2,14 @@
 
 Writers (any thread, or asyncio tasks through `append`) call `submit`: the record gets its sequence number at
 once and waits in a queue. One writer thread takes everything queued, writes it with one `pwrite` and makes it
-durable with one `fdatasync` (data and size; a record needs no timestamps), then resolves every future of
-that batch. So the event loop never blocks on the sync, and a writer's future resolves only after the sync that
-covers its record. With one writer and nobody else waiting a batch is one record: one write, one fdatasync.
-Asyncio waiters (`append`, `watch`) are woken once per batch and event loop (one `call_soon_threadsafe` for
-the whole batch, not one per record), which keeps the hand-over to the loop short for one writer and for 64.
+durable with one `fdatasync` (data and size; a record needs no timestamps). So the event loop never blocks on
+the sync. With one writer and nobody else waiting a batch is one record: one write, one fdatasync.
+
+A record's outcome is a function of its sequence number alone: durable once `durable_seq` reaches it, refused
+once the journal has failed before it did (a failure refuses everything not yet durable), pending otherwise.
+So there is no per-record future to create, lock and resolve: threads `wait(seq)` on the journal's condition,
+asyncio tasks `watch(seq)`, and the writer wakes each event loop with waiters once per batch (one
+`call_soon_threadsafe`, not one per record), which keeps the hand-over short for one writer and for 64.
 
 A failed write or sync fails the whole batch (and everything queued behind it) with `StorageRefused`, and the
 journal refuses every later write until it is reopened: after a failed fsync Linux may have dropped the dirty
@@ -23,6 +26,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
+import heapq
+import itertools
 import logging
 import os
 import threading
@@ -58,8 +63,8 @@ class _Control:
         self.future: concurrent.futures.Future[None] = concurrent.futures.Future()
 
 
-_Item = tuple[int, int, bytes, "concurrent.futures.Future[int]"]
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+_Item = tuple[int, int, bytes]  # seq, record type, payload
+_Waiter = tuple[int, int, "asyncio.Future[int]"]  # seq, tie-breaker, the waiter: a heap entry per event loop
 
 
 class Journal:
@@ -82,7 +87,9 @@ class Journal:
         self._busy = False
         self._thread: threading.Thread | None = None
         self._waiters_lock = threading.Lock()
-        self._waiters: dict[concurrent.futures.Future[int], _Waiter] = {}
+        self._waiters: dict[asyncio.AbstractEventLoop, list[_Waiter]] = {}  # heaps, by sequence
+        self._wakes_sent: set[asyncio.AbstractEventLoop] = set()  # a settle is already on its way there
+        self._tie = itertools.count()
         self.snapshot_seq = 0
         self.bytes_since_checkpoint = 0
         self.batches = 0
@@ -147,39 +154,58 @@ class Journal:
     def segment_count(self) -> int:
         return len(self._segments)
 
-    def submit(self, rtype: int, payload: bytes) -> tuple[int, concurrent.futures.Future[int]]:
-        """Queue a record: (its sequence number, a future resolved with it once durable). Raises StorageRefused
-        at once when the journal is failed, frozen for a power fail, or closed."""
-        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+    def submit(self, rtype: int, payload: bytes) -> int:
+        """Queue a record and return its sequence number (`wait` or `watch` it to learn when it is durable).
+        Raises StorageRefused at once when the journal is failed, frozen for a power fail, or closed."""
         with self._cond:
             self._check_open()
             seq = self._next_seq
             self._next_seq += 1
-            self._queue.append((seq, rtype, payload, future))
+            self._queue.append((seq, rtype, payload))
             self._wake_writer()
-        return seq, future
+        return seq
+
+    def outcome(self, seq: int) -> bool | None:
+        """True once record `seq` is durable, False once it is refused (it never will be), None while pending.
+        (`_durable_seq` never moves once `_failure` is set, so it is read again after the failure is seen.)"""
+        if seq <= self._durable_seq:
+            return True
+        if self._failure is None:
+            return None
+        return seq <= self._durable_seq
+
+    def _result(self, seq: int) -> int:
+        """A decided record's sequence number, or its refusal raised."""
+        if seq <= self._durable_seq:
+            return seq
+        raise StorageRefused(f"not stored: {self._failure}")
+
+    def wait(self, seq: int) -> int:
+        """Block until record `seq` is durable (returns `seq`) or refused (raises StorageRefused)."""
+        with self._cond:
+            while self.outcome(seq) is None:
+                self._cond.wait()
+        return self._result(seq)
 
     async def append(self, rtype: int, payload: bytes) -> int:
         """Durable when it returns (the sequence number). Raises StorageRefused."""
-        _, future = self.submit(rtype, payload)
-        return await self.watch(future)
+        return await self.watch(self.submit(rtype, payload))
 
-    def watch(self, future: concurrent.futures.Future[int]) -> asyncio.Future[int]:
-        """An asyncio future (of the running loop) that follows `future`, a record's future from `submit`.
-        Cancelling it never cancels the record's future: the record is written anyway (as `asyncio.shield`).
-        Call from the event loop's thread."""
+    def watch(self, seq: int) -> asyncio.Future[int]:
+        """An asyncio future (of the running loop) resolved once record `seq` is durable or refused. Cancelling
+        it never cancels the record: the record is written anyway (as `asyncio.shield`). Call from the event
+        loop's thread."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[int] = loop.create_future()
         with self._waiters_lock:
-            if not future.done():
-                self._waiters[future] = (loop, waiter)
+            if self.outcome(seq) is None:
+                heapq.heappush(self._waiters.setdefault(loop, []), (seq, next(self._tie), waiter))
                 return waiter
-        _settle([(future, waiter)])
+        _resolve(waiter, self._result, seq)
         return waiter
 
     def append_sync(self, rtype: int, payload: bytes) -> int:
-        _, future = self.submit(rtype, payload)
-        return future.result()
+        return self.wait(self.submit(rtype, payload))
 
     def _check_open(self) -> None:
         if self._failure is not None:
@@ -197,27 +223,31 @@ class Journal:
         self._cond.notify()
 
     def _writer(self) -> None:
-        while True:
-            with self._cond:
+        with self._cond:
+            while True:
                 while not self._queue and not self._closing:
                     self._cond.wait()
-                if not self._queue and self._closing:
+                if not self._queue:
                     return
-                batch = self._queue
-                self._queue = []
+                batch, self._queue = self._queue, []
                 self._busy = True
-            try:
-                self._write_batch(batch)
-            finally:
-                with self._cond:
+                self._cond.release()
+                try:
+                    self._write_batch(batch)
+                finally:
+                    self._cond.acquire()
                     self._busy = False
                     self._cond.notify_all()
+                    # Last, as this thread is about to sleep: a woken event loop finds the GIL free at once,
+                    # instead of waiting for the bookkeeping above (one writer's hand-over latency).
+                    self._wake_waiters()
 
     def _write_batch(self, batch: list[_Item | _Control]) -> None:
         records: list[_Item] = []
         for item in batch:
             if isinstance(item, _Control):
                 self._commit(records)
+                self._wake_waiters()  # a checkpoint may take long: what is durable is told first
                 records = []
                 self._run_control(item)
             else:
@@ -227,23 +257,22 @@ class Journal:
     def _commit(self, items: list[_Item]) -> None:
         if not items:
             return
-        if self._failure is not None:
-            self._fail_items(items, self._failure)
+        if self._failure is not None:  # refused by the failure already (their waiters are woken after the batch)
             return
         last = len(items) - 1
         data = b"".join(
             encode_record(seq, rtype, payload, FLAG_BATCH_END if i == last else 0)
-            for i, (seq, rtype, payload, _) in enumerate(items)
+            for i, (seq, rtype, payload) in enumerate(items)
         )
         try:
             self.ops.pwrite(self._fd, data, self._offset)
         except OSError as error:  # ENOSPC here: nothing of the batch is durable, the file is cut back below
-            self._fail(items, error, reopenable=error.errno == errno.ENOSPC)
+            self._fail(error, reopenable=error.errno == errno.ENOSPC)
             return
         try:
             self.ops.fdatasync(self._fd)
         except OSError as error:  # the page cache may now hold what the disk does not: never reopen in-process
-            self._fail(items, error, reopenable=False)
+            self._fail(error, reopenable=False)
             return
         self._offset += len(data)
         self.bytes_since_checkpoint += len(data)
@@ -251,17 +280,13 @@ class Journal:
         self._segments[-1].max_seq = items[-1][0]
         self.batches += 1
         self.records_written += len(items)
-        for seq, _, _, future in items:
-            if not future.cancelled():
-                future.set_result(seq)
-        self._wake_waiters(items)
         if self._offset >= self.segment_bytes:
             try:
                 self._start_segment(self._durable_seq + 1)
             except OSError as error:
                 self._set_failure(_describe(error, "creating a new segment"), error.errno == errno.ENOSPC)
 
-    def _fail(self, items: list[_Item], error: OSError, reopenable: bool) -> None:
+    def _fail(self, error: OSError, reopenable: bool) -> None:
         reason = _describe(error, "writing the journal")
         # Best effort: take the refused batch back off the end of the file (the next boot truncates it
         # anyway if it is torn). Never treated as making anything good.
@@ -270,38 +295,48 @@ class Journal:
         except OSError:
             reopenable = False
         self._set_failure(reason, reopenable)
-        self._fail_items(items, reason)
 
     def _set_failure(self, reason: str, reopenable: bool = False) -> None:
+        """From now on every record not yet durable is refused (`outcome`): the queued ones are dropped, their
+        waiters woken; what is queued behind a failure is never written."""
         with self._cond:
             if self._failure is None:
                 self._failure = reason
                 self.reopenable = reopenable
                 log.error("journal: %s; refusing writes until reopened", reason)
-            queued = [item for item in self._queue if not isinstance(item, _Control)]
             self._queue = [item for item in self._queue if isinstance(item, _Control)]
-        self._fail_items(queued, reason)
+        self._wake_waiters()
 
-    def _fail_items(self, items: list[_Item], reason: str) -> None:
-        for _, _, _, future in items:
-            if not future.done():
-                future.set_exception(StorageRefused(f"not stored: {reason}"))
-        self._wake_waiters(items)
-
-    def _wake_waiters(self, items: list[_Item]) -> None:
-        """After `items`' futures are resolved: wake their asyncio waiters, one call per event loop."""
+    def _wake_waiters(self) -> None:
+        """After `_durable_seq` or `_failure` moved: wake each event loop with a waiter now decided, once (a
+        settle already on its way to a loop will see this batch too)."""
         if not self._waiters:
             return
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[concurrent.futures.Future[int], asyncio.Future[int]]]]
-        by_loop = {}
         with self._waiters_lock:
-            for _, _, _, future in items:
-                entry = self._waiters.pop(future, None)
-                if entry is not None:
-                    by_loop.setdefault(entry[0], []).append((future, entry[1]))
-        for loop, pairs in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-                loop.call_soon_threadsafe(_settle, pairs)
+            loops = [loop for loop, heap in self._waiters.items()
+                     if heap and loop not in self._wakes_sent and self.outcome(heap[0][0]) is not None]
+            self._wakes_sent.update(loops)
+        for loop in loops:
+            try:
+                loop.call_soon_threadsafe(self._settle, loop)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                with self._waiters_lock:
+                    self._waiters.pop(loop, None)
+                    self._wakes_sent.discard(loop)
+
+    def _settle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On `loop`: resolve its waiters whose records are decided (they are decided in sequence order)."""
+        decided: list[tuple[int, asyncio.Future[int]]] = []
+        with self._waiters_lock:
+            self._wakes_sent.discard(loop)
+            heap = self._waiters.get(loop, [])
+            while heap and self.outcome(heap[0][0]) is not None:
+                seq, _, waiter = heapq.heappop(heap)
+                decided.append((seq, waiter))
+            if not heap:
+                self._waiters.pop(loop, None)
+        for seq, waiter in decided:
+            _resolve(waiter, self._result, seq)
 
     def _run_control(self, control: _Control) -> None:
         try:
@@ -396,17 +431,14 @@ class Journal:
             self._fd = -1
 
 
-def _settle(pairs: list[tuple[concurrent.futures.Future[int], asyncio.Future[int]]]) -> None:
-    """On the waiters' loop: copy each resolved record future's outcome to its (not yet cancelled) waiter."""
-    for future, waiter in pairs:
-        if waiter.done():
-            continue
-        if future.cancelled():
-            waiter.cancel()
-        elif (error := future.exception()) is not None:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(future.result())
+def _resolve(waiter: asyncio.Future[int], result: Callable[[int], int], seq: int) -> None:
+    """Give a (not yet cancelled) waiter its record's outcome."""
+    if waiter.done():
+        return
+    try:
+        waiter.set_result(result(seq))
+    except StorageRefused as error:
+        waiter.set_exception(error)
 
 
 def _describe(error: OSError, doing: str) -> str:

@@ -145,16 +145,16 @@ class JournalOutbox:
         table = db.table(TABLE)
         self._inflight.add(item_id)
         try:
-            doc_id, futures = db.start_write(lambda: table.insert(doc))  # queued now, in call order
+            doc_id, seqs = db.start_write(lambda: table.insert(doc))  # queued now, in call order
         except BaseException:
             self._inflight.discard(item_id)
             raise
         # shield: once queued, the item is bookkept even if the caller is cancelled (it will be delivered)
-        return await asyncio.shield(self._settle(db, futures, doc, doc_id))
+        return await asyncio.shield(self._settle(db, seqs, doc, doc_id))
 
-    async def _settle(self, db: JournaledDB, futures: list[Any], doc: dict[str, Any], doc_id: int) -> OutboxItem:
+    async def _settle(self, db: JournaledDB, seqs: list[int], doc: dict[str, Any], doc_id: int) -> OutboxItem:
         try:
-            await db.finish_write(futures)
+            await db.finish_write(seqs)
         finally:
             self._inflight.discard(doc["id"])
         self._index[doc["id"]] = doc_id

@@ -4,11 +4,12 @@ Every change is a transaction: a list of operations journaled as one record (all
 
     ["put", table, key, document] | ["del", table, key] | ["clear", table]
 
-`commit` applies the transaction in memory at once (so the caller reads its own writes) and returns a future
-that resolves when the journal record is durable. If the journal refuses it (failed fsync, disk full), the
-caller's `rollback()` undoes every transaction that did not become durable, newest first, so memory never
-holds what the disk refused. Boot rebuilds the state from the snapshot plus the journal after it; a
-checkpoint writes the whole state as the new snapshot so the journal to replay stays short.
+`commit` applies the transaction in memory at once (so the caller reads its own writes) and returns the journal
+record's sequence number, to wait for (`commit_sync`) or watch (`commit_async`, `journal.watch`) until durable.
+If the journal refuses it (failed fsync, disk full), the caller's `rollback()` undoes every transaction that did
+not become durable, newest first, so memory never holds what the disk refused. Boot rebuilds the state from the
+snapshot plus the journal after it; a checkpoint writes the whole state as the new snapshot so the journal to
+replay stays short.
 
 Use from one thread at a time (the event loop's), or hold `lock` around reads that must not race a commit.
 """
@@ -49,7 +50,7 @@ class Store:
         self.checkpoint_bytes = checkpoint_bytes
         self.lock = threading.RLock()
         self._applied_seq = recovery.records[-1].seq if recovery.records else recovery.snapshot_seq
-        self._inflight: deque[tuple[concurrent.futures.Future[int], list[tuple[str, str | None, Any]]]] = deque()
+        self._inflight: deque[tuple[int, list[tuple[str, str | None, Any]]]] = deque()  # (seq, undo), oldest first
         self._checkpointing: concurrent.futures.Future[None] | None = None
 
     @classmethod
@@ -88,41 +89,45 @@ class Store:
 
     # --- writing -------------------------------------------------------------------------------------------
 
-    def commit(self, ops: list[Op]) -> concurrent.futures.Future[int]:
-        """Apply `ops` now and journal them; the future resolves (with the sequence) once durable.
-        Raises StorageRefused at once (nothing applied) when the journal refuses writes."""
+    def commit(self, ops: list[Op]) -> int:
+        """Apply `ops` now and journal them; returns the record's sequence number (`journal.outcome` tells when
+        it is durable). Raises StorageRefused at once (nothing applied) when the journal refuses writes.
+        Queued last, after the apply: the writer thread then wakes with nothing left here to contend for."""
         payload = json.dumps(ops, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         canonical = orjson.loads(payload)  # memory holds exactly what recovery will rebuild
+        journal = self.journal
         with self.lock:
-            try:
-                seq, future = self.journal.submit(TXN, payload)
-            except StorageRefused:
-                self.rollback()  # whatever an earlier, unobserved refusal left applied goes now
-                raise
             undo: list[tuple[str, str | None, Any]] = []
-            _apply(self.tables, canonical, undo)
-            self._inflight.append((future, undo))
+            try:
+                _apply(self.tables, canonical, undo)  # a malformed operation raises: nothing stays applied
+                seq = journal.submit(TXN, payload)
+            except BaseException as error:
+                _undo(self.tables, undo)
+                if isinstance(error, StorageRefused):
+                    self.rollback()  # whatever an earlier, unobserved refusal left applied goes now
+                raise
+            self._inflight.append((seq, undo))
             self._applied_seq = seq
-            while self._inflight and _succeeded(self._inflight[0][0]):
+            while self._inflight and self._inflight[0][0] <= journal.durable_seq:
                 self._inflight.popleft()
-        if self.journal.bytes_since_checkpoint >= self.checkpoint_bytes:
+        if journal.bytes_since_checkpoint >= self.checkpoint_bytes:
             self.checkpoint()
-        return future
+        return seq
 
     def commit_sync(self, ops: list[Op]) -> int:
-        future = self.commit(ops)
+        seq = self.commit(ops)
         try:
-            return future.result()
+            return self.journal.wait(seq)
         except StorageRefused:
             self.rollback()
             raise
 
     async def commit_async(self, ops: list[Op]) -> int:
-        future = self.commit(ops)
+        seq = self.commit(ops)
         try:
-            # watch, not wrap: cancelling the waiter must not cancel the journal's future, or a record that does
-            # become durable would look refused (and be rolled back from memory)
-            return await self.journal.watch(future)
+            # cancelling the waiter never cancels the record: one that does become durable must not look
+            # refused (and be rolled back from memory)
+            return await self.journal.watch(seq)
         except StorageRefused:
             self.rollback()
             raise
@@ -132,10 +137,9 @@ class Store:
         disk is kept: it may yet become durable (a power-fail freeze refuses new writes but flushes the queued
         ones), and memory must hold whatever the journal holds, or the next checkpoint would drop it."""
         with self.lock:
-            while self._inflight and _refused(self._inflight[-1][0]):
+            while self._inflight and self.journal.outcome(self._inflight[-1][0]) is False:
                 _, undo = self._inflight.pop()
-                for table, key, previous in reversed(undo):
-                    _restore(self.tables, table, key, previous)
+                _undo(self.tables, undo)
 
     # --- checkpoints ---------------------------------------------------------------------------------------
 
@@ -198,14 +202,6 @@ def _replay(tables: Tables, recovery: Recovery) -> None:
                                     f"record {record.seq} unusable: {error!r}"))
 
 
-def _succeeded(future: concurrent.futures.Future[int]) -> bool:
-    return future.done() and not future.cancelled() and future.exception() is None
-
-
-def _refused(future: concurrent.futures.Future[int]) -> bool:
-    return future.done() and (future.cancelled() or future.exception() is not None)
-
-
 def _apply(tables: Tables, ops: list[Op], undo: list[tuple[str, str | None, Any]] | None) -> None:
     for op in ops:
         kind, table = op[0], op[1]
@@ -230,6 +226,11 @@ def _apply(tables: Tables, ops: list[Op], undo: list[tuple[str, str | None, Any]
                     undo.append((table, None, docs))
         else:
             raise ValueError(f"unknown operation {kind!r}")
+
+
+def _undo(tables: Tables, undo: list[tuple[str, str | None, Any]]) -> None:
+    for table, key, previous in reversed(undo):
+        _restore(tables, table, key, previous)
 
 
 def _restore(tables: Tables, table: str, key: str | None, previous: Any) -> None:

@@ -8,8 +8,8 @@ to the `Store` as one journal record, so an insert costs the same in a 10,000-do
     db = JournaledDB(store)
     db.table("orders").insert({...})               # blocks until durable (use from a worker thread)
     await db.write(lambda: db.table("orders").insert({...}))   # from the event loop: never blocks on fsync
-    doc_id, futures = db.start_write(lambda: ...)   # queue now (in call order) ...
-    await db.finish_write(futures)                  # ... and wait for durability later
+    doc_id, seqs = db.start_write(lambda: ...)      # queue now (in call order) ...
+    await db.finish_write(seqs)                     # ... and wait for durability later
 
 Writes raise StorageRefused when the journal refuses them; nothing of a refused write stays in memory.
 """
@@ -17,7 +17,6 @@ Writes raise StorageRefused when the journal refuses them; nothing of a refused 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
@@ -32,8 +31,8 @@ from appliance.storage.store import Op, Store
 
 T = TypeVar("T")
 
-# Set by JournaledDB.write: commits made inside collect their futures here instead of blocking.
-_DEFERRED: ContextVar[list[concurrent.futures.Future[int]] | None] = ContextVar("_DEFERRED", default=None)
+# Set by JournaledDB.write: commits made inside collect their sequence numbers here instead of blocking.
+_DEFERRED: ContextVar[list[int] | None] = ContextVar("_DEFERRED", default=None)
 
 
 class JournalStorage(Storage):
@@ -152,32 +151,32 @@ class JournaledDB(TinyDB):
     async def write(self, fn: Callable[[], T]) -> T:
         """Run TinyDB writes in `fn` on the event loop without blocking it on fsync; return once all of them
         are durable. Raises StorageRefused (and rolls back) when any was refused."""
-        result, futures = self.start_write(fn)
-        await self.finish_write(futures)
+        result, seqs = self.start_write(fn)
+        await self.finish_write(seqs)
         return result
 
-    def start_write(self, fn: Callable[[], T]) -> tuple[T, list[concurrent.futures.Future[int]]]:
+    def start_write(self, fn: Callable[[], T]) -> tuple[T, list[int]]:
         """The first half of `write`: run `fn` now (its records are queued before this returns) and hand back
-        the futures to pass to `finish_write`."""
-        futures: list[concurrent.futures.Future[int]] = []
-        token = _DEFERRED.set(futures)
+        the records' sequence numbers to pass to `finish_write`."""
+        seqs: list[int] = []
+        token = _DEFERRED.set(seqs)
         try:
             result = fn()
         except BaseException:
-            if futures:  # some of fn's writes were queued before it failed: still see them through
-                self._finishing.add(asyncio.ensure_future(self.finish_write(futures)))
+            if seqs:  # some of fn's writes were queued before it failed: still see them through
+                self._finishing.add(asyncio.ensure_future(self.finish_write(seqs)))
                 self._finishing = {f for f in self._finishing if not f.done()}
             raise
         finally:
             _DEFERRED.reset(token)
-        return result, futures
+        return result, seqs
 
-    async def finish_write(self, futures: list[concurrent.futures.Future[int]]) -> None:
-        """The second half of `write`: wait until every future is durable; on a refusal roll back and raise."""
+    async def finish_write(self, seqs: list[int]) -> None:
+        """The second half of `write`: wait until every record is durable; on a refusal roll back and raise."""
         refused: StorageRefused | None = None
-        for future in futures:
+        for seq in seqs:
             try:
-                await self.store.journal.watch(future)  # cancelling the waiter never cancels the record
+                await self.store.journal.watch(seq)  # cancelling the waiter never cancels the record
             except StorageRefused as error:
                 refused = error
         if refused is not None:
