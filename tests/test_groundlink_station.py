@@ -200,11 +200,11 @@ async def test_the_next_edition_is_published_while_an_aircraft_descends(station:
     station._on_world_event("phase", {"phase": "cruise"})
     station._on_world_event("phase", {"phase": "descent"})
     for _ in range(300):
-        if station.editions:
+        if station.edition_desk.editions:
             break
         await asyncio.sleep(0.05)
-    assert len(station.editions) == 1
-    assert not station.pack_errors
+    assert len(station.edition_desk.editions) == 1
+    assert not station.edition_desk.pack_errors
 
 
 async def test_faults_apply_to_content_too(station: GroundStation, control: str) -> None:

@@ -1,6 +1,6 @@
 """Typed service keys and the registry components fill with what they provide.
 
-A service is an object implementing one of the protocols of `appliance/ports.py`. A component declares the keys
+A service is an object implementing one of the protocols of `appliance/ports/`. A component declares the keys
 it provides, requires and (optionally) uses; the composition root orders components so that every provider is
 built before its consumers, and refuses a required key that nobody provides.
 """

@@ -1,5 +1,5 @@
 """The portal's HTTPS side: whether it serves, where, which pair; the `Certificates` service the ground's signed
-certificate targets are installed through (appliance/ports.py).
+certificate targets are installed through (appliance/ports/).
 
 While HTTPS serves (`active`), the plain listener keeps only the OS captive-portal probes and redirects every
 other request to the same path over HTTPS; the RFC 8908 API answers only over HTTPS. Without a pair (a fresh

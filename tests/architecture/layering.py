@@ -117,7 +117,7 @@ def components_stay_apart(modules: Mapping[str, Module], root: Path, packages: S
                 continue
             if own is not None:
                 problems.append(f"{_where(module, line, root)}: component {own} imports component {other} "
-                                f"({target}): use a port of appliance/ports.py, or move shared code below both")
+                                f"({target}): use a port of appliance/ports/, or move shared code below both")
             elif module.name not in ROOT_MODULES:
                 problems.append(f"{_where(module, line, root)}: {module.name} is below the components but imports "
                                 f"{target}")
