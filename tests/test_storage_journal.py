@@ -7,6 +7,8 @@ import asyncio
 import math
 from pathlib import Path
 
+import pytest
+
 from appliance.alarms import Alarms
 from appliance.component import Status
 from appliance.metrics import Metrics
@@ -46,25 +48,49 @@ def _segment(path: Path) -> Path:
     return next(p for p in sorted(path.glob("seg-*.log")) if p.stat().st_size > SEGMENT_HEADER_SIZE)
 
 
-def test_torn_tail_is_truncated_and_not_reported_as_corruption(tmp_path: Path) -> None:
+def _records_end(segment: Path) -> int:
+    """Where the records end: the zeros after them are the journal's space written ahead."""
+    return len(segment.read_bytes().rstrip(b"\0"))
+
+
+@pytest.mark.parametrize("tear", ["file ends mid-record", "rest of the record zeros"])
+def test_torn_tail_is_truncated_and_not_reported_as_corruption(tmp_path: Path, tear: str) -> None:
     seqs = _journal_with_batches(tmp_path, 5, 4)
     segment = _segment(tmp_path)
-    size = segment.stat().st_size
+    end = _records_end(segment)
+    assert segment.stat().st_size > end  # zeros ahead of the records
     with segment.open("r+b") as f:  # tear the last record in half
-        f.truncate(size - 40)
+        if tear == "file ends mid-record":
+            f.truncate(end - 40)
+        else:
+            f.seek(end - 40)
+            f.write(bytes(40))
     journal, recovery = Journal.open(tmp_path)
     assert [r.seq for r in recovery.records] == seqs[:-1]
     assert recovery.problems and all(p.torn for p in recovery.problems)
     assert not recovery.corruption
     journal.close()
-    assert segment.stat().st_size < size - 40  # the torn record is gone from the file
+    assert segment.stat().st_size < end - 40  # the torn record is gone from the file
+
+
+def test_the_zeros_ahead_of_the_records_are_not_damage(tmp_path: Path) -> None:
+    """A journal closed cleanly (or cut after a whole batch) reopens with nothing to report: the zeros after
+    the last batch are space written ahead, in the last segment and in sealed ones."""
+    seqs = _journal_with_batches(tmp_path, 3, 4)
+    journal, recovery = Journal.open(tmp_path)
+    journal.close()
+    assert [r.seq for r in recovery.records] == seqs
+    assert recovery.problems == []
+    again, recovery = Journal.open(tmp_path)  # the first one's last segment is sealed now, zeros and all
+    again.close()
+    assert [r.seq for r in recovery.records] == seqs and recovery.problems == []
 
 
 def test_corruption_before_the_tail_is_reported_and_later_records_kept(tmp_path: Path) -> None:
     seqs = _journal_with_batches(tmp_path, 6, 3)
     segment = _segment(tmp_path)
     data = bytearray(segment.read_bytes())
-    flip = SEGMENT_HEADER_SIZE + len(data[SEGMENT_HEADER_SIZE:]) // 3  # inside an early, fsynced batch
+    flip = SEGMENT_HEADER_SIZE + (_records_end(segment) - SEGMENT_HEADER_SIZE) // 3  # an early, fsynced batch
     data[flip] ^= 0x40
     segment.write_bytes(bytes(data))
     journal, recovery = Journal.open(tmp_path)

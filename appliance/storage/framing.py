@@ -10,7 +10,8 @@ Record (8-byte aligned, as etcd's WAL, so the length field never straddles a sec
     20 u32 crc32c of bytes [4, 20)               (the header alone: a corrupt length is caught before use)
     24 payload, then zero padding to a multiple of 8
 
-Segment file: a 32-byte header (magic, segment index, first sequence, crc32c) then records.
+Segment file: a 32-byte header (magic, segment index, first sequence, crc32c) then records, then zeros (space
+written ahead of the records, so that an append's sync need not grow the file).
 
 Only the last batch of the last segment can be torn: every batch is written and fsynced before the next one
 is written, and a segment is sealed (fsynced) before the next is created. So a bad record followed somewhere
@@ -148,6 +149,13 @@ def _resync(data: bytes, offset: int, after_seq: int | None) -> list[Record]:
     found: list[Record] = []
     position = offset + ALIGN
     while position + HEADER_SIZE <= len(data):
+        if not data[position : position + HEADER_SIZE].strip(b"\0"):
+            # No record header is all zeros: skip the run (a torn record before the zeroed space ahead would
+            # otherwise cost a probe per 8 bytes of it) to the first aligned offset whose header reaches past it.
+            rest = data[position:]
+            nonzero = position + len(rest) - len(rest.lstrip(b"\0"))
+            position = max(position + ALIGN, _padded(nonzero - HEADER_SIZE + 1))
+            continue
         hit = _record_at(data, position, None)
         if hit is not None and (after_seq is None or hit[0].seq > after_seq):
             record, position = hit
@@ -174,9 +182,12 @@ def scan_segment(data: bytes, prev_seq: int | None, last_segment: bool) -> ScanR
                 break
         rest = data[offset:]
         if not rest.strip(b"\0"):
-            if last_segment:
+            # Zeros after a batch's last record (or after the header) are the journal's zeroed space ahead of the
+            # records (Journal._padded_write): unused, nothing to report, in any segment. Zeros after a record
+            # whose batch goes on are a batch cut short by a power cut: a torn tail, in the last segment.
+            unused = not result.records or result.records[-1].batch_end
+            if last_segment and not unused:
                 result.damage.append(Damage(offset, len(rest), True, "zero-filled tail"))
-            # Zero padding in a sealed segment (e.g. after a truncate) carries nothing: nothing to report.
             break
         after = expect - 1 if expect is not None else None
         later = _resync(data, offset, after)

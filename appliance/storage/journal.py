@@ -54,6 +54,9 @@ __all__ = ["Journal", "Problem", "Recovery"]
 
 log = logging.getLogger("appliance.storage.journal")
 
+#: Zeros written ahead of the records (see Journal._padded_write): one growing sync per this many bytes.
+ZERO_AHEAD = 256 * 1024
+
 
 class _Control:
     """A non-record job for the writer thread (checkpoint, drain), run in queue order."""
@@ -79,6 +82,7 @@ class Journal:
         self._segments: list[Segment] = []
         self._fd = -1
         self._offset = 0
+        self._zeroed_to = 0  # the current segment is durable zeros (or records) up to here: see _padded_write
         self._failure: str | None = None
         self.reopenable = False  # the failure was a full disk before anything reached the page cache
         self._damaged: set[str] = set()  # segments with corruption: quarantined, not deleted, at checkpoint
@@ -136,7 +140,7 @@ class Journal:
             self.ops.close(fd)
             raise
         self._fd = fd
-        self._offset = SEGMENT_HEADER_SIZE
+        self._offset = self._zeroed_to = SEGMENT_HEADER_SIZE
         self._segments.append(Segment(index, path, 0))
 
     # --- writing -------------------------------------------------------------------------------------------
@@ -265,7 +269,7 @@ class Journal:
             for i, (seq, rtype, payload) in enumerate(items)
         )
         try:
-            self.ops.pwrite(self._fd, data, self._offset)
+            self._padded_write(data)
         except OSError as error:  # ENOSPC here: nothing of the batch is durable, the file is cut back below
             self._fail(error, reopenable=error.errno == errno.ENOSPC)
             return
@@ -286,12 +290,26 @@ class Journal:
             except OSError as error:
                 self._set_failure(_describe(error, "creating a new segment"), error.errno == errno.ENOSPC)
 
+    def _padded_write(self, data: bytes) -> None:
+        """Write a batch at the end of the records. A batch that reaches past the zeroed space takes the next
+        ZERO_AHEAD bytes of zeros with it, in the same pwrite: the batches after it overwrite blocks that exist,
+        so their fdatasync flushes data alone, without an inode (size) and journal commit (ext4: about a
+        quarter of the sync's cost here), as SQLite's reused WAL and PostgreSQL's pre-zeroed segments do.
+        Recovery reads the zeros after a batch's last record as unused space (framing.scan_segment)."""
+        end = self._offset + len(data)
+        if end > self._zeroed_to:
+            target = max(end, min(self._zeroed_to + ZERO_AHEAD, self.segment_bytes))
+            data += bytes(target - end)
+            self._zeroed_to = target
+        self.ops.pwrite(self._fd, data, self._offset)
+
     def _fail(self, error: OSError, reopenable: bool) -> None:
         reason = _describe(error, "writing the journal")
         # Best effort: take the refused batch back off the end of the file (the next boot truncates it
         # anyway if it is torn). Never treated as making anything good.
         try:
             self.ops.truncate(self._fd, self._offset)
+            self._zeroed_to = self._offset
         except OSError:
             reopenable = False
         self._set_failure(reason, reopenable)

@@ -93,7 +93,7 @@ class Store:
         """Apply `ops` now and journal them; returns the record's sequence number (`journal.outcome` tells when
         it is durable). Raises StorageRefused at once (nothing applied) when the journal refuses writes.
         Queued last, after the apply: the writer thread then wakes with nothing left here to contend for."""
-        payload = json.dumps(ops, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        payload = _encode(ops)
         canonical = orjson.loads(payload)  # memory holds exactly what recovery will rebuild
         journal = self.journal
         with self.lock:
@@ -175,6 +175,24 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _encode(ops: list[Op]) -> bytes:
+    """A transaction's JSON, as the standard encoder (compact, UTF-8, no NaN) decides what is storable; orjson
+    writes it when it surely agrees (a twentieth of the cost: a third of a one-writer append's CPU here).
+    Whatever orjson would pass through or refuse (datetimes, dataclasses, subclasses of str/int/dict/list,
+    non-string keys, integers past 64 bits) and any output with a null (orjson writes NaN and the infinities
+    as null, where the standard encoder refuses them) goes to the standard encoder, whose answer stands."""
+    try:
+        payload = orjson.dumps(ops, option=_ORJSON_STRICT)
+    except TypeError:
+        payload = b"null"
+    if b"null" in payload:
+        return json.dumps(ops, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return payload
 
 
 def _replay(tables: Tables, recovery: Recovery) -> None:
