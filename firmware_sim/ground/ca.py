@@ -38,15 +38,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from firmware_sim.ground.wire import error, read_json
+
 MODES = ("issue", "hold", "wrong_name", "wrong_key", "unsigned")
 AIRCRAFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 MAX_CSR = 16 * 1024
 
 Publish = Callable[[list[Path], str], Awaitable[None]]  # (paths, prefix): `appliance trust publish`
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 def _general_name(name: str) -> x509.GeneralName:
@@ -151,25 +149,25 @@ class CertificateDesk:
     async def post_csr(self, request: web.Request) -> web.Response:
         aircraft = request.match_info["aircraft"]
         if not AIRCRAFT.fullmatch(aircraft):
-            return _error(404, "no such aircraft")
+            return error(404, "no such aircraft")
         raw = await request.content.read(MAX_CSR + 1)
         if len(raw) > MAX_CSR:
-            return _error(413, f"a certificate request is at most {MAX_CSR} bytes")
+            return error(413, f"a certificate request is at most {MAX_CSR} bytes")
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "the body is not JSON")
+            return error(400, "the body is not JSON")
         if not isinstance(body, dict) or body.get("aircraft") != aircraft or not isinstance(body.get("csr"), str):
-            return _error(400, 'expected {"aircraft": the name in the path, "csr": PEM}')
+            return error(400, 'expected {"aircraft": the name in the path, "csr": PEM}')
         try:
             csr = x509.load_pem_x509_csr(body["csr"].encode())
         except ValueError:
-            return _error(400, "csr is not a PEM certificate request")
+            return error(400, "csr is not a PEM certificate request")
         if not csr.is_signature_valid:
-            return _error(422, "the request is not signed by its own key")
+            return error(422, "the request is not signed by its own key")
         names = _csr_names(csr)
         if not names or set(names) - set(self.names):
-            return _error(422, f"the fleet's certificates name only {', '.join(self.names)}; asked: "
+            return error(422, f"the fleet's certificates name only {', '.join(self.names)}; asked: "
                                f"{', '.join(names) or 'nothing'}")
         spki = csr.public_key().public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -180,14 +178,14 @@ class CertificateDesk:
         try:
             await self.issue(aircraft)
         except RuntimeError as problem:
-            return _error(503, f"issuing failed: {problem}")
+            return error(503, f"issuing failed: {problem}")
         return web.json_response({"status": "issued"}, status=201)
 
     async def get_cert(self, request: web.Request) -> web.Response:
         aircraft = request.match_info["aircraft"]
         path = self.served_path(aircraft) if AIRCRAFT.fullmatch(aircraft) else None
         if path is None or not path.is_file():
-            return _error(404, "no certificate published for this aircraft")
+            return error(404, "no certificate published for this aircraft")
         body = path.read_bytes()
         if self.tampered():
             flipped = bytearray(body)
@@ -223,23 +221,23 @@ class CertificateDesk:
 
     async def put(self, request: web.Request) -> web.Response:
         try:
-            self.configure(await _json(request))
+            self.configure(await read_json(request))
         except (ValueError, OSError) as problem:
-            return _error(400, str(problem))
+            return error(400, str(problem))
         return web.json_response(self.state())
 
     async def get(self, request: web.Request) -> web.Response:
         return web.json_response(self.state())
 
     async def post_issue(self, request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await read_json(request)
         aircraft = body.get("aircraft") if isinstance(body, dict) else None
         if not isinstance(aircraft, str) or aircraft not in self.requests:
-            return _error(404, "no certificate request from that aircraft")
+            return error(404, "no certificate request from that aircraft")
         try:
             return web.json_response(await self.issue(aircraft), status=201)
         except RuntimeError as problem:
-            return _error(502, str(problem))
+            return error(502, str(problem))
 
 
 def _as_cert(staged: Path) -> Path:
@@ -248,13 +246,6 @@ def _as_cert(staged: Path) -> Path:
     signing.parent.mkdir(exist_ok=True)
     signing.write_bytes(staged.read_bytes())
     return signing
-
-
-async def _json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def add_certificate_routes(app: web.Application, desk: CertificateDesk) -> None:
