@@ -9,7 +9,8 @@ A record's outcome is a function of its sequence number alone: durable once `dur
 once the journal has failed before it did (a failure refuses everything not yet durable), pending otherwise.
 So there is no per-record future to create, lock and resolve: threads `wait(seq)` on the journal's condition,
 asyncio tasks `watch(seq)`, and the writer wakes each event loop with waiters once per batch (one
-`call_soon_threadsafe`, not one per record), which keeps the hand-over short for one writer and for 64.
+`call_soon_threadsafe`, not one per record: appliance.storage.waiters), which keeps the hand-over short for one
+writer and for 64.
 
 A failed write or sync fails the whole batch (and everything queued behind it) with `StorageRefused`, and the
 journal refuses every later write until it is reopened: after a failed fsync Linux may have dropped the dirty
@@ -26,8 +27,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
-import heapq
-import itertools
 import logging
 import os
 import queue
@@ -50,6 +49,7 @@ from appliance.storage.recovery import (
     recover,
     segment_name,
 )
+from appliance.storage.waiters import LoopWaiters
 
 __all__ = ["Journal", "Problem", "Recovery"]
 
@@ -68,7 +68,6 @@ class _Control:
 
 
 _Item = tuple[int, int, bytes]  # seq, record type, payload
-_Waiter = tuple[int, int, "asyncio.Future[int]"]  # seq, tie-breaker, the waiter: a heap entry per event loop
 
 
 class Journal:
@@ -93,10 +92,7 @@ class Journal:
         self._writer_idle = False  # under _cond: the writer is asleep on the doorbell, or about to be
         self._busy = False
         self._thread: threading.Thread | None = None
-        self._waiters_lock = threading.Lock()
-        self._waiters: dict[asyncio.AbstractEventLoop, list[_Waiter]] = {}  # heaps, by sequence
-        self._wakes_sent: set[asyncio.AbstractEventLoop] = set()  # a settle is already on its way there
-        self._tie = itertools.count()
+        self._waiters = LoopWaiters(self.outcome, self._result)
         self.snapshot_seq = 0
         self.bytes_since_checkpoint = 0
         self.batches = 0
@@ -202,14 +198,7 @@ class Journal:
         """An asyncio future (of the running loop) resolved once record `seq` is durable or refused. Cancelling
         it never cancels the record: the record is written anyway (as `asyncio.shield`). Call from the event
         loop's thread."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[int] = loop.create_future()
-        with self._waiters_lock:
-            if self.outcome(seq) is None:
-                heapq.heappush(self._waiters.setdefault(loop, []), (seq, next(self._tie), waiter))
-                return waiter
-        _resolve(waiter, self._result, seq)
-        return waiter
+        return self._waiters.watch(seq)
 
     def append_sync(self, rtype: int, payload: bytes) -> int:
         return self.wait(self.submit(rtype, payload))
@@ -341,35 +330,8 @@ class Journal:
         self._wake_waiters()
 
     def _wake_waiters(self) -> None:
-        """After `_durable_seq` or `_failure` moved: wake each event loop with a waiter now decided, once (a
-        settle already on its way to a loop will see this batch too)."""
-        if not self._waiters:
-            return
-        with self._waiters_lock:
-            loops = [loop for loop, heap in self._waiters.items()
-                     if heap and loop not in self._wakes_sent and self.outcome(heap[0][0]) is not None]
-            self._wakes_sent.update(loops)
-        for loop in loops:
-            try:
-                loop.call_soon_threadsafe(self._settle, loop)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                with self._waiters_lock:
-                    self._waiters.pop(loop, None)
-                    self._wakes_sent.discard(loop)
-
-    def _settle(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On `loop`: resolve its waiters whose records are decided (they are decided in sequence order)."""
-        decided: list[tuple[int, asyncio.Future[int]]] = []
-        with self._waiters_lock:
-            self._wakes_sent.discard(loop)
-            heap = self._waiters.get(loop, [])
-            while heap and self.outcome(heap[0][0]) is not None:
-                seq, _, waiter = heapq.heappop(heap)
-                decided.append((seq, waiter))
-            if not heap:
-                self._waiters.pop(loop, None)
-        for seq, waiter in decided:
-            _resolve(waiter, self._result, seq)
+        """After `_durable_seq` or `_failure` moved (on the writer thread)."""
+        self._waiters.wake()
 
     def _run_control(self, control: _Control) -> None:
         try:
@@ -463,16 +425,6 @@ class Journal:
             with contextlib.suppress(OSError):
                 self.ops.close(self._fd)
             self._fd = -1
-
-
-def _resolve(waiter: asyncio.Future[int], result: Callable[[int], int], seq: int) -> None:
-    """Give a (not yet cancelled) waiter its record's outcome."""
-    if waiter.done():
-        return
-    try:
-        waiter.set_result(result(seq))
-    except StorageRefused as error:
-        waiter.set_exception(error)
 
 
 def _describe(error: OSError, doing: str) -> str:
