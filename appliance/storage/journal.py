@@ -319,15 +319,14 @@ class Journal:
         self._set_failure(reason, reopenable)
 
     def _set_failure(self, reason: str, reopenable: bool = False) -> None:
-        """From now on every record not yet durable is refused (`outcome`): the queued ones are dropped, their
-        waiters woken; what is queued behind a failure is never written."""
+        """From now on every record not yet durable is refused (`outcome`): the queued ones are dropped, never
+        written. Runs on the writer thread, which wakes their waiters after the batch (`_writer`)."""
         with self._cond:
             if self._failure is None:
                 self._failure = reason
                 self.reopenable = reopenable
                 log.error("journal: %s; refusing writes until reopened", reason)
             self._queue = [item for item in self._queue if isinstance(item, _Control)]
-        self._wake_waiters()
 
     def _wake_waiters(self) -> None:
         """After `_durable_seq` or `_failure` moved (on the writer thread)."""

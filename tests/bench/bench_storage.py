@@ -164,7 +164,7 @@ def _recovery_state(directory: Path, records: int) -> tuple[Path, Path]:
     store.journal.close()  # a crash: no checkpoint; then a torn tail on the last segment
     last = sorted(path.glob("seg-*.log"))[-1]
     with last.open("r+b") as f:  # where a torn write lands: after the last record, in the zeroed space ahead
-        f.seek(len(last.read_bytes().rstrip(b"\0")))
+        f.seek(-(-len(last.read_bytes().rstrip(b"\0")) // 8) * 8)  # the last record's end (records are 8-aligned)
         f.write(b"\x17torn" * 100)
     reference = directory / "ref.json"
     reference.write_text(json.dumps({"r": {str(n): {"n": n, **RECORD} for n in range(records)}}))
