@@ -22,6 +22,7 @@ from gpiozero import DigitalInputDevice, DigitalOutputDevice
 from hal.discretes.signals import Signal
 
 log = logging.getLogger("hal.discretes")
+MAX_EDGE_AGE_S = 1.0  # an edge reported later than this after its own stamp is stamped when it arrives
 
 Listener = Callable[[str, bool, float], None]  # (signal, active, edge monotonic time), called on the loop
 
@@ -88,8 +89,8 @@ class DiscreteBank:
                     )
                     level = bool(device.is_active)
                     self.states[name].active = self.states[name].raw = level
-                    device.when_activated = self._callback(name, True)
-                    device.when_deactivated = self._callback(name, False)
+                    device.when_activated = self._callback(name, True, device)
+                    device.when_deactivated = self._callback(name, False, device)
                 self._devices[name] = device
         except Exception:
             self.close()
@@ -134,9 +135,13 @@ class DiscreteBank:
 
     # --- edges ----------------------------------------------------------------------------------------------
 
-    def _callback(self, name: str, active: bool) -> Callable[[], None]:
+    def _callback(self, name: str, active: bool, device: DigitalInputDevice) -> Callable[[], None]:
         def on_edge() -> None:  # on a gpiozero thread
-            stamp = self._monotonic()
+            # the edge's own time, from the pin factory's ticks (lgpio: the kernel's stamp; the sim's pins: the
+            # pin server's), not this thread's: it may run late on a loaded machine, and a power interrupt's
+            # length is measured from here. An age beyond MAX_EDGE_AGE_S is a clock the factory does not share.
+            age = (device.active_time if active else device.inactive_time) or 0.0
+            stamp = self._monotonic() - (age if 0.0 < age <= MAX_EDGE_AGE_S else 0.0)
             loop = self._loop
             if loop is not None and not loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the daemon is gone

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gpiozero.pins.mock import MockConnectedPin, MockFactory
+from gpiozero.pins.mock import MockConnectedPin, MockFactory, MockPin
 
 from appliance.component import Status
 from appliance.config import ConfigError
@@ -30,11 +31,14 @@ ISSUE_SIGNALS = [
 ]
 
 
-def idle_factory(loopback: bool = True) -> MockFactory:
+def idle_factory(loopback: bool = True, pin_classes: dict[str, type[MockPin]] | None = None) -> MockFactory:
     """A MockFactory whose inputs sit at their inactive levels (active-low lines pulled high), with INTTEST_OUT
-    wired to INTTEST_IN as on the board (unless `loopback` is False: a broken loop)."""
+    wired to INTTEST_IN as on the board (unless `loopback` is False: a broken loop); `pin_classes`: signal
+    name -> the MockPin class of its pin."""
     factory = MockFactory(revision="a020a0")
     signals = build_signal_map()
+    for name, pin_class in (pin_classes or {}).items():
+        factory.pin(signals[name].pin, pin_class=pin_class)
     if loopback:
         inttest_in = factory.pin(signals["INTTEST_IN"].pin)
         factory.pin(signals["INTTEST_OUT"].pin, pin_class=MockConnectedPin, input_pin=inttest_in)
@@ -204,6 +208,33 @@ async def test_debounce_ignores_bounces_and_accepts_a_stable_change() -> None:
         await settle(0.4)
         assert state.active is True and state.transitions == 1
         assert changes == [("OVERTEMPSIG", True)]
+    finally:
+        bank.close()
+
+
+class LateAlertPin(MockPin):
+    """Tells of each change 50 ms after it happened, with the time it happened: lgpio's kernel-stamped alerts
+    when its callback thread runs late on a loaded machine."""
+
+    def _call_when_changed(self) -> None:
+        time.sleep(0.05)
+        super()._call_when_changed()
+
+
+async def test_a_change_is_stamped_when_the_pin_changed_not_when_it_was_told() -> None:
+    factory = idle_factory(pin_classes={"OVERTEMPSIG": LateAlertPin})
+    signals = build_signal_map({"OVERTEMPSIG": SignalOverride(debounce_ms=0)})
+    bank = DiscreteBank(signals, factory)
+    stamps: list[float] = []
+    bank.add_listener(lambda name, active, stamp: stamps.append(stamp))
+    bank.open(asyncio.get_running_loop())
+    try:
+        before = time.monotonic()
+        drive(factory, "OVERTEMPSIG", True)  # told 50 ms later, on this thread
+        told = time.monotonic()
+        await settle()
+        assert len(stamps) == 1 and told - before >= 0.05
+        assert before <= stamps[0] <= before + 0.02  # the pin's own time of the change, not the callback's
     finally:
         bank.close()
 
