@@ -8,6 +8,7 @@ and the order may or may not have been stored: at most once, then)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -140,6 +141,7 @@ def offers(rig: Rig) -> list[tuple[str, list[str]]]:
     return [(i["id"], i["orders"]) for i in catalog["items"] if i["kind"] == "offer"] if status == 200 else []
 
 
+@pytest.mark.timeout(600)  # KILLS real daemon starts: ~3 minutes alone, more beside the rest of the suite
 def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -186,9 +188,7 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
         rig.coverage("home")  # the first boot at the gate brings the catalog on board
         rig.start_daemon()
         items = wait_for(lambda: offers(rig), 30, "the catalog synced from the ground")
-        # KILLS at least; more (up to twice as many) while fewer than a quarter landed mid-delivery, which a
-        # loaded machine's slow starts make likelier: the storm covers what it claims, the checks stay the same
-        while kills < KILLS or (mid_delivery < KILLS // 4 and kills < 2 * KILLS):
+        while kills < KILLS:
             in_the_air = rng.random() < 0.5
             rig.coverage("none" if in_the_air else "home")
             if rig.daemon is None:
@@ -206,7 +206,14 @@ def test_each_acknowledged_order_reaches_the_ground_exactly_once(tmp_path: Path)
             orderer = threading.Thread(target=keep_ordering, args=(items, stop), daemon=True)
             if rng.random() < 0.25:
                 orderer.start()
-            time.sleep(rng.uniform(0.0, 0.5))
+            if rng.random() < 0.5:
+                time.sleep(rng.uniform(0.0, 0.5))  # any moment of the window: before, during or after sending
+            else:
+                # once the station is receiving: a loaded machine's slow modem and link would otherwise leave
+                # most kills before the first send, and the storm would not cover what it claims
+                with contextlib.suppress(AssertionError):
+                    wait_for(lambda sent=before: rig.received()["total"] > sent, 3, "the first send of the window")
+                time.sleep(rng.uniform(0.0, 0.1))
             rig.kill_daemon()
             stop.set()
             if orderer.is_alive():
