@@ -39,7 +39,8 @@ WORDS = 400_000
 CHANNEL_CAPACITY = 100_000 / 36  # words/s on one high-speed channel
 GOAL = 1_000_000.0  # 64 KiB reads
 GOAL_4K = 1_500_000.0  # 4 KiB reads (what the daemon's serial reads deliver)
-DEFECT = 300_000.0
+DEFECT = 300_000.0  # 64 KiB reads
+DEFECT_4K = 1_000_000.0  # 4 KiB reads: the defect line of the issue "At the limit"
 
 
 def _value(spec: Any, rnd: random.Random) -> Any:
@@ -148,8 +149,8 @@ def _frame_by_frame(data: bytes) -> Callable[[], None]:
     return run
 
 
-def _verdict(rate: float, goal: float) -> str:
-    return "met" if rate >= goal else ("missed" if rate >= DEFECT else "DEFECT (< 300,000)")
+def _verdict(rate: float, goal: float, defect: float) -> str:
+    return "met" if rate >= goal else ("missed" if rate >= defect else f"DEFECT (< {defect:,.0f})")
 
 
 def run() -> list[Figure]:
@@ -158,14 +159,14 @@ def run() -> list[Figure]:
     what, apply = _flight_state_apply()
     reference = _rate(len(words), _reference(words))
     figures = []
-    for chunk, goal in ((65536, GOAL), (4096, GOAL_4K)):
+    for chunk, goal, defect in ((65536, GOAL, DEFECT), (4096, GOAL_4K, DEFECT_4K)):
         rounds = alternate(_rate(len(words), _ours(data, chunk, apply)), reference)
         figure = Figure.from_rounds(
             f"{what}, {chunk // 1024} KiB reads, one core", "words/s", rounds,
             reference_name="PyPI arinc429 Decoder (decode only, no framing)",
-            goal=f">= {goal:,.0f} words/s (below 300,000 a defect)", met=lambda v, _r, goal=goal: v >= goal,
+            goal=f">= {goal:,.0f} words/s (below {defect:,.0f} a defect)", met=lambda v, _r, goal=goal: v >= goal,
         )  # fmt: skip
-        figure.goal += f": {_verdict(figure.value, goal)}"
+        figure.goal += f": {_verdict(figure.value, goal, defect)}"
         figures.append(figure)
     headline = figures[0].value
     figures.append(
