@@ -16,6 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LG_WD", tempfile.mkdtemp(prefix="lgpio-"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with long-running tests (marked slow: the storms, crash harnesses, the full day) first, whole
+    and in their order, then the rest: the two workers of `make test` start them early and end together,
+    instead of one running a 3-minute storm alone at the end of the run. Whole files: a module fixture
+    (a recorded crash trace, built releases) is still set up once."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for a child `python -m appliance` / `python -m firmware_sim`: the checkout importable."""
     env = dict(os.environ)

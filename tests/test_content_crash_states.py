@@ -213,6 +213,7 @@ async def _check_all(recorded: Recorded, tmp_path: Path) -> tuple[int, dict[str,
     return count, outcomes
 
 
+@pytest.mark.slow
 def test_every_crash_state_of_a_content_install_boots_whole(
     recorded: Recorded, tmp_path: Path, record_property: Callable[[str, object], None], artifacts_dir: Path,
     capsys: pytest.CaptureFixture[str],

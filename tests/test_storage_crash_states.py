@@ -111,6 +111,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     return Recorded(root, ops.log, submitted)
 
 
+@pytest.mark.slow
 def test_every_crash_state_recovers(recorded: Recorded, tmp_path: Path,
                                     record_property: Callable[[str, object], None],
                                     artifacts_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,6 +29,7 @@ def _recovered_ids(directory: Path) -> tuple[set[str], list[str]]:
         store.close()
 
 
+@pytest.mark.slow
 def test_sigkill_never_loses_an_acknowledged_append(tmp_path: Path, record_property: Callable[[str, object], None],
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     directory = tmp_path / "journal"

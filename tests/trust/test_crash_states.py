@@ -225,6 +225,7 @@ async def next_refresh(state: CrashState, target: Path, pinned: Path, url: str, 
     shutil.rmtree(target)
 
 
+@pytest.mark.slow
 async def test_every_crash_state_of_a_refresh_uses_a_whole_trusted_set(
         ground: Ground, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     metadata_dir = tmp_path / "trust"

@@ -9,6 +9,8 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from appliance.trust.client import _load_committed
 from appliance.trust.store import GenerationStore
 from tests.hil_harness import Aircraft, SimProcess
@@ -29,6 +31,7 @@ def _half_written(state: Path) -> list[str]:
     return [g for g in gens if current is None or g != current.name]
 
 
+@pytest.mark.slow
 def test_sigkill_storm_during_refresh_through_the_daemon(tmp_path: Path) -> None:
     rng = random.Random(1313)
     sim = SimProcess(scenario="gate")

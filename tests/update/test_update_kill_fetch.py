@@ -27,6 +27,7 @@ from tests.update.test_update_window import first_release
 KILLS = 5
 
 
+@pytest.mark.slow
 def test_a_kill_storm_during_fetch_and_install_resumes_and_installs_whole(tmp_path: Path) -> None:
     built = probe_release(tmp_path / "built", "1.1.0")
     size = sum(p.stat().st_size for p in built.rglob("*") if p.is_file())

@@ -94,6 +94,7 @@ def sim() -> Any:
     process.stop()
 
 
+@pytest.mark.slow
 def test_bad_releases_are_rolled_back_and_refused(tmp_path: Path, sim: SimProcess, releases: dict[str, Path],
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     plane = Plane(tmp_path, sim)
@@ -136,6 +137,7 @@ def test_bad_releases_are_rolled_back_and_refused(tmp_path: Path, sim: SimProces
         plane.unit.stop()
 
 
+@pytest.mark.slow
 def test_a_good_release_survives_kills_during_install_and_trial_and_commits(
         tmp_path: Path, sim: SimProcess, releases: dict[str, Path]) -> None:
     plane = Plane(tmp_path, sim, max_starts=4, trial_seconds=4.0)
