@@ -1,4 +1,4 @@
-"""Stopping background tasks and waiting on events: the one way every component does it.
+"""Stopping background tasks and waiting on events (and on READY=1): the one way every component does it.
 
 Python 3.11's `asyncio.wait_for` can swallow a cancellation that arrives just as the awaited thing completes
 (CPython gh-86296, fixed in 3.12): a component's loop then runs on after `stop()` and the stop never ends.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger("appliance.tasks")
 
@@ -43,3 +44,14 @@ async def cancel_and_wait(*tasks: asyncio.Task[object] | asyncio.Task[None] | No
                 task.cancel()
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s ended with %r", task.get_name(), task.exception())
+
+
+async def after_ready(ready: Callable[[], bool], seconds: float, poll: float = 0.05) -> bool:
+    """Wait until `ready()` (the daemon has sent READY=1) or `seconds` have passed; True when ready. For work
+    that can follow READY (background checks, imports only a later path needs): it then never takes the GIL
+    from the start. Polled: READY is a flag of the lifecycle, and a poll costs nothing beside the start."""
+    waited = 0.0
+    while not ready() and waited < seconds:
+        await asyncio.sleep(poll)
+        waited += poll
+    return ready()

@@ -25,6 +25,7 @@ from hal.arinc429 import (
     heartbeat_frame,
     with_parity,
 )
+from hal.arinc429.bulk import BulkPath
 from hal.arinc429.frame import FLAG_HIGH_SPEED, FLAG_LINE_ERROR
 from hal.arinc429.stream import SMALL_CHUNK
 
@@ -140,6 +141,25 @@ def test_bulk_path_equals_frame_by_frame(segments: list[bytes], cuts: list[int])
             assert fast[key] == reference[key], (key, small)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(segment(), max_size=40), st.lists(st.integers(0, 10_000), max_size=8), st.integers(0, 9))
+def test_a_stream_switched_to_bulk_between_reads_equals_frame_by_frame(
+    segments: list[bytes], cuts: list[int], switch: int
+) -> None:
+    """The live reader's start: frame by frame (bulk=False) until READY, then numpy, mid-stream."""
+    chunks = _chunks(b"".join(segments), cuts)
+    reference = _reference(chunks)
+    stream = AdapterStream(keep_words=True, small=0, bulk=False)
+    words: list[DecodedWord] = []
+    for n, chunk in enumerate(chunks):
+        if n == switch:
+            stream.use_bulk()
+        assert (stream.bulk is not None) == (n >= switch)
+        words += stream.feed(chunk).words
+    assert stream.totals == reference["counters"]
+    assert words == reference["words"]
+
+
 def test_latest_per_channel_label_and_sdi() -> None:
     data = b"".join(
         encode_frame(ch, encode("altitude", alt, sdi=sdi))
@@ -235,15 +255,24 @@ def _whole_frames(data: bytes) -> bool:
     )
 
 
-class _CountingStream(AdapterStream):
-    """Counts the reads whose frames the general hunt found (so a test can say the in-step path was taken)."""
-
+class _CountingBulk(BulkPath):
     hunts = 0
 
     def _hunt_all(self, buf: bytes, batch: Any) -> Any:
         frames = super()._hunt_all(buf, batch)
         self.hunts += frames is not None
         return frames
+
+
+class _CountingStream(AdapterStream):
+    """Counts the reads whose frames the general hunt found (so a test can say the in-step path was taken)."""
+
+    def use_bulk(self) -> None:
+        self.bulk = self.counting = _CountingBulk(self)
+
+    @property
+    def hunts(self) -> int:
+        return self.counting.hunts
 
 
 @settings(max_examples=200, deadline=None)

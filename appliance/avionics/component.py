@@ -16,4 +16,5 @@ if TYPE_CHECKING:
 def build(setup: Setup[AvionicsConfig]) -> AvionicsReader:
     state = FlightState(setup.clock)
     setup.provide(ports.FLIGHT, state)
-    return AvionicsReader(setup.config, setup.clock, state, setup.metrics)
+    lifecycle = setup.lifecycle
+    return AvionicsReader(setup.config, setup.clock, state, setup.metrics, ready=lambda: lifecycle.ready)

@@ -26,10 +26,11 @@ def channel_label(channel: int) -> str:
 
 
 class ReaderCore:
-    def __init__(self, state: FlightState, metrics: Metrics | None = None) -> None:
+    def __init__(self, state: FlightState, metrics: Metrics | None = None, bulk: bool = True) -> None:
+        """`bulk=False`: frame by frame, numpy not imported, until `stream.use_bulk()` (the live reader's start)."""
         self.state = state
         self.metrics = metrics.of(AvionicsMetrics) if metrics is not None else None
-        self.stream = AdapterStream()
+        self.stream = AdapterStream(bulk=bulk)
         self.last_frame: float | None = None  # monotonic time of the last frame (heartbeats included)
         self.bytes = 0
         if self.metrics is not None:

@@ -4,6 +4,10 @@ event loop (call_soon_threadsafe) where ReaderCore parses them and updates the f
 A lost device (EOF, EIO/ENODEV, SerialException, the port gone) is reopened with backoff, the first retry
 within `reopen_backoff` (0.25 s). When no frame at all (not even the adapter's heartbeat) arrives for
 `silence_timeout` (2 s) the bus is reported silent and the port reopened.
+
+Given `ready` (the daemon's READY=1 flag), the reader parses frame by frame, without numpy, until the daemon is
+READY, then imports the bulk path on a worker thread (hal.arinc429.stream.load_bulk): the 0.1-0.2 s of numpy's
+import never delays the start. Frame by frame keeps up with the bus many times over (about 150k words/s).
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from appliance.avionics.faults import FaultMonitor
 from appliance.avionics.state import FlightState
 from appliance.component import Check
 from appliance.metrics import Metrics
-from appliance.tasks import cancel_and_wait
+from appliance.tasks import after_ready, cancel_and_wait
 from appliance.timebase import Clock
+from hal.arinc429 import load_bulk
 from hal.serialport import ReadOnlyPort
 
 log = logging.getLogger("appliance.avionics")
 
 READ_TIMEOUT_S = 0.1
 FAIL_AFTER_S = 30.0  # silent or disconnected longer than this: fail (before: warn)
+BULK_AFTER_S = 60.0  # the bulk path is loaded once READY, or after this long without it
 
 
 class ByteSource(Protocol):
@@ -46,12 +52,16 @@ def open_port(config: AvionicsConfig) -> ByteSource:
 class AvionicsReader:
     name = "avionics"
 
-    def __init__(self, config: AvionicsConfig, clock: Clock, state: FlightState, metrics: Metrics | None = None,
-                 opener: Callable[[AvionicsConfig], ByteSource] = open_port) -> None:
+    def __init__(self, config: AvionicsConfig, clock: Clock, state: FlightState, metrics: Metrics | None = None, *,
+                 opener: Callable[[AvionicsConfig], ByteSource] = open_port,
+                 ready: Callable[[], bool] | None = None) -> None:
+        """`ready`: the daemon's READY=1 flag; the bulk path is loaded after it (None: at once)."""
         self.config = config
         self.clock = clock
         self.state = state
-        self.core = ReaderCore(state, metrics)
+        self.core = ReaderCore(state, metrics, bulk=ready is None)
+        self._ready = ready
+        self._bulk_task: asyncio.Task[None] | None = None
         self.metrics = metrics
         self._opener = opener
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,6 +88,19 @@ class AvionicsReader:
         self._thread = threading.Thread(target=self._run, name="avionics-reader", daemon=True)
         self._thread.start()
         self._monitor = asyncio.create_task(self._tick(), name="avionics-monitor")
+        if self._ready is not None:
+            self._bulk_task = asyncio.create_task(self._load_bulk(self._ready), name="avionics-bulk")
+
+    async def _load_bulk(self, ready: Callable[[], bool]) -> None:
+        """After READY: import numpy's path off the loop, then switch the stream to it (on the loop, which is
+        where the stream is fed). An import that fails leaves the reader frame by frame, which is logged."""
+        await after_ready(ready, BULK_AFTER_S)
+        try:
+            await asyncio.to_thread(load_bulk)
+        except ImportError as error:
+            log.error("avionics: bulk decoder unavailable, reading frame by frame: %s", error)
+            return
+        self.core.stream.use_bulk()
 
     async def stop(self) -> None:
         self._stop.set()
@@ -87,7 +110,7 @@ class AvionicsReader:
                 source.cancel_read()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
-        await cancel_and_wait(self._monitor)
+        await cancel_and_wait(self._monitor, self._bulk_task)
 
     @property
     def alive(self) -> bool:

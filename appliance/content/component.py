@@ -31,7 +31,7 @@ from appliance.content.store import ContentStore
 from appliance.content.sync import ContentSync, SyncResult
 from appliance.metrics import Metrics
 from appliance.ports import BootInfo, ContentVerifier
-from appliance.tasks import cancel_and_wait, wait_event
+from appliance.tasks import after_ready, cancel_and_wait, wait_event
 
 if TYPE_CHECKING:
     from appliance.core.spec import Setup
@@ -228,10 +228,7 @@ class ContentComponent:
 
     async def _rehash_loop(self) -> None:
         # Background work follows READY=1 (the first pass parses every manifest, on the GIL the start needs)
-        waited = 0.0
-        while not self.ready() and waited < READY_WAIT_MAX_S:
-            await asyncio.sleep(0.05)
-            waited += 0.05
+        await after_ready(self.ready, READY_WAIT_MAX_S)
         while True:
             limiter = RateLimiter(self.config.rehash_mb_per_s * 1e6, self._stopping)  # no burst after a pause
             try:

@@ -17,18 +17,21 @@ Frames (frame.py): encode_frame(channel, word, timestamp_us=0, flags=FLAG_HIGH_S
     list[Frame], .counters, .reset()), ChannelCounters(frames, words, parity_errors, line_errors, crc_errors, resyncs);
     counters are keyed by channel int: 0-7, HEARTBEAT_CHANNEL 0xFF, UNKNOWN_CHANNEL -1 (a bad CRC with an
     impossible channel byte).
-Bulk (stream.py): AdapterStream(keep_words=False, small=1024).feed(bytes) -> Batch(counters (this chunk's
-    increments), alive, latest {(channel, label, sdi): DecodedWord} (good parity, label 360 excluded),
+Bulk (stream.py, bulk.py): AdapterStream(keep_words=False, small=1024, bulk=True).feed(bytes) -> Batch(counters
+    (this chunk's increments), alive, latest {(channel, label, sdi): DecodedWord} (good parity, label 360 excluded),
     flight_information [FlightInformation(channel, flight_number, origin, destination)],
     flight_ids [FlightId(channel, sdi, flight_id)], words (keep_words: every word in order));
     .totals, .reset() after a reopen, .flush() at the end of a recording. Reads of >= `small` bytes go through
     numpy (about 7.7M words/s per core in 64 KiB reads, 1.7M in 4 KiB; a stream in step takes a shorter path
     than one that must hunt for frames), shorter ones frame by frame (less fixed cost); all
     give identical results. A label 360 block is reported when the next block's initial word confirms it.
+    numpy is imported by bulk.py alone: with bulk=False every read goes frame by frame until .use_bulk();
+    load_bulk() imports it (any thread), bulk_loaded() tells whether it has been.
 Multi-word (blocks.py): FlightInfoAssembler, FlightIdAssembler (used by AdapterStream).
 Captures (capture.py): MAGIC, CaptureWriter(stream).write(seconds, data), read_records(stream), is_capture(head).
 """
 
+from hal.arinc429.batch import Batch
 from hal.arinc429.blocks import FlightId, FlightIdAssembler, FlightInfoAssembler, FlightInformation
 from hal.arinc429.capture import MAGIC, CaptureError, CaptureWriter, Record, is_capture, read_records
 from hal.arinc429.frame import (
@@ -49,7 +52,7 @@ from hal.arinc429.frame import (
     sum_counters,
 )
 from hal.arinc429.labels import BY_LABEL, BY_NAME, LABELS, LabelSpec, spec_for
-from hal.arinc429.stream import AdapterStream, Batch
+from hal.arinc429.stream import AdapterStream, bulk_loaded, load_bulk
 from hal.arinc429.word import (
     REVERSE,
     STATUSES,
@@ -92,6 +95,7 @@ __all__ = [
     "LabelSpec",
     "Record",
     "add_counters",
+    "bulk_loaded",
     "crc16",
     "decode",
     "encode",
@@ -101,6 +105,7 @@ __all__ = [
     "heartbeat_frame",
     "is_capture",
     "label_of",
+    "load_bulk",
     "parity_ok",
     "read_records",
     "spec_for",
