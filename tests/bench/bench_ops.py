@@ -65,6 +65,19 @@ def _libraries() -> list[str]:
     return [name for name in out.split() if not name.startswith("_") and name.isidentifier()]
 
 
+def _mapped_libraries(pid: int) -> set[str]:
+    """The installed packages whose compiled modules process `pid` has mapped: what it imported after its
+    start as well (numpy, the avionics bulk path, loads after READY), which the builders' imports miss."""
+    names: set[str] = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        _, found, rest = line.partition("/site-packages/")
+        if found:
+            top = rest.split("/", 1)[0].split(".", 1)[0]  # "numpy.libs" and "x.cpython-311-....so" too
+            if top.isidentifier() and not top.startswith("_"):
+                names.add(top)
+    return names
+
+
 def _baseline_rss(libraries: list[str]) -> float:
     """Reference: RSS of a bare interpreter with the same libraries imported (not the daemon's own code)."""
     code = f"import sys, {', '.join(libraries)}; sys.stdout.write('x'); sys.stdout.flush(); sys.stdin.read()"
@@ -214,7 +227,7 @@ def _memory(tmp: Path, sim: SimProcess) -> list[Figure]:
         process = psutil.Process(aircraft.process.pid)
         time.sleep(5)
         idle = process.memory_info().rss / 1e6
-        libraries = _libraries()
+        libraries = sorted({*_libraries(), *_mapped_libraries(process.pid)})
         references = [_baseline_rss(libraries) for _ in range(5)]  # RSS hardly varies; the median of five all the same
         reference = sorted(references)[2]
         built = ", ".join(_built(aircraft.get("/api/v1/status")[1]))
