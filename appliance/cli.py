@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance import __version__
+from appliance import __version__, startgc
 from appliance.config import EX_CONFIG, ConfigError, merge, read_toml
 from appliance.core.spec import lazy
 
@@ -64,6 +64,7 @@ DAEMON_UMASK = 0o027  # no write for the group, nothing for others
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    startgc.pause()  # before the daemon's imports: resumed once the start has ended (appliance/startgc.py)
     from appliance.appconfig import DEFAULT_PATH, load_config
     from appliance.core.context import Context
     from appliance.daemon import Daemon

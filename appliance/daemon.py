@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from appliance import ports
+from appliance import ports, startgc
 from appliance.appconfig import AppConfig, load_config
 from appliance.component import Component
 from appliance.config import EX_CONFIG, ConfigError
@@ -298,6 +298,7 @@ class Daemon:
         tasks: list[asyncio.Task[None]] = []
         try:
             await self.start()
+            startgc.resume()  # before READY=1: whatever the daemon does from here runs with the collector on
             if not self._stop.is_set():
                 self._announce_ready()
                 tasks.append(loop.create_task(self._measure_lag()))
@@ -313,6 +314,7 @@ class Daemon:
             log.exception("the daemon could not start")
             self.exit_status = 1
         finally:
+            startgc.resume()  # a start that failed
             self.lifecycle.ready = False
             self.lifecycle.stopping = True
             self.ctx.metrics.ready.set(0)
