@@ -53,6 +53,9 @@ class MemoryOutbox:
     def dead_letters(self) -> list[dict[str, Any]]:
         return list(self.dead)
 
+    def dead_count(self) -> int:
+        return len(self.dead)
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for item in self.items.values():

@@ -72,6 +72,8 @@ async def test_pending_order_per_kind_and_lifecycle(tmp_path: Path) -> None:
     dead = ob.dead_letters()
     assert [(d["id"], d["reason"]) for d in dead] == [(b.id, "ground rejected: 422")]
     assert ob.counts() == {"booking": 1, "email": 0}
+    await ob.dead_letter(b.id, "again")  # dead twice is dead once
+    assert ob.dead_count() == 1
     with pytest.raises(KeyError):
         await ob.mark_delivered(str(uuid.uuid4()), {})
     await storage.stop()
@@ -79,8 +81,11 @@ async def test_pending_order_per_kind_and_lifecycle(tmp_path: Path) -> None:
     again = make(tmp_path)
     await again.start()
     assert [i.id for i in again.outbox.pending()] == [c.id]
-    assert again.outbox.dead_letters()[0]["reason"] == "ground rejected: 422"
+    assert again.outbox.dead_letters()[0]["reason"] == "again"
     assert again.outbox.counts() == {"booking": 1, "email": 0}
+    assert again.outbox.dead_count() == 1  # counted again from the recovered documents
+    await again.outbox.mark_delivered(b.id, {"status": 201})  # the ground took it after all
+    assert again.outbox.dead_count() == 0 and again.outbox.dead_letters() == []
     await again.stop()
 
 

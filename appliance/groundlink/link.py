@@ -277,7 +277,7 @@ class GroundLink(WindowWork):
             "working": self._work is not None and not self._work.done(),
             "last_success": self.last_success,
             "backlog": self.outbox.counts() if self.outbox is not None else {},
-            "dead_letters": len(self.outbox.dead_letters()) if self.outbox is not None else 0,
+            "dead_letters": self.outbox.dead_count() if self.outbox is not None else 0,
             "errors": self.errors + delivery_errors,
             "last_error": self.delivery.last_error if self.delivery and self.delivery.last_error else self.last_error,
             "last_drain": dict(self.last_report),

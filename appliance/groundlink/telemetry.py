@@ -41,7 +41,7 @@ def summary(
         "components": health,
         "outbox": {
             "pending": outbox.counts() if outbox is not None else {},
-            "dead_letters": len(outbox.dead_letters()) if outbox is not None else 0,
+            "dead_letters": outbox.dead_count() if outbox is not None else 0,
         },
         "groundlink": link,
         "logs": logs,  # warnings and errors since the last summary the station confirmed

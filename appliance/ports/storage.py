@@ -62,6 +62,10 @@ class Outbox(OrderSink, Protocol):
 
     def dead_letters(self) -> list[dict[str, Any]]: ...
 
+    def dead_count(self) -> int:
+        """len(dead_letters()), without the scan (a status document asks for it; the backlog may be 100,000)."""
+        ...
+
     def counts(self) -> dict[str, int]:
         """Pending items per kind."""
         ...

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def _outbox_section(component: Any) -> Any:
     outbox = component.outbox
-    return {"pending": outbox.counts(), "dead_letters": len(outbox.dead_letters())}
+    return {"pending": outbox.counts(), "dead_letters": outbox.dead_count()}
 
 
 def _routes(component: Any) -> Sequence[web.RouteDef]:

@@ -73,6 +73,7 @@ class JournalOutbox:
         self._inflight: set[str] = set()  # appended, not yet durable: not offered for delivery
         self._next_seq = 1
         self._pending_counts: dict[str, int] = {}  # kind -> pending items (kept incrementally)
+        self._dead = 0  # dead-lettered items (kept incrementally: status documents ask for it often)
         if self._metrics is not None:  # every known kind has its samples (0) from the first scrape
             for kind in OUTBOX_KINDS:
                 self._metrics.outbox_pending.labels(kind=kind).set(0)
@@ -83,6 +84,7 @@ class JournalOutbox:
         self._db = db
         index: dict[str, int] = {}
         counts: dict[str, int] = {}
+        dead = 0
         last_seq = 0
         requests: list[tuple[int, str, int, float]] = []
         # One pass over the raw documents (no TinyDB Document per order, one lookup per field, no calls where
@@ -95,16 +97,20 @@ class JournalOutbox:
                 if seq > last_seq:  # noqa: PLR1730 - an operator, not a call of max() per order
                     last_seq = seq
                 kind = str(doc["kind"])
-                if doc["state"] == PENDING:
+                state = doc["state"]
+                if state == PENDING:
                     counts[kind] = counts.get(kind, 0) + 1
-                elif kind not in counts:
-                    counts[kind] = 0
+                else:
+                    dead += state == DEAD
+                    if kind not in counts:
+                        counts[kind] = 0
                 if "request" in doc:
                     request = doc["request"]
                     if isinstance(request, dict) and isinstance(request.get("key"), str):
                         requests.append((seq, request["key"], int(doc_id), float(doc["created_wall"])))
         self._index = index
         self._pending_counts = counts
+        self._dead = dead
         self._requests = {}
         for _, key, doc_id_, created in sorted(requests):
             self._remember_request(key, doc_id_, created)
@@ -224,6 +230,8 @@ class JournalOutbox:
             self._metrics.outbox_delivered.labels(kind=doc["kind"]).inc()
         if doc["state"] == PENDING:
             self._count(doc["kind"], -1)
+        elif doc["state"] == DEAD:  # the ground took it after all
+            self._dead -= 1
         log.info("outbox: %s %s delivered", doc["kind"], item_id)
 
     async def record_attempt(self, item_id: str, error: str) -> None:
@@ -236,6 +244,8 @@ class JournalOutbox:
         await self._update(item_id, {"state": DEAD, "reason": str(reason)[:500], "dead": self._stamp()})
         if doc["state"] == PENDING:
             self._count(doc["kind"], -1)
+        if doc["state"] != DEAD:
+            self._dead += 1
         log.warning("outbox: %s %s dead-lettered: %s", doc["kind"], item_id, str(reason)[:200])
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -243,6 +253,9 @@ class JournalOutbox:
         return [{"id": d["id"], "seq": d["seq"], "kind": d["kind"], "payload": d["payload"],
                  "created_wall": d["created_wall"], "attempts": d["attempts"], "reason": d.get("reason", ""),
                  "last_error": d.get("last_error")} for d in docs]
+
+    def dead_count(self) -> int:
+        return self._dead
 
     def counts(self) -> dict[str, int]:
         return dict(sorted(self._pending_counts.items()))
