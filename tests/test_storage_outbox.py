@@ -81,12 +81,35 @@ async def test_pending_order_per_kind_and_lifecycle(tmp_path: Path) -> None:
     again = make(tmp_path)
     await again.start()
     assert [i.id for i in again.outbox.pending()] == [c.id]
+    assert [i.id for i in again.outbox.pending("booking")] == [c.id]  # the kind's ids, rebuilt at attach
+    assert again.outbox.pending("email") == [] and again.outbox.pending("nothing") == []
     assert again.outbox.dead_letters()[0]["reason"] == "again"
     assert again.outbox.counts() == {"booking": 1, "email": 0}
     assert again.outbox.dead_count() == 1  # counted again from the recovered documents
     await again.outbox.mark_delivered(b.id, {"status": 201})  # the ground took it after all
     assert again.outbox.dead_count() == 0 and again.outbox.dead_letters() == []
     await again.stop()
+
+
+async def test_a_kinds_pending_items_follow_every_change_after_the_first_ask(tmp_path: Path) -> None:
+    """pending(kind) scans once, then keeps its ids with each append, delivery and dead letter: it always
+    answers what a scan of every document would."""
+    storage = make(tmp_path)
+    await storage.start()
+    ob = storage.outbox
+
+    def scanned(kind: str) -> list[str]:
+        return [i.id for i in ob.pending() if i.kind == kind]
+
+    first = await ob.append("payment", {"n": 1})
+    assert [i.id for i in ob.pending("payment")] == [first.id] == scanned("payment")  # the ids are made here
+    more = [await ob.append(kind, {"n": n}) for n, kind in enumerate(("payment", "booking", "payment"))]
+    await ob.mark_delivered(more[0].id, {"status": 201})
+    await ob.dead_letter(first.id, "refused: 422")
+    for kind in ("payment", "booking", "email"):
+        assert [i.id for i in ob.pending(kind)] == scanned(kind)
+    assert [i.id for i in ob.pending("payment")] == [more[2].id]
+    await storage.stop()
 
 
 async def test_concurrent_appends_group_commit(tmp_path: Path) -> None:
