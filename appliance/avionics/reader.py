@@ -7,7 +7,8 @@ within `reopen_backoff` (0.25 s). When no frame at all (not even the adapter's h
 
 Given `ready` (the daemon's READY=1 flag), the reader parses frame by frame, without numpy, until the daemon is
 READY, then imports the bulk path on a worker thread (hal.arinc429.stream.load_bulk): the 0.1-0.2 s of numpy's
-import never delays the start. Frame by frame keeps up with the bus many times over (about 150k words/s).
+import never delays the start. Frame by frame keeps up with the bus many times over (make bench: 414-428k
+words/s with every word decoded, about 150 times a full channel).
 """
 
 from __future__ import annotations
